@@ -1,0 +1,61 @@
+namespace Compression.Runtime;
+
+/// <summary>How ONNX Runtime optimizes a model's graph when a session loads it.</summary>
+public enum GraphOptimizationLevel
+{
+    /// <summary>No graph optimizations.</summary>
+    DisableAll = 0,
+    /// <summary>Semantics-preserving rewrites such as constant folding and redundant node removal.</summary>
+    Basic = 1,
+    /// <summary>Basic plus operator fusions.</summary>
+    Extended = 2,
+    /// <summary>Every optimization, layout changes included (ONNX Runtime's default).</summary>
+    All = 99,
+}
+
+/// <summary>Settings of an <see cref="OnnxSession"/>.</summary>
+public sealed class OnnxSessionOptions
+{
+    /// <summary>Threads for parallelism inside an operator; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Threads for running independent operators in parallel; 0 lets ONNX Runtime choose.
+    /// Only used when <see cref="ParallelExecution"/> is true.</summary>
+    public int InterOpThreads { get; set; }
+
+    /// <summary>Run independent branches of the graph in parallel. Off by default.</summary>
+    public bool ParallelExecution { get; set; }
+
+    /// <summary>The graph optimization level; <see cref="GraphOptimizationLevel.All"/> by default.</summary>
+    public GraphOptimizationLevel OptimizationLevel { get; set; } = GraphOptimizationLevel.All;
+
+    /// <summary>Session configuration entries (<c>AddSessionConfigEntry</c>), such as
+    /// <c>session.disable_quant_qdq</c> = <c>1</c>, which compressed models record in their signature.</summary>
+    public IDictionary<string, string> ConfigEntries { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Fixed sizes for symbolic dimensions, by name (<c>AddFreeDimensionOverrideByName</c>).</summary>
+    public IDictionary<string, long> FreeDimensionOverrides { get; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>Copies these options.</summary>
+    public OnnxSessionOptions Clone()
+    {
+        var copy = new OnnxSessionOptions
+        {
+            IntraOpThreads = IntraOpThreads,
+            InterOpThreads = InterOpThreads,
+            ParallelExecution = ParallelExecution,
+            OptimizationLevel = OptimizationLevel,
+        };
+        foreach (KeyValuePair<string, string> entry in ConfigEntries)
+        {
+            copy.ConfigEntries[entry.Key] = entry.Value;
+        }
+
+        foreach (KeyValuePair<string, long> entry in FreeDimensionOverrides)
+        {
+            copy.FreeDimensionOverrides[entry.Key] = entry.Value;
+        }
+
+        return copy;
+    }
+}
