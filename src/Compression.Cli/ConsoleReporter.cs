@@ -1,0 +1,76 @@
+using System.Globalization;
+using Compression.Core;
+using Compression.Core.Reporting;
+using Compression.Core.Validation;
+
+namespace Compression.Cli;
+
+/// <summary>Writes what the compressor did and what went wrong, for a person or for MSBuild.</summary>
+internal sealed class ConsoleReporter
+{
+    private readonly TextWriter output;
+    private readonly TextWriter error;
+    private readonly DiagnosticFormat format;
+    private readonly string modelPath;
+
+    public ConsoleReporter(TextWriter output, TextWriter error, DiagnosticFormat format, string modelPath)
+    {
+        this.output = output;
+        this.error = error;
+        this.format = format;
+        this.modelPath = modelPath;
+    }
+
+    public void Error(string code, string message) => Diagnostic("error", code, message);
+
+    public void Summary(CompressionRequest request, CompressionOutcome outcome)
+    {
+        CompressionReport report = outcome.Report;
+        foreach (CompressionWarning warning in outcome.Warnings)
+        {
+            Diagnostic("warning", warning.Code, warning.Message);
+        }
+
+        string techniques = outcome.Signature.Compression.Count == 0 ? "copied without compression" : string.Join("; ", outcome.Signature.Compression);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{report.Source}: {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}"));
+        if (report.Opset is { } opset)
+        {
+            output.WriteLine($"  opset raised from {opset.From} to {opset.To} for the new operators");
+        }
+
+        if (report.Validation is { } validation)
+        {
+            output.WriteLine("  " + DescribeValidation(validation));
+        }
+
+        foreach (string note in report.Notes)
+        {
+            output.WriteLine("  note: " + note);
+        }
+
+        if (format == DiagnosticFormat.Text)
+        {
+            output.WriteLine($"  wrote {request.OutputPath}");
+        }
+    }
+
+    private static string DescribeValidation(ValidationResult validation)
+    {
+        bool synthesized = validation.Inputs.All(i => i.Origin == "synthesized");
+        string inputs = synthesized ? $"{validation.Samples} synthesized input sets" : "the given validation inputs";
+        IEnumerable<string> outputs = validation.Outputs.Select(o => o.CosineSimilarity is { } cosine
+            ? string.Create(CultureInfo.InvariantCulture, $"{o.Name} max abs error {o.MaxAbsError:G4}, cosine {cosine:0.000000}")
+            : string.Create(CultureInfo.InvariantCulture, $"{o.Name} {o.Mismatches} of {o.Elements} elements differ"));
+        return $"validated in ONNX Runtime {validation.OnnxRuntimeVersion} on {inputs}: {string.Join("; ", outputs)}";
+    }
+
+    private void Diagnostic(string severity, string code, string message)
+    {
+        string text = message.StartsWith(code + ":", StringComparison.Ordinal) ? message[(code.Length + 1)..].TrimStart() : message;
+        string line = format == DiagnosticFormat.MSBuild
+            ? $"{modelPath} : {severity} {code}: {text.ReplaceLineEndings(" ")}"
+            : $"onnx-compress: {severity} {code}: {text}";
+        (severity == "error" ? error : output).WriteLine(line);
+    }
+}

@@ -1,0 +1,3 @@
+using Compression.Cli;
+
+return CompressCommand.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,44 @@
+namespace Compression.Core;
+
+/// <summary>
+/// The codes of errors and warnings a user can cause. Each is listed with its meaning and fix in the README.
+/// OCB00xx: the model and the settings; OCB01xx: ONNX Runtime and validation; OCB02xx: warnings.
+/// </summary>
+public static class DiagnosticCodes
+{
+    /// <summary>The model file does not exist.</summary>
+    public const string ModelNotFound = "OCB0001";
+
+    /// <summary>The model file is not a readable ONNX model.</summary>
+    public const string InvalidModel = "OCB0002";
+
+    /// <summary>A setting has a value the compressor does not know.</summary>
+    public const string InvalidSetting = "OCB0003";
+
+    /// <summary>An output file could not be written.</summary>
+    public const string OutputNotWritten = "OCB0004";
+
+    /// <summary>The model's opset cannot be raised to the version a technique needs.</summary>
+    public const string OpsetUpgradeBlocked = "OCB0005";
+
+    /// <summary>The compressed model would exceed protobuf's 2 GiB limit.</summary>
+    public const string ModelTooLarge = "OCB0006";
+
+    /// <summary>ONNX Runtime's native library was not found (see Compression.Runtime).</summary>
+    public const string OnnxRuntimeNotFound = "OCB0100";
+
+    /// <summary>The original model does not load or run in ONNX Runtime, so it cannot be validated.</summary>
+    public const string OriginalModelFailsToRun = "OCB0101";
+
+    /// <summary>The compressed model does not load or run in ONNX Runtime.</summary>
+    public const string CompressedModelFailsToRun = "OCB0102";
+
+    /// <summary>The validation inputs the user gave do not fit the model.</summary>
+    public const string InvalidValidationData = "OCB0103";
+
+    /// <summary>Warning: validation was turned off.</summary>
+    public const string ValidationDisabled = "OCB0200";
+
+    /// <summary>Warning: the settings asked for compression but no tensor qualified.</summary>
+    public const string NothingCompressed = "OCB0201";
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Compression.Core.Graph;
+using Compression.Core.Passes.Quantization;
+using Compression.Core.Validation;
+
+namespace Compression.Core.Reporting;
+
+/// <summary>Sizes before and after.</summary>
+/// <param name="Original">Bytes of the original model file (external data included).</param>
+/// <param name="Compressed">Bytes of the compressed model file.</param>
+public sealed record SizeReport(long Original, long Compressed)
+{
+    /// <summary>Compressed size over original size.</summary>
+    public double Ratio => Original == 0 ? 1 : Math.Round((double)Compressed / Original, 4);
+}
+
+/// <summary>The settings a compression ran with.</summary>
+/// <param name="Quantize">The weight quantization.</param>
+/// <param name="WeightThreshold">The smallest weight, in elements, that was considered.</param>
+/// <param name="Validate">Whether validation ran.</param>
+public sealed record SettingsReport(string Quantize, int WeightThreshold, bool Validate);
+
+/// <summary>
+/// Everything one compression did, written as JSON beside the model (<c>--report</c>) and summed up on the console.
+/// It holds no times or machine-specific values, so the same model and settings give the same report.
+/// </summary>
+/// <param name="Source">The original model as given.</param>
+/// <param name="Output">The compressed model's file name.</param>
+/// <param name="Tool">The compressor and its version.</param>
+/// <param name="Settings">The settings used.</param>
+/// <param name="Size">Sizes before and after.</param>
+/// <param name="Opset">The default opset change, if one was needed.</param>
+/// <param name="Quantized">The weights quantized.</param>
+/// <param name="Skipped">The weights looked at and left alone, with reasons.</param>
+/// <param name="SessionConfig">Session entries the compressed model needs in ONNX Runtime.</param>
+/// <param name="Validation">The comparison with the original, when validation ran.</param>
+/// <param name="Notes">Advice for people who run the model without the generated class.</param>
+/// <param name="Warnings">Warnings, as <c>CODE: message</c>.</param>
+public sealed record CompressionReport(
+    string Source,
+    string Output,
+    string Tool,
+    SettingsReport Settings,
+    SizeReport Size,
+    OpsetChange? Opset,
+    IReadOnlyList<QuantizedWeight> Quantized,
+    IReadOnlyList<SkippedWeight> Skipped,
+    IReadOnlyDictionary<string, string> SessionConfig,
+    ValidationResult? Validation,
+    IReadOnlyList<string> Notes,
+    IReadOnlyList<string> Warnings)
+{
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>The report as indented JSON, ending with a newline.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
+}

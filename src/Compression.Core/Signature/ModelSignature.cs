@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Text;
+using Compression.Onnx.Protos;
+
+namespace Compression.Core.Signature;
+
+/// <summary>One input or output of a model as the signature records it.</summary>
+/// <param name="Name">The tensor's name in the model.</param>
+/// <param name="ElementType">The ONNX element type name (<c>float</c>, <c>int64</c>...), or the value kind
+/// (<c>sequence</c>, <c>map</c>, <c>optional</c>, <c>sparse_tensor</c>) for values that are not dense tensors.</param>
+/// <param name="Dims">One entry per dimension: a size (<c>64</c>), a symbolic name (<c>$batch</c>) or <c>?</c>;
+/// null when the rank is unknown.</param>
+public sealed record TensorSignature(string Name, string ElementType, IReadOnlyList<string>? Dims)
+{
+    /// <summary>The shape as people read it: <c>[batch, 64]</c>, or <c>[?]</c>... or <c>unknown</c>.</summary>
+    public string ShapeText => Dims is null ? "unknown" : "[" + string.Join(", ", Dims.Select(d => d.TrimStart('$'))) + "]";
+}
+
+/// <summary>
+/// The small text file the compressor writes beside a compressed model (<c>model.onnx.signature</c>), from which
+/// the source generator makes the model's typed class without reading the model. Format version 1: UTF-8 lines of
+/// TAB-separated fields (<c>\\</c>, <c>\t</c>, <c>\n</c>, <c>\r</c> escaped within a field); <c>#</c> starts a comment;
+/// keys: <c>format</c>, <c>source</c>, <c>description</c>, <c>compression</c>*, <c>size</c>, <c>session-config</c>*,
+/// <c>input</c>*, <c>output</c>*, where a tensor line is name, element type, rank (or <c>*</c>), then the dimensions.
+/// </summary>
+/// <param name="Source">The original model's path as the user wrote it.</param>
+/// <param name="Description">The first paragraph of the model's doc string, if any.</param>
+/// <param name="Compression">One line per technique applied; empty when the model was copied as it was.</param>
+/// <param name="OriginalBytes">The original model's size.</param>
+/// <param name="CompressedBytes">The compressed model's size.</param>
+/// <param name="SessionConfig">Session configuration entries the compressed model needs.</param>
+/// <param name="Inputs">The model's inputs, in order (initializers listed as inputs are left out).</param>
+/// <param name="Outputs">The model's outputs, in order.</param>
+public sealed record ModelSignature(
+    string Source,
+    string? Description,
+    IReadOnlyList<string> Compression,
+    long OriginalBytes,
+    long CompressedBytes,
+    IReadOnlyDictionary<string, string> SessionConfig,
+    IReadOnlyList<TensorSignature> Inputs,
+    IReadOnlyList<TensorSignature> Outputs)
+{
+    /// <summary>The format version this code writes.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>The file name suffix of signatures: <c>digits.onnx</c> has <c>digits.onnx.signature</c>.</summary>
+    public const string FileSuffix = ".signature";
+
+    /// <summary>The inputs and outputs of <paramref name="model"/>'s main graph.</summary>
+    public static (IReadOnlyList<TensorSignature> Inputs, IReadOnlyList<TensorSignature> Outputs) ReadInterface(ModelProto model)
+    {
+        GraphProto graph = model.Graph ?? new GraphProto();
+        var initializers = new HashSet<string>(graph.Initializer.Select(t => t.Name), StringComparer.Ordinal);
+        var inputs = graph.Input.Where(v => !initializers.Contains(v.Name)).Select(Describe).ToList();
+        var outputs = graph.Output.Select(Describe).ToList();
+        return (inputs, outputs);
+    }
+
+    /// <summary>The first paragraph of a doc string, on one line, or null when there is none.</summary>
+    public static string? FirstParagraph(string? docString)
+    {
+        if (string.IsNullOrWhiteSpace(docString))
+        {
+            return null;
+        }
+
+        string text = docString.Replace("\r\n", "\n", StringComparison.Ordinal).Trim();
+        int end = text.IndexOf("\n\n", StringComparison.Ordinal);
+        string paragraph = end < 0 ? text : text[..end];
+        return string.Join(' ', paragraph.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>The signature as the text of a <c>.signature</c> file.</summary>
+    public string ToText()
+    {
+        var text = new StringBuilder();
+        text.Append("# Compression.Build model signature. Generated; do not edit.\n");
+        Line(text, "format", FormatVersion.ToString(CultureInfo.InvariantCulture));
+        Line(text, "source", Source);
+        if (!string.IsNullOrEmpty(Description))
+        {
+            Line(text, "description", Description);
+        }
+
+        foreach (string technique in Compression)
+        {
+            Line(text, "compression", technique);
+        }
+
+        Line(text, "size", OriginalBytes.ToString(CultureInfo.InvariantCulture), CompressedBytes.ToString(CultureInfo.InvariantCulture));
+        foreach (KeyValuePair<string, string> entry in SessionConfig.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            Line(text, "session-config", entry.Key, entry.Value);
+        }
+
+        foreach (TensorSignature input in Inputs)
+        {
+            TensorLine(text, "input", input);
+        }
+
+        foreach (TensorSignature output in Outputs)
+        {
+            TensorLine(text, "output", output);
+        }
+
+        return text.ToString();
+    }
+
+    private static void TensorLine(StringBuilder text, string key, TensorSignature tensor)
+    {
+        var fields = new List<string> { tensor.Name, tensor.ElementType };
+        if (tensor.Dims is null)
+        {
+            fields.Add("*");
+        }
+        else
+        {
+            fields.Add(tensor.Dims.Count.ToString(CultureInfo.InvariantCulture));
+            fields.AddRange(tensor.Dims);
+        }
+
+        Line(text, key, [.. fields]);
+    }
+
+    private static void Line(StringBuilder text, string key, params string[] fields)
+    {
+        text.Append(key);
+        foreach (string field in fields)
+        {
+            text.Append('\t');
+            foreach (char c in field)
+            {
+                _ = c switch
+                {
+                    '\\' => text.Append("\\\\"),
+                    '\t' => text.Append("\\t"),
+                    '\n' => text.Append("\\n"),
+                    '\r' => text.Append("\\r"),
+                    _ => text.Append(c),
+                };
+            }
+        }
+
+        text.Append('\n');
+    }
+
+    private static TensorSignature Describe(ValueInfoProto value)
+    {
+        TypeProto? type = value.Type;
+        if (type is null || type.ValueCase == TypeProto.ValueOneofCase.None)
+        {
+            return new TensorSignature(value.Name, "undefined", null);
+        }
+
+        return type.ValueCase switch
+        {
+            TypeProto.ValueOneofCase.TensorType => new TensorSignature(
+                value.Name,
+                ElementTypeName(type.TensorType.ElemType),
+                type.TensorType.Shape is null ? null : type.TensorType.Shape.Dim.Select(DimensionText).ToList()),
+            TypeProto.ValueOneofCase.SequenceType => new TensorSignature(value.Name, "sequence", null),
+            TypeProto.ValueOneofCase.MapType => new TensorSignature(value.Name, "map", null),
+            TypeProto.ValueOneofCase.OptionalType => new TensorSignature(value.Name, "optional", null),
+            TypeProto.ValueOneofCase.SparseTensorType => new TensorSignature(value.Name, "sparse_tensor", null),
+            _ => new TensorSignature(value.Name, "opaque", null),
+        };
+    }
+
+    private static string DimensionText(TensorShapeProto.Types.Dimension dimension) => dimension.ValueCase switch
+    {
+        TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue when dimension.DimValue >= 0 => dimension.DimValue.ToString(CultureInfo.InvariantCulture),
+        TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam when dimension.DimParam.Length > 0 => "$" + dimension.DimParam,
+        _ => "?",
+    };
+
+    /// <summary>The ONNX name of an element type number, as signatures and reports write it.</summary>
+    public static string ElementTypeName(int elementType) => elementType switch
+    {
+        1 => "float",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        8 => "string",
+        9 => "bool",
+        10 => "float16",
+        11 => "double",
+        12 => "uint32",
+        13 => "uint64",
+        14 => "complex64",
+        15 => "complex128",
+        16 => "bfloat16",
+        17 => "float8e4m3fn",
+        18 => "float8e4m3fnuz",
+        19 => "float8e5m2",
+        20 => "float8e5m2fnuz",
+        21 => "uint4",
+        22 => "int4",
+        23 => "float4e2m1",
+        24 => "float8e8m0",
+        _ => "undefined",
+    };
+}
