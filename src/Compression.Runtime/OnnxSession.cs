@@ -87,7 +87,8 @@ public sealed unsafe class OnnxSession : IDisposable
     /// <param name="inputs">The input tensors; their memory is read in place, not copied.</param>
     /// <param name="outputs">The outputs to compute, by name; empty for all outputs in the model's order.</param>
     /// <returns>The output tensors, in the order of <paramref name="outputs"/>, in memory of their own.</returns>
-    /// <exception cref="ArgumentException">An input or output name is not the model's.</exception>
+    /// <exception cref="ArgumentException">An input or output name is not the model's, or a string input has a null
+    /// element or one containing U+0000 (ONNX Runtime's C API takes NUL-terminated strings).</exception>
     /// <exception cref="OnnxRuntimeException">ONNX Runtime rejected the inputs or failed while running.</exception>
     public OnnxTensor[] Run(ReadOnlySpan<string> names, ReadOnlySpan<OnnxTensor> inputs, ReadOnlySpan<string> outputs)
     {
@@ -117,7 +118,7 @@ public sealed unsafe class OnnxSession : IDisposable
         {
             for (int i = 0; i < inputs.Length; i++)
             {
-                values[i] = CreateValue(inputs[i] ?? throw new ArgumentNullException(nameof(inputs), $"Input '{names[i]}' is null."), out pins[i]);
+                values[i] = CreateValue(inputs[i] ?? throw new ArgumentNullException(nameof(inputs), $"Input '{names[i]}' is null."), names[i], out pins[i]);
             }
 
             fixed (IntPtr* valuePtrs = values)
@@ -337,13 +338,14 @@ public sealed unsafe class OnnxSession : IDisposable
         return new OnnxValueInfo(name, OnnxValueKind.Tensor, (TensorElementType)elementType, dims, symbolic);
     }
 
-    private IntPtr CreateValue(OnnxTensor tensor, out MemoryHandle pin)
+    private IntPtr CreateValue(OnnxTensor tensor, string name, out MemoryHandle pin)
     {
         long[] shape = tensor.Shape.ToArray();
         IntPtr value;
         if (tensor is OnnxStringTensor strings)
         {
             pin = default;
+            CheckStrings(strings.Array, name);
             fixed (long* shapePtr = shape)
             {
                 api.Check(api.CreateTensorAsOrtValue(OrtEnvironment.DefaultAllocator, shapePtr, (nuint)shape.Length, (int)TensorElementType.String, &value));
@@ -373,6 +375,28 @@ public sealed unsafe class OnnxSession : IDisposable
         }
 
         return value;
+    }
+
+    /// <summary>
+    /// FillStringTensor takes NUL-terminated strings: a null element would be dereferenced by ONNX Runtime (the process
+    /// crashes) and an element holding U+0000 would be cut short there without a word. Both are refused instead.
+    /// </summary>
+    private static void CheckStrings(string[] values, string name)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] is null)
+            {
+                throw new ArgumentException($"String {i} of input '{name}' is null; string tensors need a value in every element (use \"\" for none).", "inputs");
+            }
+
+            if (values[i].Contains('\0', StringComparison.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"String {i} of input '{name}' contains a NUL character (U+0000). ONNX Runtime's C API takes NUL-terminated strings, so it would be cut short there.",
+                    "inputs");
+            }
+        }
     }
 
     // An empty tensor still needs a valid address; ONNX Runtime never reads it.

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Compression.Runtime;
@@ -110,7 +110,9 @@ public sealed class OnnxTensor<T> : OnnxTensor where T : unmanaged
     /// <summary>The element at a flat (row-major) index.</summary>
     public T this[int index] => Memory.Span[index];
 
-    internal int ByteLength => Memory.Length * Marshal.SizeOf<T>();
+    // Unsafe.SizeOf, not Marshal.SizeOf: the latter is the size of T marshalled to native code, 4 for bool (Win32 BOOL),
+    // while the tensor's elements are T as it lies in memory, 1 byte for bool.
+    internal int ByteLength => Memory.Length * Unsafe.SizeOf<T>();
 }
 
 /// <summary>A tensor of strings.</summary>
