@@ -1,0 +1,156 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Text;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace Compression.Build.Tasks;
+
+/// <summary>
+/// Compresses one ONNX model by running the compressor (<c>onnx-compress</c>) in a child process, the way
+/// Grpc.Tools runs protoc: a native library or a large model never loads into the long-lived MSBuild node.
+/// The compressor's errors and warnings come back in MSBuild's canonical form and become build errors with the
+/// model's path; its summary line is logged at high importance.
+/// </summary>
+public sealed class CompressOnnxModel : ToolTask
+{
+    /// <summary>The code of the error logged when the compressor stops without saying why.</summary>
+    public const string CompressorFailedCode = "OCB2002";
+
+    /// <summary>The original model.</summary>
+    [Required]
+    public ITaskItem Model { get; set; } = null!;
+
+    /// <summary>Where the compressed model goes.</summary>
+    [Required]
+    public string OutputPath { get; set; } = string.Empty;
+
+    /// <summary>Where the signature the source generator reads goes.</summary>
+    [Required]
+    public string SignaturePath { get; set; } = string.Empty;
+
+    /// <summary>Where the JSON report goes; none when empty.</summary>
+    public string? ReportPath { get; set; }
+
+    /// <summary>How the signature and report name the model (its path in the project).</summary>
+    public string? SourceName { get; set; }
+
+    /// <summary>The compressor: <c>onnx-compress.dll</c>, run with the dotnet host.</summary>
+    [Required]
+    public string CompressorPath { get; set; } = string.Empty;
+
+    /// <summary>The dotnet host that runs the compressor; by default the one running the build (DOTNET_HOST_PATH).</summary>
+    public string? DotNetHostPath { get; set; }
+
+    /// <summary>Weight quantization: <c>int8</c> or <c>none</c>.</summary>
+    public string? Quantize { get; set; }
+
+    /// <summary>Weights with fewer elements stay float.</summary>
+    public string? WeightThreshold { get; set; }
+
+    /// <summary>Compare the compressed model with the original in ONNX Runtime.</summary>
+    public bool Validate { get; set; } = true;
+
+    /// <summary>A folder of TensorProto files to validate with.</summary>
+    public string? ValidationData { get; set; }
+
+    /// <summary>ONNX Runtime's native library to validate with (the native asset of the app's ONNX Runtime package).</summary>
+    public string? OnnxRuntimeLibraryPath { get; set; }
+
+    /// <inheritdoc />
+    protected override string ToolName => "dotnet";
+
+    /// <inheritdoc />
+    protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.High;
+
+    /// <inheritdoc />
+    protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.High;
+
+    /// <inheritdoc />
+    protected override string GenerateFullPathToTool()
+    {
+        if (!string.IsNullOrEmpty(DotNetHostPath))
+        {
+            return DotNetHostPath!;
+        }
+
+        string? fromBuild = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        return string.IsNullOrEmpty(fromBuild) ? ToolName : fromBuild!;
+    }
+
+    /// <inheritdoc />
+    protected override bool ValidateParameters()
+    {
+        if (!File.Exists(CompressorPath))
+        {
+            Log.LogError(null, CompressorFailedCode, null, Model.ItemSpec, 0, 0, 0, 0,
+                "The ONNX compressor '{0}' does not exist; the Compression.Build package looks incomplete. Restore the package again, or set OnnxCompressorPath to onnx-compress.dll.",
+                CompressorPath);
+            return false;
+        }
+
+        return base.ValidateParameters();
+    }
+
+    /// <inheritdoc />
+    protected override string GenerateCommandLineCommands()
+    {
+        var command = new CommandLineBuilder();
+        command.AppendFileNameIfNotNull(CompressorPath);
+        return command.ToString();
+    }
+
+    /// <inheritdoc />
+    protected override string GenerateResponseFileCommands() => BuildArguments();
+
+    /// <summary>The compressor's arguments, one per line, as its response file holds them.</summary>
+    public string BuildArguments()
+    {
+        var arguments = new StringBuilder();
+        Argument(arguments, Model.GetMetadata("FullPath"));
+        Option(arguments, "--output", OutputPath);
+        Option(arguments, "--signature", SignaturePath);
+        Option(arguments, "--report", ReportPath);
+        Option(arguments, "--source-name", SourceName);
+        Option(arguments, "--quantize", Quantize);
+        Option(arguments, "--weight-threshold", WeightThreshold);
+        if (!Validate)
+        {
+            Argument(arguments, "--no-validate");
+        }
+        else
+        {
+            Option(arguments, "--validation-data", ValidationData);
+            Option(arguments, "--onnxruntime", OnnxRuntimeLibraryPath);
+        }
+
+        Option(arguments, "--diagnostic-format", "MSBuild");
+        return arguments.ToString();
+    }
+
+    /// <inheritdoc />
+    protected override bool HandleTaskExecutionErrors()
+    {
+        if (!Log.HasLoggedErrors)
+        {
+            Log.LogError(null, CompressorFailedCode, null, Model.ItemSpec, 0, 0, 0, 0,
+                "The ONNX compressor stopped with exit code {0} without reporting an error. Build with -v:detailed to see its output, and report it with the model.",
+                ExitCode.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return false;
+    }
+
+    private static void Option(StringBuilder arguments, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            Argument(arguments, name);
+            Argument(arguments, value!);
+        }
+    }
+
+    // System.CommandLine splits response file lines at spaces outside quotes, so every token is quoted.
+    private static void Argument(StringBuilder arguments, string value) => arguments.Append('"').Append(value).Append("\"\n");
+}
