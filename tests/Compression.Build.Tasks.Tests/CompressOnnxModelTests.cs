@@ -1,0 +1,127 @@
+namespace Compression.Build.Tasks.Tests;
+
+public sealed class CompressOnnxModelTests : IDisposable
+{
+    private readonly TaskProject project = new();
+
+    public void Dispose() => project.Dispose();
+
+    [Fact]
+    public void Compresses_a_model_and_logs_the_summary_where_minimal_verbosity_shows_it()
+    {
+        // The folder and file names have spaces: the response file must keep each path one argument.
+        string model = Path.Combine(project.Directory, "my model.onnx");
+        File.Copy(TaskProject.DigitsModel, model);
+        string output = Path.Combine(project.Directory, "out dir", "my model.onnx");
+
+        (int exitCode, string log) = project.Run(Parameters(model, output, new()
+        {
+            ["OnnxRuntimeLibraryPath"] = TaskProject.OnnxRuntimeLibrary,
+            ["ReportPath"] = output + ".report.json",
+        }));
+
+        Assert.True(exitCode == 0, log);
+        Assert.Contains("my model.onnx: 341,444 -> ", log);
+        Assert.Contains("validated in ONNX Runtime 1.23.2", log);
+        Assert.True(new FileInfo(output).Length < new FileInfo(model).Length);
+        Assert.True(File.Exists(output + ".signature"));
+        Assert.True(File.Exists(output + ".report.json"));
+    }
+
+    [Fact]
+    public void A_broken_model_becomes_an_MSBuild_error_with_its_code_and_path()
+    {
+        string model = Path.Combine(project.Directory, "broken.onnx");
+        File.WriteAllText(model, "not a model");
+        string output = Path.Combine(project.Directory, "out", "broken.onnx");
+
+        (int exitCode, string log) = project.Run(Parameters(model, output, new() { ["Validate"] = "false" }));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains($"{model} : error OCB0002:", log);
+        Assert.False(File.Exists(output));
+        Assert.DoesNotContain("OCB2002", log);
+    }
+
+    [Fact]
+    public void An_unknown_setting_value_is_an_error_that_says_which_values_exist()
+    {
+        string output = Path.Combine(project.Directory, "out", "digits.onnx");
+
+        (int exitCode, string log) = project.Run(Parameters(TaskProject.DigitsModel, output, new() { ["Quantize"] = "int3", ["Validate"] = "false" }));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error OCB0003:", log);
+        Assert.Contains("'int8'", log);
+    }
+
+    [Fact]
+    public void Validation_without_ONNX_Runtime_is_an_error_that_says_how_to_provide_it()
+    {
+        string output = Path.Combine(project.Directory, "out", "digits.onnx");
+
+        (int exitCode, string log) = project.Run(Parameters(TaskProject.DigitsModel, output, []));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error OCB0100:", log);
+        Assert.Contains("ONNXRUNTIME_LIBRARY_PATH", log);
+        Assert.Contains("OnnxValidate=false", log);
+    }
+
+    [Fact]
+    public void Turning_validation_off_warns_and_needs_no_ONNX_Runtime()
+    {
+        string output = Path.Combine(project.Directory, "out", "digits.onnx");
+
+        (int exitCode, string log) = project.Run(Parameters(TaskProject.DigitsModel, output, new() { ["Validate"] = "false" }));
+
+        Assert.True(exitCode == 0, log);
+        Assert.Contains("warning OCB0200:", log);
+        Assert.True(File.Exists(output));
+    }
+
+    [Fact]
+    public void A_missing_compressor_is_reported_as_OCB2002()
+    {
+        string output = Path.Combine(project.Directory, "out", "digits.onnx");
+        Dictionary<string, string> parameters = Parameters(TaskProject.DigitsModel, output, new() { ["Validate"] = "false" });
+        parameters["CompressorPath"] = Path.Combine(project.Directory, "missing", "onnx-compress.dll");
+
+        (int exitCode, string log) = project.Run(parameters);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error OCB2002:", log);
+        Assert.Contains("OnnxCompressorPath", log);
+    }
+
+    [Fact]
+    public void A_compressor_that_stops_without_an_error_line_is_reported_as_OCB2002()
+    {
+        string output = Path.Combine(project.Directory, "out", "digits.onnx");
+        Dictionary<string, string> parameters = Parameters(TaskProject.DigitsModel, output, new() { ["Validate"] = "false" });
+        parameters["CompressorPath"] = TaskProject.TasksAssembly; // a library, not an app: dotnet refuses to run it
+
+        (int exitCode, string log) = project.Run(parameters);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error OCB2002:", log);
+        Assert.Contains("exit code", log);
+    }
+
+    private static Dictionary<string, string> Parameters(string model, string output, Dictionary<string, string> extra)
+    {
+        var parameters = new Dictionary<string, string>
+        {
+            ["Model"] = model,
+            ["OutputPath"] = output,
+            ["SignaturePath"] = output + ".signature",
+            ["CompressorPath"] = TaskProject.CompressorPath,
+        };
+        foreach ((string name, string value) in extra)
+        {
+            parameters[name] = value;
+        }
+
+        return parameters;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Security;
+using System.Text;
+
+namespace Compression.Build.Tasks.Tests;
+
+/// <summary>
+/// A project file that calls the CompressOnnxModel task once, run by `dotnet msbuild` in a child process: the task
+/// runs in real MSBuild with the compressor built from this repository.
+/// </summary>
+internal sealed class TaskProject : IDisposable
+{
+    public TaskProject()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("compression-build-task ").FullName;
+    }
+
+    /// <summary>A temporary folder whose name has a space, so that every path the task passes has one too.</summary>
+    public string Directory { get; }
+
+    public static string CompressorPath => Metadata("CompressorPath");
+
+    public static string RepositoryRoot => Metadata("RepositoryRoot");
+
+    public static string TasksAssembly => Metadata("TasksAssembly");
+
+    public static string OnnxRuntimeLibrary => Metadata("OnnxRuntimeLibraryPath");
+
+    public static string DigitsModel => Path.Combine(RepositoryRoot, "samples", "Digits", "Models", "digits.onnx");
+
+    /// <summary>Runs the task with these parameters (values are XML-escaped) and returns MSBuild's exit code and output.</summary>
+    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters)
+    {
+        var attributes = new StringBuilder();
+        foreach ((string name, string value) in parameters)
+        {
+            attributes.Append(' ').Append(name).Append("=\"").Append(SecurityElement.Escape(value)).Append('"');
+        }
+
+        string project = Path.Combine(Directory, "compress.proj");
+        File.WriteAllText(project, $"""
+            <Project>
+              <UsingTask TaskName="Compression.Build.Tasks.CompressOnnxModel" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />
+              <Target Name="Compress">
+                <CompressOnnxModel{attributes} />
+              </Target>
+            </Project>
+            """);
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Directory };
+        foreach (string argument in new[] { "msbuild", project, "-nologo", "-v:minimal", "-nodeReuse:false" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (string name in start.Environment.Keys.Where(n => n.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment.Remove("ONNXRUNTIME_LIBRARY_PATH");
+        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output + error.Result);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static string Metadata(string key) => typeof(TaskProject).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == key).Value!;
+}
