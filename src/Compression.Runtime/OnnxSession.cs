@@ -12,66 +12,43 @@ namespace Compression.Runtime;
 public sealed unsafe class OnnxSession : IDisposable
 {
     private readonly OrtApi api;
+    private readonly SessionHandle session;
     private readonly Dictionary<string, int> inputIndex;
     private readonly Dictionary<string, int> outputIndex;
-    private readonly Utf8Strings inputNames;
-    private readonly Utf8Strings outputNames;
-    private IntPtr session;
 
     /// <summary>Loads the model at <paramref name="modelPath"/>.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="OnnxRuntimeException">ONNX Runtime could not load the model.</exception>
     public OnnxSession(string modelPath, OnnxSessionOptions? options = null)
+        : this(ExistingFile(modelPath), options, FromFile(ExistingFile(modelPath)))
     {
-        ArgumentException.ThrowIfNullOrEmpty(modelPath);
-        string fullPath = Path.GetFullPath(modelPath);
-        if (!File.Exists(fullPath))
-        {
-            throw new FileNotFoundException($"The ONNX model '{fullPath}' does not exist.", fullPath);
-        }
-
-        api = OnnxRuntimeLibrary.Api;
-        ModelPath = fullPath;
-        session = CreateSession(options, (env, nativeOptions, result) =>
-        {
-            if (OperatingSystem.IsWindows())
-            {
-                fixed (char* path = fullPath + "\0")
-                {
-                    return api.CreateSession(env, path, nativeOptions, result);
-                }
-            }
-
-            byte[] utf8 = Encoding.UTF8.GetBytes(fullPath + "\0");
-            fixed (byte* path = utf8)
-            {
-                return api.CreateSession(env, path, nativeOptions, result);
-            }
-        });
-        (Inputs, inputNames, inputIndex) = ReadValueInfos(isInput: true);
-        (Outputs, outputNames, outputIndex) = ReadValueInfos(isInput: false);
     }
 
     /// <summary>Loads a model from its bytes. External data, if any, is looked up relative to the current folder.</summary>
     /// <exception cref="OnnxRuntimeException">ONNX Runtime could not load the model.</exception>
     public OnnxSession(ReadOnlyMemory<byte> model, OnnxSessionOptions? options = null)
+        : this(null, options, FromBytes(model))
     {
-        api = OnnxRuntimeLibrary.Api;
-        session = CreateSession(options, (env, nativeOptions, result) =>
-        {
-            fixed (byte* data = model.Span)
-            {
-                return api.CreateSessionFromArray(env, data, (nuint)model.Length, nativeOptions, result);
-            }
-        });
-        (Inputs, inputNames, inputIndex) = ReadValueInfos(isInput: true);
-        (Outputs, outputNames, outputIndex) = ReadValueInfos(isInput: false);
     }
 
-    /// <summary>Frees the native session if <see cref="Dispose"/> was not called.</summary>
-    ~OnnxSession() => Release();
+    private OnnxSession(string? modelPath, OnnxSessionOptions? options, SessionFactory factory)
+    {
+        api = OnnxRuntimeLibrary.Api;
+        ModelPath = modelPath;
+        session = new SessionHandle(api, CreateSession(options, factory));
+        try
+        {
+            (Inputs, session.InputNames, inputIndex) = ReadValueInfos(isInput: true);
+            (Outputs, session.OutputNames, outputIndex) = ReadValueInfos(isInput: false);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
 
-    private delegate IntPtr SessionFactory(IntPtr env, IntPtr options, IntPtr* result);
+    private delegate IntPtr SessionFactory(OrtApi api, IntPtr env, IntPtr options, IntPtr* result);
 
     /// <summary>The full path of the model file, or null when the session was created from bytes.</summary>
     public string? ModelPath { get; }
@@ -92,7 +69,7 @@ public sealed unsafe class OnnxSession : IDisposable
     /// <exception cref="OnnxRuntimeException">ONNX Runtime rejected the inputs or failed while running.</exception>
     public OnnxTensor[] Run(ReadOnlySpan<string> names, ReadOnlySpan<OnnxTensor> inputs, ReadOnlySpan<string> outputs)
     {
-        ObjectDisposedException.ThrowIf(session == IntPtr.Zero, this);
+        ObjectDisposedException.ThrowIf(session.IsClosed, this);
         if (names.Length != inputs.Length)
         {
             throw new ArgumentException($"{names.Length} input names were given for {inputs.Length} tensors.", nameof(names));
@@ -103,19 +80,22 @@ public sealed unsafe class OnnxSession : IDisposable
         IntPtr* outputNamePtrs = stackalloc IntPtr[Math.Max(1, outputCount)];
         for (int i = 0; i < names.Length; i++)
         {
-            inputNamePtrs[i] = inputNames.Pointers[Find(inputIndex, names[i], "input", Inputs)];
+            inputNamePtrs[i] = session.InputNames!.Pointers[Find(inputIndex, names[i], "input", Inputs)];
         }
 
         for (int i = 0; i < outputCount; i++)
         {
-            outputNamePtrs[i] = outputs.IsEmpty ? outputNames.Pointers[i] : outputNames.Pointers[Find(outputIndex, outputs[i], "output", Outputs)];
+            outputNamePtrs[i] = outputs.IsEmpty ? session.OutputNames!.Pointers[i] : session.OutputNames!.Pointers[Find(outputIndex, outputs[i], "output", Outputs)];
         }
 
         var values = new IntPtr[inputs.Length];
         var pins = new MemoryHandle[inputs.Length];
         var results = new IntPtr[outputCount];
+        bool sessionHeld = false;
         try
         {
+            // Holds the native session (and the name strings) alive even if another thread disposes this object now.
+            session.DangerousAddRef(ref sessionHeld);
             for (int i = 0; i < inputs.Length; i++)
             {
                 values[i] = CreateValue(inputs[i] ?? throw new ArgumentNullException(nameof(inputs), $"Input '{names[i]}' is null."), names[i], out pins[i]);
@@ -124,7 +104,7 @@ public sealed unsafe class OnnxSession : IDisposable
             fixed (IntPtr* valuePtrs = values)
             fixed (IntPtr* resultPtrs = results)
             {
-                api.Check(api.Run(session, IntPtr.Zero, inputNamePtrs, valuePtrs, (nuint)inputs.Length, outputNamePtrs, (nuint)outputCount, resultPtrs));
+                api.Check(api.Run(session.DangerousGetHandle(), IntPtr.Zero, inputNamePtrs, valuePtrs, (nuint)inputs.Length, outputNamePtrs, (nuint)outputCount, resultPtrs));
             }
 
             var tensors = new OnnxTensor[outputCount];
@@ -138,6 +118,11 @@ public sealed unsafe class OnnxSession : IDisposable
         }
         finally
         {
+            if (sessionHeld)
+            {
+                session.DangerousRelease();
+            }
+
             foreach (IntPtr value in values)
             {
                 if (value != IntPtr.Zero)
@@ -184,24 +169,39 @@ public sealed unsafe class OnnxSession : IDisposable
         return byName;
     }
 
-    /// <summary>Frees the native session.</summary>
-    public void Dispose()
+    /// <summary>Frees the native session once no run on another thread is using it.</summary>
+    public void Dispose() => session.Dispose();
+
+    private static string ExistingFile(string modelPath)
     {
-        Release();
-        GC.SuppressFinalize(this);
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        string fullPath = Path.GetFullPath(modelPath);
+        return File.Exists(fullPath) ? fullPath : throw new FileNotFoundException($"The ONNX model '{fullPath}' does not exist.", fullPath);
     }
 
-    private void Release()
+    private static SessionFactory FromFile(string fullPath) => (api, env, nativeOptions, result) =>
     {
-        IntPtr handle = Interlocked.Exchange(ref session, IntPtr.Zero);
-        if (handle != IntPtr.Zero)
+        if (OperatingSystem.IsWindows())
         {
-            api.ReleaseSession(handle);
+            fixed (char* path = fullPath + "\0")
+            {
+                return api.CreateSession(env, path, nativeOptions, result);
+            }
         }
 
-        inputNames?.Dispose();
-        outputNames?.Dispose();
-    }
+        fixed (byte* path = Encoding.UTF8.GetBytes(fullPath + "\0"))
+        {
+            return api.CreateSession(env, path, nativeOptions, result);
+        }
+    };
+
+    private static SessionFactory FromBytes(ReadOnlyMemory<byte> model) => (api, env, nativeOptions, result) =>
+    {
+        fixed (byte* data = model.Span)
+        {
+            return api.CreateSessionFromArray(env, data, (nuint)model.Length, nativeOptions, result);
+        }
+    };
 
     private static int Find(Dictionary<string, int> index, string name, string kind, IReadOnlyList<OnnxValueInfo> infos)
     {
@@ -256,7 +256,7 @@ public sealed unsafe class OnnxSession : IDisposable
             }
 
             IntPtr created;
-            api.Check(factory(OrtEnvironment.Env, nativeOptions, &created));
+            api.Check(factory(api, OrtEnvironment.Env, nativeOptions, &created));
             return created;
         }
         finally
@@ -268,7 +268,7 @@ public sealed unsafe class OnnxSession : IDisposable
     private (IReadOnlyList<OnnxValueInfo> Infos, Utf8Strings Names, Dictionary<string, int> Index) ReadValueInfos(bool isInput)
     {
         nuint count;
-        api.Check(isInput ? api.SessionGetInputCount(session, &count) : api.SessionGetOutputCount(session, &count));
+        api.Check(isInput ? api.SessionGetInputCount(session.DangerousGetHandle(), &count) : api.SessionGetOutputCount(session.DangerousGetHandle(), &count));
         var infos = new OnnxValueInfo[(int)count];
         var names = new string[infos.Length];
         var index = new Dictionary<string, int>(infos.Length, StringComparer.Ordinal);
@@ -277,15 +277,15 @@ public sealed unsafe class OnnxSession : IDisposable
         {
             IntPtr namePtr;
             api.Check(isInput
-                ? api.SessionGetInputName(session, (nuint)i, allocator, &namePtr)
-                : api.SessionGetOutputName(session, (nuint)i, allocator, &namePtr));
+                ? api.SessionGetInputName(session.DangerousGetHandle(), (nuint)i, allocator, &namePtr)
+                : api.SessionGetOutputName(session.DangerousGetHandle(), (nuint)i, allocator, &namePtr));
             names[i] = Marshal.PtrToStringUTF8(namePtr) ?? string.Empty;
             api.Check(api.AllocatorFree(allocator, (void*)namePtr));
 
             IntPtr typeInfo;
             api.Check(isInput
-                ? api.SessionGetInputTypeInfo(session, (nuint)i, &typeInfo)
-                : api.SessionGetOutputTypeInfo(session, (nuint)i, &typeInfo));
+                ? api.SessionGetInputTypeInfo(session.DangerousGetHandle(), (nuint)i, &typeInfo)
+                : api.SessionGetOutputTypeInfo(session.DangerousGetHandle(), (nuint)i, &typeInfo));
             try
             {
                 infos[i] = DescribeType(names[i], typeInfo);

@@ -505,6 +505,40 @@ public sealed class SessionTests : IDisposable
     }
 
     [Fact]
+    public void Dispose_while_other_threads_run_lets_each_run_finish_or_throw_ObjectDisposedException()
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            var session = new OnnxSession(TestModels.Identity(TensorElementType.Float, 4096L));
+            var x = OnnxTensor.FromArray(Enumerable.Range(0, 4096).Select(i => (float)i).ToArray(), 4096);
+            var outcomes = new System.Collections.Concurrent.ConcurrentBag<string>();
+            using var started = new CountdownEvent(4);
+            var workers = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
+            {
+                started.Signal();
+                for (int i = 0; i < 50; i++)
+                {
+                    try
+                    {
+                        float[] y = session.Run(["x"], [x], [])[0].As<float>().ToArray();
+                        outcomes.Add(y[4095] == 4095f ? "ran" : "wrong output");
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        outcomes.Add("disposed");
+                    }
+                }
+            })).ToList();
+            workers.ForEach(w => w.Start());
+            started.Wait();
+            session.Dispose();
+            workers.ForEach(w => w.Join());
+
+            Assert.All(outcomes, o => Assert.Contains(o, new[] { "ran", "disposed" }));
+        }
+    }
+
+    [Fact]
     public void Sessions_left_to_the_finalizer_are_released_without_crashing()
     {
         for (int i = 0; i < 20; i++)
