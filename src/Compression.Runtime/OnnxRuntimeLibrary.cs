@@ -165,6 +165,7 @@ public static class OnnxRuntimeLibrary
     {
         if (!NativeLibrary.TryGetExport(handle, "OrtGetApiBase", out IntPtr getApiBase))
         {
+            NativeLibrary.Free(handle);
             throw new OnnxRuntimeNotFoundException(
                 $"{OnnxRuntimeNotFoundException.Code}: '{path}' was loaded but does not export OrtGetApiBase, so it is not ONNX Runtime's library. " +
                 $"Point {PathVariable} at libonnxruntime itself.",
@@ -179,6 +180,7 @@ public static class OnnxRuntimeLibrary
         IntPtr table = getApi(OrtApi.ApiVersion);
         if (table == IntPtr.Zero)
         {
+            NativeLibrary.Free(handle);
             throw new OnnxRuntimeNotFoundException(
                 $"{OnnxRuntimeNotFoundException.Code}: ONNX Runtime {version} at '{path}' does not offer C API version {OrtApi.ApiVersion}; " +
                 $"Compression.Runtime needs ONNX Runtime 1.{OrtApi.ApiVersion} or newer.",
