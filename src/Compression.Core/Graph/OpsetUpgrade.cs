@@ -11,44 +11,51 @@ public sealed record OpsetChange(long From, long To, int ConvertedNodes);
 /// <summary>
 /// Raises the version of the default ONNX operator set a model imports, so that a pass may add operators
 /// that need a newer version (per-axis DequantizeLinear needs 13). Operators whose inputs or meaning
-/// changed between the model's version and the target are rewritten; where no rewrite is known the
-/// upgrade refuses with <see cref="DiagnosticCodes.OpsetUpgradeBlocked"/> and names the operators.
+/// changed between the model's version and the target are rewritten so that the model computes the same
+/// outputs; where no rewrite is known the upgrade refuses with <see cref="DiagnosticCodes.OpsetUpgradeBlocked"/>,
+/// names the operators and leaves the model unchanged.
 /// </summary>
+/// <remarks>
+/// <para>Rewritten (default domain, main graph and the subgraphs of If, Loop and Scan):</para>
+/// <list type="bullet">
+/// <item>to 7: the limited broadcasting of Add, Sub, Mul, Div, Pow, And, Or, Xor, Equal, Greater and Less
+/// (<c>broadcast</c>, <c>axis</c>), PRelu's per-channel 1-D slope, Gemm's <c>broadcast</c>, BatchNormalization's and
+/// Dropout's <c>is_test</c>, the RNNs' <c>output_sequence</c>, the experimental Upsample's height and width scales;</item>
+/// <item>to 9: BatchNormalization's <c>spatial</c>, Upsample's scales attribute;</item>
+/// <item>to 10: Slice's and TopK's attributes, Upsample (to Resize), Dropout's mask where nothing reads it (dropped);</item>
+/// <item>to 11: Clip's and Pad's attributes, Resize's coordinate mapping, Scatter (to ScatterElements);</item>
+/// <item>to 12: Dropout's ratio;</item>
+/// <item>to 13: the axes of Squeeze, Unsqueeze and ReduceSum, Split's split, and the axis of Softmax, LogSoftmax and
+/// Hardmax (by Flatten and Reshape where the axis is not the last).</item>
+/// </list>
+/// <para>Refused: Scan before opset 9, the experimental operators ONNX removed, MeanVarianceNormalization before
+/// opset 9, BatchNormalization with <c>spatial=0</c> or <c>is_test=0</c>, a Dropout mask that is read before opset
+/// 12 (ONNX Runtime fills it with zeros there, with true from 12 on), operators whose definition changed before
+/// opset 6, and rewrites that need a rank or a constant the model does not give (opset 6 broadcasting at an axis,
+/// Resize-10 in nearest mode with scales computed at run time). New constants become initializers of the main
+/// graph, shared where equal; the names of new values, nodes and initializers derive from the node rewritten.</para>
+/// </remarks>
 public static class OpsetUpgrade
 {
     /// <summary>The newest version this upgrade knows the changes up to.</summary>
     public const long MaxTargetVersion = 13;
 
-    /// <summary>The oldest version ONNX Runtime runs.</summary>
-    public const long MinSourceVersion = 7;
-
-    // Operators whose inputs, attributes or meaning changed at a version in (7, 13], with that version.
-    private static readonly Dictionary<string, long[]> BreakingChanges = new(StringComparer.Ordinal)
-    {
-        ["BatchNormalization"] = [9],
-        ["Clip"] = [11],
-        ["Dropout"] = [12],
-        ["Hardmax"] = [13],
-        ["LogSoftmax"] = [13],
-        ["Pad"] = [11],
-        ["ReduceSum"] = [13],
-        ["Resize"] = [11],
-        ["Scan"] = [9],
-        ["Scatter"] = [11],
-        ["Slice"] = [10],
-        ["Softmax"] = [13],
-        ["Split"] = [13],
-        ["Squeeze"] = [13],
-        ["TopK"] = [10],
-        ["Unsqueeze"] = [13],
-        ["Upsample"] = [10],
-    };
+    /// <summary>
+    /// The oldest version this upgrade starts from. Rewrites are known from opset 6 on; a model importing an older
+    /// version is raised only when none of its operators changed between its version and 6.
+    /// </summary>
+    /// <remarks>ONNX Runtime itself refuses models older than opset 7; raised, they run.</remarks>
+    public const long MinSourceVersion = 1;
 
     /// <summary>Raises the model's default opset to <paramref name="target"/> if it is lower.</summary>
+    /// <param name="model">The model; changed in place only when the upgrade succeeds.</param>
+    /// <param name="target">The version to raise the model to, at most <see cref="MaxTargetVersion"/>.</param>
+    /// <param name="modelPath">The model's path, for error messages.</param>
     /// <returns>What changed, or null when the model already imports <paramref name="target"/> or newer.</returns>
     /// <exception cref="CompressionException">The model uses operators whose meaning changed and cannot be rewritten (OCB0005).</exception>
     public static OpsetChange? Apply(ModelProto model, long target, string? modelPath = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
         if (target > MaxTargetVersion)
         {
             throw new ArgumentOutOfRangeException(nameof(target), $"Opset upgrades are known up to version {MaxTargetVersion}.");
@@ -63,18 +70,23 @@ public static class OpsetUpgrade
         if (from < MinSourceVersion)
         {
             throw new CompressionException(DiagnosticCodes.OpsetUpgradeBlocked, modelPath,
-                $"The model imports ONNX opset {from}, older than {MinSourceVersion}, the oldest ONNX Runtime runs; " +
-                $"it cannot be raised to opset {target}. Re-export the model at opset {target} or newer.");
+                $"The model imports ONNX opset {from}, which is not a valid version; it cannot be raised to opset {target}. " +
+                $"Re-export the model at opset {target} or newer.");
         }
 
-        var blocking = new SortedSet<string>(StringComparer.Ordinal);
-        FindBlocking(model.Graph, from, target, blocking);
-        if (blocking.Count > 0)
+        var conversion = new OpsetConversion(model, from, target);
+        GraphProto? graph = model.Graph;
+        List<NodeProto>? nodes = graph is null ? null : conversion.ConvertGraph(graph, [.. graph.Node.Select(n => n.Clone())], null);
+        if (conversion.Refusals.Count > 0)
         {
-            throw new CompressionException(DiagnosticCodes.OpsetUpgradeBlocked, modelPath,
-                $"The model imports ONNX opset {from} and uses {string.Join(", ", blocking)}, whose inputs or meaning changed " +
-                $"before opset {target}, which the compressed model needs. Convert the model first " +
-                $"(onnx.version_converter.convert_version(model, {target}) in Python) or re-export it at opset {target} or newer.");
+            throw new CompressionException(DiagnosticCodes.OpsetUpgradeBlocked, modelPath, RefusalMessage(from, target, conversion.Refusals));
+        }
+
+        if (graph is not null && nodes is not null)
+        {
+            graph.Node.Clear();
+            graph.Node.AddRange(nodes);
+            graph.Initializer.AddRange(conversion.NewInitializers);
         }
 
         OpsetVersions.SetDefaultDomainVersion(model, target);
@@ -83,37 +95,15 @@ public static class OpsetUpgrade
             model.IrVersion = 7;
         }
 
-        return new OpsetChange(from, target, 0);
+        return new OpsetChange(from, target, conversion.ConvertedNodes);
     }
 
-    private static void FindBlocking(GraphProto? graph, long from, long target, SortedSet<string> blocking)
+    private static string RefusalMessage(long from, long target, IReadOnlyDictionary<string, SortedSet<string>> refusals)
     {
-        if (graph is null)
-        {
-            return;
-        }
-
-        foreach (NodeProto node in graph.Node)
-        {
-            if (OpsetVersions.IsDefaultDomain(node.Domain) && BreakingChanges.TryGetValue(node.OpType, out long[]? versions))
-            {
-                foreach (long version in versions)
-                {
-                    if (version > from && version <= target)
-                    {
-                        blocking.Add(node.OpType);
-                    }
-                }
-            }
-
-            foreach (AttributeProto attribute in node.Attribute)
-            {
-                FindBlocking(attribute.G, from, target, blocking);
-                foreach (GraphProto subgraph in attribute.Graphs)
-                {
-                    FindBlocking(subgraph, from, target, blocking);
-                }
-            }
-        }
+        IEnumerable<string> described = refusals.Select(r => $"{r.Key} ({string.Join("; ", r.Value)})");
+        return $"The model imports ONNX opset {from} and uses {string.Join(", ", refusals.Keys)}, whose inputs or meaning changed " +
+            $"before opset {target}, which the compressed model needs, in a way this upgrade cannot rewrite: {string.Join("; ", described)}. " +
+            $"Convert the model first (onnx.version_converter.convert_version(model, {target}) in Python) " +
+            $"or re-export it at opset {target} or newer.";
     }
 }
