@@ -100,7 +100,8 @@ public static class CompressCommand
             }
         });
 
-        int invoked = parsed.Invoke();
+        // Help, version and unexpected failures go to the writers this method was given, not to the process's console.
+        int invoked = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
         return invoked != 0 ? invoked : exitCode;
     }
 }

@@ -68,8 +68,11 @@ internal sealed class ConsoleReporter
     private void Diagnostic(string severity, string code, string message)
     {
         string text = message.StartsWith(code + ":", StringComparison.Ordinal) ? message[(code.Length + 1)..].TrimStart() : message;
+        // One diagnostic, one line, in both formats: messages can carry line breaks from ONNX Runtime or .NET
+        // (a library that fails to load), and a second line would read as a separate, code-less message.
+        text = string.Join(' ', text.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
         string line = format == DiagnosticFormat.MSBuild
-            ? $"{modelPath} : {severity} {code}: {text.ReplaceLineEndings(" ")}"
+            ? $"{modelPath} : {severity} {code}: {text}"
             : $"onnx-compress: {severity} {code}: {text}";
         (severity == "error" ? error : output).WriteLine(line);
     }

@@ -109,12 +109,17 @@ public static class ModelCompressor
             Notes(quantization),
             warnings.Select(w => $"{w.Code}: {w.Message}").ToList());
 
-        Write(outputPath, "the compressed model", inputPath, stream => stream.Write(compressed));
-        Write(signaturePath, "the model signature", inputPath, stream => stream.Write(Encoding.UTF8.GetBytes(signature.ToText())));
+        var files = new List<OutputFile>
+        {
+            new(outputPath, "the compressed model", compressed),
+            new(signaturePath, "the model signature", Encoding.UTF8.GetBytes(signature.ToText())),
+        };
         if (request.ReportPath is not null)
         {
-            Write(Path.GetFullPath(request.ReportPath), "the compression report", inputPath, stream => stream.Write(Encoding.UTF8.GetBytes(report.ToJson())));
+            files.Add(new(Path.GetFullPath(request.ReportPath), "the compression report", Encoding.UTF8.GetBytes(report.ToJson())));
         }
+
+        OutputFiles.WriteAll(files, inputPath);
 
         return new CompressionOutcome(report, signature, warnings);
     }
@@ -211,19 +216,5 @@ public static class ModelCompressor
             "ONNX Runtime then folds the int8 weights back to float when it loads the model and runs it at float speed; " +
             "without it ONNX Runtime keeps the DequantizeLinear nodes and runs the model about 2x slower.",
         ];
-    }
-
-    private static void Write(string path, string what, string modelPath, Action<Stream> content)
-    {
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            AtomicFile.Write(path, what, content);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressionException(DiagnosticCodes.OutputNotWritten, modelPath,
-                $"Could not write {what} to '{path}': {e.Message} Check that the folder is writable and the file is not in use.", e);
-        }
     }
 }

@@ -4,7 +4,7 @@ namespace Compression.Onnx;
 /// Writes a file so that readers see either the old file or the whole new one: the content goes to a
 /// temporary file in the same folder, which then replaces the destination with a rename.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="fullPath"/> with what <paramref name="writeContent"/> writes to a stream.</summary>
     /// <param name="fullPath">The destination, a full path.</param>
