@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace Compression.Cli.Tests.Support;
+
+/// <summary>What one run of onnx-compress did: its exit code and what it wrote to each stream.</summary>
+internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
+{
+    public IReadOnlyList<string> StdoutLines => Lines(Stdout);
+
+    public IReadOnlyList<string> StderrLines => Lines(Stderr);
+
+    /// <summary>Runs <see cref="CompressCommand.Run"/> in this process.</summary>
+    public static CommandResult InProcess(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int exitCode = CompressCommand.Run(args, stdout, stderr);
+        return new CommandResult(exitCode, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Runs the built tool as a child process: <c>dotnet onnx-compress.dll args</c>.</summary>
+    /// <param name="toolAssembly">The tool's main assembly; by default the one beside the tests.</param>
+    public static CommandResult ChildProcess(string[] args, string? toolAssembly = null)
+    {
+        var start = new ProcessStartInfo(DotNetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(toolAssembly ?? TestAssets.ToolAssembly);
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // The tool must find ONNX Runtime the way it would on a user's machine, not through the test environment.
+        start.Environment.Remove("ONNXRUNTIME_LIBRARY_PATH");
+
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"onnx-compress {string.Join(' ', args)} did not finish within 60 s.");
+        }
+
+        return new CommandResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>The dotnet host running the tests (the SDK sets DOTNET_HOST_PATH), else <c>dotnet</c> on the PATH.</summary>
+    private static string DotNetHost() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    private static IReadOnlyList<string> Lines(string text) =>
+        text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
+}

@@ -1,0 +1,70 @@
+using Compression.Core.Signature;
+using Compression.Core.Tests.Support;
+using Compression.Onnx.Protos;
+using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
+
+namespace Compression.Core.Tests.Signature;
+
+/// <summary>The signature format's corner cases: escaping, unknown ranks and dimensions, initializers listed as inputs.</summary>
+public sealed class SignatureFormatTests
+{
+    [Fact]
+    public void Tabs_newlines_and_backslashes_in_fields_are_escaped()
+    {
+        var signature = new ModelSignature(
+            @"models\a	b.onnx",
+            "line one\r\nline two",
+            [],
+            10,
+            10,
+            new Dictionary<string, string>(),
+            [],
+            []);
+
+        string[] lines = signature.ToText().Split('\n');
+
+        Assert.Equal(@"source	models\\a\tb.onnx", lines[2]);
+        Assert.Equal(@"description	line one\r\nline two", lines[3]);
+        Assert.Equal("size\t10\t10", lines[4]);
+    }
+
+    [Fact]
+    public void Interface_lines_give_rank_and_dimensions_with_symbols_unknowns_and_unknown_ranks()
+    {
+        ModelProto model = new ModelBuilder()
+            .Input("tokens", DataType.Int64, "batch", "sequence")
+            .Input("mask", DataType.Bool, "batch", "?")
+            .Initializer("w", [4], new float[4])
+            .InitializerAsInput("w")
+            .Node("Identity", ["tokens"], ["ids"])
+            .Output("ids", DataType.Int64, null)
+            .Build();
+        // A dimension with neither size nor name is unknown.
+        model.Graph.Input[1].Type.TensorType.Shape.Dim[1].ClearDimParam();
+
+        (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(model);
+        var signature = new ModelSignature("m.onnx", null, [], 1, 1, new Dictionary<string, string>(), inputs, outputs);
+        string[] lines = signature.ToText().TrimEnd('\n').Split('\n');
+
+        Assert.Equal(
+            [
+                "input\ttokens\tint64\t2\t$batch\t$sequence",
+                "input\tmask\tbool\t2\t$batch\t?",
+                "output\tids\tint64\t*",
+            ],
+            lines[^3..]);
+        Assert.DoesNotContain(lines, line => line.StartsWith("description", StringComparison.Ordinal));
+        Assert.Equal("[batch, ?]", inputs[1].ShapeText);
+        Assert.Equal("unknown", outputs[0].ShapeText);
+    }
+
+    [Theory]
+    [InlineData("One sentence.", "One sentence.")]
+    [InlineData("  First line\n  continues here.\n\nSecond part.", "First line continues here.")]
+    [InlineData("Windows\r\nlines\r\n\r\nrest", "Windows lines")]
+    [InlineData("   ", null)]
+    public void The_description_is_the_doc_string_up_to_its_first_blank_line_on_one_line(string docString, string? expected)
+    {
+        Assert.Equal(expected, ModelSignature.FirstParagraph(docString));
+    }
+}
