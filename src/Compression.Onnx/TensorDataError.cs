@@ -9,21 +9,21 @@ internal static class TensorDataError
     public static string Describe(TensorProto tensor)
     {
         string name = tensor.HasName && tensor.Name.Length > 0 ? $"Tensor '{tensor.Name}'" : "An unnamed tensor";
-        return $"{name} ({TensorElementType.Describe((DataType)tensor.DataType)}, shape {TensorShape.Format(tensor.Dims)})";
+        return $"{name} ({TensorDataTypes.Describe((DataType)tensor.DataType)}, shape {TensorShape.Format(tensor.Dims)})";
     }
 
     public static OnnxFormatException WrongElementType(TensorProto tensor, DataType requested, string requestedClrType)
     {
         var actual = (DataType)tensor.DataType;
-        Type? actualClrType = TensorElementType.ToClrType(actual);
+        Type? actualClrType = TensorDataTypes.ToClrType(actual);
         string advice = actualClrType is null
             ? "This library has no .NET element type for it."
             : actualClrType == typeof(string)
                 ? "Read it with ToStrings."
                 : $"Read it as {actualClrType.Name}.";
         return new OnnxFormatException(
-            $"{Describe(tensor)} holds {TensorElementType.Describe(actual)} elements, so it cannot be read as {requestedClrType} " +
-            $"({TensorElementType.Describe(requested)}). {advice}");
+            $"{Describe(tensor)} holds {TensorDataTypes.Describe(actual)} elements, so it cannot be read as {requestedClrType} " +
+            $"({TensorDataTypes.Describe(requested)}). {advice}");
     }
 
     public static OnnxFormatException StillExternal(TensorProto tensor)

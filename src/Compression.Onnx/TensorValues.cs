@@ -20,7 +20,7 @@ public static class TensorValues
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>A view of the tensor's elements as <typeparamref name="T"/>, in place when the data allows.</summary>
-    /// <typeparam name="T">The .NET type of the tensor's element type; see <see cref="TensorElementType.Of{T}"/>.</typeparam>
+    /// <typeparam name="T">The .NET type of the tensor's element type; see <see cref="TensorDataTypes.Of{T}"/>.</typeparam>
     /// <param name="tensor">The tensor.</param>
     /// <exception cref="OnnxFormatException">
     /// The tensor's element type is not the one <typeparamref name="T"/> holds, its data is still in an external file,
@@ -31,7 +31,7 @@ public static class TensorValues
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        var dataType = TensorElementType.Of<T>();
+        var dataType = TensorDataTypes.Of<T>();
         if (tensor.DataType != (int)dataType)
         {
             throw TensorDataError.WrongElementType(tensor, dataType, typeof(T).Name);
@@ -57,7 +57,7 @@ public static class TensorValues
     }
 
     /// <summary>The tensor's elements as a new array of <typeparamref name="T"/>, in row-major order.</summary>
-    /// <typeparam name="T">The .NET type of the tensor's element type; see <see cref="TensorElementType.Of{T}"/>.</typeparam>
+    /// <typeparam name="T">The .NET type of the tensor's element type; see <see cref="TensorDataTypes.Of{T}"/>.</typeparam>
     /// <param name="tensor">The tensor.</param>
     /// <exception cref="OnnxFormatException">
     /// The tensor's element type is not the one <typeparamref name="T"/> holds, its data is still in an external file,
@@ -69,7 +69,7 @@ public static class TensorValues
 
     /// <summary>
     /// The tensor's elements as a new array of the .NET type of its element type: <c>float[]</c> for FLOAT,
-    /// <c>Half[]</c> for FLOAT16, <c>string[]</c> for STRING, and so on (see <see cref="TensorElementType.ToClrType"/>).
+    /// <c>Half[]</c> for FLOAT16, <c>string[]</c> for STRING, and so on (see <see cref="TensorDataTypes.ToClrType"/>).
     /// </summary>
     /// <param name="tensor">The tensor.</param>
     /// <exception cref="OnnxFormatException">The data is external or does not match the dims.</exception>
@@ -94,7 +94,7 @@ public static class TensorValues
             DataType.Bool => tensor.ToArray<bool>(),
             DataType.String => tensor.ToStrings(),
             var other => throw new NotSupportedException(
-                $"{TensorDataError.Describe(tensor)} has element type {TensorElementType.Describe(other)}, which has no .NET element type " +
+                $"{TensorDataError.Describe(tensor)} has element type {TensorDataTypes.Describe(other)}, which has no .NET element type " +
                 "in this library; read its raw_data bytes directly."),
         };
     }
@@ -137,7 +137,7 @@ public static class TensorValues
     }
 
     /// <summary>A tensor holding <paramref name="values"/> in <c>raw_data</c>.</summary>
-    /// <typeparam name="T">The .NET type of the element type; see <see cref="TensorElementType.Of{T}"/>.</typeparam>
+    /// <typeparam name="T">The .NET type of the element type; see <see cref="TensorDataTypes.Of{T}"/>.</typeparam>
     /// <param name="name">The tensor's name; an empty name is left unset.</param>
     /// <param name="dims">The shape; empty for a scalar.</param>
     /// <param name="values">The elements in row-major order; as many as <paramref name="dims"/> call for.</param>
@@ -146,7 +146,7 @@ public static class TensorValues
     public static TensorProto Create<T>(string name, ReadOnlySpan<long> dims, ReadOnlySpan<T> values)
         where T : unmanaged
     {
-        var tensor = NewTensor(name, dims, TensorElementType.Of<T>(), values.Length, nameof(values));
+        var tensor = NewTensor(name, dims, TensorDataTypes.Of<T>(), values.Length, nameof(values));
         tensor.RawData = RawTensorData.Encode(values);
         return tensor;
     }

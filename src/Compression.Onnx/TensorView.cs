@@ -15,7 +15,7 @@ namespace Compression.Onnx;
 /// (<c>float_data</c>, <c>int32_data</c>, …) is converted once into an array. The view keeps the data it was made
 /// from: later changes to the tensor do not show in it.
 /// </remarks>
-/// <typeparam name="T">The element type; see <see cref="TensorElementType.Of{T}"/>.</typeparam>
+/// <typeparam name="T">The element type; see <see cref="TensorDataTypes.Of{T}"/>.</typeparam>
 public readonly struct TensorView<T>
     where T : unmanaged
 {
@@ -39,7 +39,7 @@ public readonly struct TensorView<T>
     public string Name => Tensor?.Name ?? string.Empty;
 
     /// <summary>The ONNX element type, the one <typeparamref name="T"/> holds.</summary>
-    public DataType DataType => TensorElementType.Of<T>();
+    public DataType DataType => TensorDataTypes.Of<T>();
 
     /// <summary>The tensor's shape when the view was made; empty for a scalar.</summary>
     public ReadOnlySpan<long> Dims => _dims;

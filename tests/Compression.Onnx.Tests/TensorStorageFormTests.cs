@@ -299,7 +299,7 @@ public sealed class TensorStorageFormTests
 
         Assert.True(raw.HasRawData);
         Assert.False(typed.HasRawData);
-        Assert.Equal((int)TensorElementType.Of<T>(), raw.DataType);
+        Assert.Equal((int)TensorDataTypes.Of<T>(), raw.DataType);
         Assert.Equal(Dims, raw.Dims);
         Assert.True(rawView.IsZeroCopy);
         Assert.False(typedView.IsZeroCopy);

@@ -38,7 +38,7 @@ public sealed class TestSuiteTensorTests
 
             var tensor = OnnxDataFile.LoadTensor(dataFile.Path);
             var dataType = (DataType)tensor.DataType;
-            var clrType = TensorElementType.ToClrType(dataType);
+            var clrType = TensorDataTypes.ToClrType(dataType);
             if (clrType is null || clrType == typeof(string))
             {
                 continue;

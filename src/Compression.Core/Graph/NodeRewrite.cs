@@ -152,6 +152,6 @@ internal sealed class NodeRewrite
         DataType.Uint32 => TensorValues.Create<uint>(string.Empty, [], [(uint)Math.Clamp(value, uint.MinValue, uint.MaxValue)]),
         DataType.Int64 => TensorValues.Create<long>(string.Empty, [], [(long)Math.Clamp(value, long.MinValue, long.MaxValue)]),
         DataType.Uint64 => TensorValues.Create<ulong>(string.Empty, [], [(ulong)Math.Clamp(value, ulong.MinValue, ulong.MaxValue)]),
-        _ => throw new NotSupportedException($"No numeric constant of element type {TensorElementType.Describe(type)}."),
+        _ => throw new NotSupportedException($"No numeric constant of element type {TensorDataTypes.Describe(type)}."),
     };
 }

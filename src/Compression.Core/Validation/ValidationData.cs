@@ -67,7 +67,7 @@ public static class ValidationData
                 throw Invalid(modelPath, $"'{found.File}' cannot feed input '{input.Name}': {e.Message}");
             }
 
-            described.Add(new ValidationInput(input.Name, Compression.Runtime.TensorElementTypes.Name(tensors[i].ElementType), tensors[i].Shape.ToArray(), Path.GetFileName(found.File)));
+            described.Add(new ValidationInput(input.Name, TensorElementTypes.Name(tensors[i].ElementType), tensors[i].Shape.ToArray(), Path.GetFileName(found.File)));
         }
 
         return (described, tensors);
@@ -90,7 +90,7 @@ public static class TensorConversion
             DataType.Float => new OnnxTensor<float>(tensor.ToArray<float>(), shape),
             DataType.Double => new OnnxTensor<double>(tensor.ToArray<double>(), shape),
             DataType.Float16 => new OnnxTensor<Half>(tensor.ToArray<Half>(), shape),
-            DataType.Bfloat16 => new OnnxTensor<ushort>(Bits(tensor.ToArray<BFloat16>()), shape, Compression.Runtime.TensorElementType.BFloat16),
+            DataType.Bfloat16 => new OnnxTensor<ushort>(Bits(tensor.ToArray<BFloat16>()), shape, TensorElementType.BFloat16),
             DataType.Int8 => new OnnxTensor<sbyte>(tensor.ToArray<sbyte>(), shape),
             DataType.Uint8 => new OnnxTensor<byte>(tensor.ToArray<byte>(), shape),
             DataType.Int16 => new OnnxTensor<short>(tensor.ToArray<short>(), shape),

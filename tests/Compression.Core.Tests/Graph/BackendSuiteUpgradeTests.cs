@@ -5,7 +5,6 @@ using Compression.Core.Validation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Runtime;
-using TensorElementType = Compression.Runtime.TensorElementType;
 using Xunit.Abstractions;
 
 namespace Compression.Core.Tests.Graph;

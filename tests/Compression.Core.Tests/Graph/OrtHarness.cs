@@ -3,7 +3,6 @@ using System.Reflection;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Runtime;
-using TensorElementType = Compression.Runtime.TensorElementType;
 
 namespace Compression.Core.Tests.Graph;
 

@@ -228,7 +228,7 @@ public static class WeightQuantizer
     {
         if (weight.DataType != (int)DataType.Float)
         {
-            return $"element type {TensorElementType.Describe((DataType)weight.DataType)}, not float";
+            return $"element type {TensorDataTypes.Describe((DataType)weight.DataType)}, not float";
         }
 
         if (weight.DataLocation == TensorProto.Types.DataLocation.External)

@@ -8,7 +8,7 @@ namespace Compression.Onnx;
 /// Facts about ONNX tensor element types (<see cref="TensorProto.Types.DataType"/>): their width and the .NET type
 /// that holds one element.
 /// </summary>
-public static class TensorElementType
+public static class TensorDataTypes
 {
     private static readonly EnumDescriptor DataTypeDescriptor = TensorProto.Descriptor.EnumTypes.Single(e => e.Name == "DataType");
 
