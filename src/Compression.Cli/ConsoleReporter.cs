@@ -62,7 +62,8 @@ internal sealed class ConsoleReporter
         IEnumerable<string> outputs = validation.Outputs.Select(o => o.CosineSimilarity is { } cosine
             ? string.Create(CultureInfo.InvariantCulture, $"{o.Name} max abs error {o.MaxAbsError:G4}, cosine {cosine:0.000000}")
             : string.Create(CultureInfo.InvariantCulture, $"{o.Name} {o.Mismatches} of {o.Elements} elements differ"));
-        return $"validated in ONNX Runtime {validation.OnnxRuntimeVersion} on {inputs}: {string.Join("; ", outputs)}";
+        string against = validation.Reference == ModelValidator.OriginalReference ? string.Empty : $" against the {validation.Reference}";
+        return $"validated in ONNX Runtime {validation.OnnxRuntimeVersion}{against} on {inputs}: {string.Join("; ", outputs)}";
     }
 
     private void Diagnostic(string severity, string code, string message)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Compression.Core.Graph;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
 using Compression.Core.Signature;
@@ -62,6 +63,12 @@ public static class ModelCompressor
         (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(model);
         string? description = ModelSignature.FirstParagraph(model.DocString);
 
+        // ONNX Runtime does not run models older than opset 7: validation then compares with the original raised to
+        // the opset the quantizer needs, unquantized, which the quantized model is built from anyway.
+        byte[]? reference = settings.Validate && (OpsetVersions.DefaultDomainVersion(model) ?? long.MaxValue) < ModelValidator.OldestRunnableOpset
+            ? RaisedReference(model, inputPath)
+            : null;
+
         WeightQuantizationResult quantization = settings.Quantize == WeightQuantization.Int8
             ? WeightQuantizer.Apply(model, settings.WeightThreshold, inputPath)
             : new WeightQuantizationResult([], [], null, new Dictionary<string, string>());
@@ -77,7 +84,9 @@ public static class ModelCompressor
         ValidationResult? validation = null;
         if (settings.Validate)
         {
-            validation = ModelValidator.Validate(inputPath, compressed, quantization.SessionConfig, settings);
+            validation = reference is null
+                ? ModelValidator.Validate(inputPath, compressed, quantization.SessionConfig, settings)
+                : ModelValidator.ValidateAgainstReference(inputPath, reference, $"original raised to opset {WeightQuantizer.RequiredOpset}", compressed, quantization.SessionConfig, settings);
         }
         else
         {
@@ -174,6 +183,23 @@ public static class ModelCompressor
         }
     }
 
+    /// <summary>The model raised to the quantizer's opset, unquantized, or null when the raise is refused (then
+    /// validation runs the original and reports why ONNX Runtime cannot).</summary>
+    private static byte[]? RaisedReference(ModelProto model, string inputPath)
+    {
+        ModelProto raised = model.Clone();
+        try
+        {
+            OpsetUpgrade.Apply(raised, WeightQuantizer.RequiredOpset, inputPath);
+        }
+        catch (CompressionException e) when (e.Code == DiagnosticCodes.OpsetUpgradeBlocked)
+        {
+            return null;
+        }
+
+        return Serialize(raised, inputPath);
+    }
+
     private static byte[] Serialize(ModelProto model, string inputPath)
     {
         try
@@ -199,7 +225,7 @@ public static class ModelCompressor
         return
         [
             string.Create(CultureInfo.InvariantCulture,
-                $"int8 weights: {quantization.Quantized.Count} {operators} weight tensors ({values:N0} values), symmetric, one scale per output channel"),
+                $"int8 weights: {quantization.Quantized.Count} {operators} weight {(quantization.Quantized.Count == 1 ? "tensor" : "tensors")} ({values:N0} values), symmetric, one scale per output channel"),
         ];
     }
 

@@ -9,6 +9,12 @@ namespace Compression.Core.Validation;
 /// </summary>
 public static class ModelValidator
 {
+    /// <summary>The oldest default opset ONNX Runtime runs.</summary>
+    public const long OldestRunnableOpset = 7;
+
+    /// <summary>What a validation compares the compressed model with when it runs the original file.</summary>
+    public const string OriginalReference = "original";
+
     /// <summary>Validates <paramref name="compressedModel"/> against the model at <paramref name="originalPath"/>.</summary>
     /// <param name="originalPath">The original model file (external data is read beside it).</param>
     /// <param name="compressedModel">The compressed model's bytes.</param>
@@ -16,7 +22,23 @@ public static class ModelValidator
     /// <param name="settings">The sample count and the validation data folder, if any.</param>
     /// <exception cref="CompressionException">ONNX Runtime is missing (OCB0100), a model does not run (OCB0101, OCB0102),
     /// or the validation data does not fit (OCB0103).</exception>
-    public static ValidationResult Validate(string originalPath, ReadOnlyMemory<byte> compressedModel, IReadOnlyDictionary<string, string> sessionConfig, CompressionSettings settings)
+    public static ValidationResult Validate(string originalPath, ReadOnlyMemory<byte> compressedModel, IReadOnlyDictionary<string, string> sessionConfig, CompressionSettings settings) =>
+        Compare(originalPath, referenceModel: null, OriginalReference, compressedModel, sessionConfig, settings);
+
+    /// <summary>
+    /// Validates <paramref name="compressedModel"/> against <paramref name="referenceModel"/>, a stand-in for the
+    /// original that ONNX Runtime can run (the original raised to a newer opset, unquantized).
+    /// </summary>
+    /// <param name="originalPath">The original model file, for messages.</param>
+    /// <param name="referenceModel">The reference model's bytes.</param>
+    /// <param name="reference">What the reference is, as the report says it.</param>
+    /// <param name="compressedModel">The compressed model's bytes.</param>
+    /// <param name="sessionConfig">Session configuration entries the compressed model needs.</param>
+    /// <param name="settings">The sample count and the validation data folder, if any.</param>
+    public static ValidationResult ValidateAgainstReference(string originalPath, ReadOnlyMemory<byte> referenceModel, string reference, ReadOnlyMemory<byte> compressedModel, IReadOnlyDictionary<string, string> sessionConfig, CompressionSettings settings) =>
+        Compare(originalPath, referenceModel, reference, compressedModel, sessionConfig, settings);
+
+    private static ValidationResult Compare(string originalPath, ReadOnlyMemory<byte>? referenceModel, string reference, ReadOnlyMemory<byte> compressedModel, IReadOnlyDictionary<string, string> sessionConfig, CompressionSettings settings)
     {
         string version = RuntimeVersion(originalPath);
         var originalOptions = new OnnxSessionOptions { IntraOpThreads = 1 };
@@ -26,7 +48,7 @@ public static class ModelValidator
             compressedOptions.ConfigEntries[entry.Key] = entry.Value;
         }
 
-        using OnnxSession original = Open(() => new OnnxSession(originalPath, originalOptions), DiagnosticCodes.OriginalModelFailsToRun, originalPath,
+        using OnnxSession original = Open(() => referenceModel is { } bytes ? new OnnxSession(bytes, originalOptions) : new OnnxSession(originalPath, originalOptions), DiagnosticCodes.OriginalModelFailsToRun, originalPath,
             "The original model does not load in ONNX Runtime {0}, so the compressed model cannot be compared with it: {1} " +
             "Check that the model runs in ONNX Runtime, or turn validation off (OnnxValidate=false, --no-validate).", version);
         using OnnxSession compressed = Open(() => new OnnxSession(compressedModel, compressedOptions), DiagnosticCodes.CompressedModelFailsToRun, originalPath,
@@ -58,7 +80,7 @@ public static class ModelValidator
             }
         }
 
-        return new ValidationResult(version, samples.Count, samples[0].Described, comparers.Select(c => c.Result()).ToList());
+        return new ValidationResult(version, samples.Count, samples[0].Described, comparers.Select(c => c.Result()).ToList(), reference);
     }
 
     private static string RuntimeVersion(string modelPath)

@@ -32,8 +32,11 @@ public sealed record OutputComparison(
 /// <param name="Samples">How many input sets ran.</param>
 /// <param name="Inputs">The inputs of the first set.</param>
 /// <param name="Outputs">One comparison per output, in the model's order.</param>
+/// <param name="Reference">What the compressed model was compared with: <c>original</c>, or, for a model older than
+/// ONNX Runtime runs, <c>original raised to opset N</c> (the same graph, unquantized).</param>
 public sealed record ValidationResult(
     string OnnxRuntimeVersion,
     int Samples,
     IReadOnlyList<ValidationInput> Inputs,
-    IReadOnlyList<OutputComparison> Outputs);
+    IReadOnlyList<OutputComparison> Outputs,
+    string Reference);

@@ -3,7 +3,9 @@ namespace Compression.Runtime.Native;
 /// <summary>The process-wide ONNX Runtime environment and CPU memory description, created on first use.</summary>
 internal static unsafe class OrtEnvironment
 {
-    private const int LoggingLevelError = 3;
+    // ONNX Runtime logs errors to stderr besides returning them; the returned status becomes the exception, so only
+    // fatal messages are left for its log, and tools built on this library keep one line per error.
+    private const int LoggingLevelFatal = 4;
     private const int ArenaAllocator = 1;
     private const int MemTypeDefault = 0;
 
@@ -21,7 +23,7 @@ internal static unsafe class OrtEnvironment
         IntPtr env;
         fixed (byte* logId = "Compression.Runtime\0"u8)
         {
-            api.Check(api.CreateEnv(LoggingLevelError, logId, &env));
+            api.Check(api.CreateEnv(LoggingLevelFatal, logId, &env));
         }
 
         IntPtr memory;

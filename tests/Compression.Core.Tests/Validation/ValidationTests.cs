@@ -36,6 +36,24 @@ public sealed class ValidationTests : IDisposable
         Assert.True(File.Exists(folder.File("digits.onnx")) && File.Exists(folder.File("digits.onnx.signature")));
     }
 
+    [Fact]
+    public void A_model_older_than_ONNX_Runtime_runs_is_compared_with_the_original_raised_to_opset_13()
+    {
+        // test_Linear: a Gemm at opset 6, which ONNX Runtime 1.23 does not run.
+        string model = Path.Combine(TestAssets.OnnxTestDataDir, "pytorch-converted", "test_Linear", "model.onnx");
+
+        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("linear.onnx"))
+        {
+            Settings = new CompressionSettings { WeightThreshold = 16 },
+        });
+
+        Assert.Equal((6L, 13L), (outcome.Report.Opset!.From, outcome.Report.Opset.To));
+        ValidationResult validation = outcome.Report.Validation!;
+        Assert.Equal("original raised to opset 13", validation.Reference);
+        OutputComparison output = Assert.Single(validation.Outputs);
+        Assert.True(output.CosineSimilarity > 0.999, $"cosine {output.CosineSimilarity}");
+    }
+
     [Theory]
     [InlineData("pixels.pb", "pixels")]
     [InlineData("input_0.pb", "")]
