@@ -85,6 +85,23 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void The_build_package_holds_the_targets_task_generator_and_one_copy_of_the_compressor()
+    {
+        using var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed.FeedDirectory, $"Compression.Build.{PackageFeed.Version}.nupkg"));
+        string[] entries = package.Entries.Select(e => e.FullName).ToArray();
+
+        Assert.Contains("build/Compression.Build.props", entries);
+        Assert.Contains("build/Compression.Build.targets", entries);
+        Assert.Contains("tasks/netstandard2.0/Compression.Build.Tasks.dll", entries);
+        Assert.Contains("analyzers/dotnet/cs/Compression.Build.Generator.dll", entries);
+        Assert.Contains("tools/net8.0/any/onnx-compress.dll", entries);
+        Assert.Contains("tools/net8.0/any/onnx-compress.runtimeconfig.json", entries);
+        Assert.DoesNotContain(entries, e => e.StartsWith("tools/net8.0/any/publish/", StringComparison.Ordinal));
+        Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal));
+        Assert.Equal(entries.Length, entries.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+    }
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);
