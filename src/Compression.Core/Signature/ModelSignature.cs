@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Compression.Onnx;
 using Compression.Onnx.Protos;
 
 namespace Compression.Core.Signature;
@@ -174,33 +175,9 @@ public sealed record ModelSignature(
         _ => "?",
     };
 
-    /// <summary>The ONNX name of an element type number, as signatures and reports write it.</summary>
-    public static string ElementTypeName(int elementType) => elementType switch
-    {
-        1 => "float",
-        2 => "uint8",
-        3 => "int8",
-        4 => "uint16",
-        5 => "int16",
-        6 => "int32",
-        7 => "int64",
-        8 => "string",
-        9 => "bool",
-        10 => "float16",
-        11 => "double",
-        12 => "uint32",
-        13 => "uint64",
-        14 => "complex64",
-        15 => "complex128",
-        16 => "bfloat16",
-        17 => "float8e4m3fn",
-        18 => "float8e4m3fnuz",
-        19 => "float8e5m2",
-        20 => "float8e5m2fnuz",
-        21 => "uint4",
-        22 => "int4",
-        23 => "float4e2m1",
-        24 => "float8e8m0",
-        _ => "undefined",
-    };
+    /// <summary>The ONNX name of an element type number in lower case, as signatures write it (<c>float</c>, <c>bfloat16</c>).</summary>
+    public static string ElementTypeName(int elementType) =>
+        TensorDataTypes.TryGetSizeInBits((TensorProto.Types.DataType)elementType, out _) || elementType == (int)TensorProto.Types.DataType.String
+            ? TensorDataTypes.Describe((TensorProto.Types.DataType)elementType).ToLowerInvariant()
+            : "undefined";
 }

@@ -67,4 +67,18 @@ public sealed class SignatureFormatTests
     {
         Assert.Equal(expected, ModelSignature.FirstParagraph(docString));
     }
+
+    [Theory]
+    [InlineData(1, "float")]
+    [InlineData(7, "int64")]
+    [InlineData(8, "string")]
+    [InlineData(9, "bool")]
+    [InlineData(10, "float16")]
+    [InlineData(16, "bfloat16")]
+    [InlineData(17, "float8e4m3fn")]
+    [InlineData(22, "int4")]
+    [InlineData(0, "undefined")]
+    [InlineData(99, "undefined")]
+    public void Element_types_are_written_with_their_ONNX_names_in_lower_case(int elementType, string name) =>
+        Assert.Equal(name, ModelSignature.ElementTypeName(elementType));
 }
