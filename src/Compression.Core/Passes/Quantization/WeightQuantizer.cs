@@ -75,6 +75,8 @@ public static class WeightQuantizer
 
         var quantized = new List<QuantizedWeight>(candidates.Count);
         var dequantizeNodes = new List<NodeProto>(candidates.Count);
+        // Keyed by reference: protobuf messages compare by value, which would compare whole weight tensors.
+        var replacements = new Dictionary<TensorProto, TensorProto[]>(ReferenceEqualityComparer.Instance);
         foreach (Candidate candidate in candidates)
         {
             TensorProto weight = candidate.Initializer;
@@ -94,10 +96,7 @@ public static class WeightQuantizer
             TensorProto scaleTensor = TensorValues.Create<float>(scaleName, [channels], scales);
             TensorProto zeroPointTensor = TensorValues.Create<sbyte>(zeroPointName, [channels], new sbyte[channels]);
 
-            int position = graph.Initializer.IndexOf(weight);
-            graph.Initializer[position] = quantizedTensor;
-            graph.Initializer.Insert(position + 1, scaleTensor);
-            graph.Initializer.Insert(position + 2, zeroPointTensor);
+            replacements[weight] = [quantizedTensor, scaleTensor, zeroPointTensor];
 
             // IR < 4 models list initializers among the graph inputs; the float weight no longer exists as a
             // constant, so it cannot stay an input that callers could override.
@@ -126,11 +125,19 @@ public static class WeightQuantizer
                 MaxAbsError: MaxDequantizationError(values, dims, candidate.Axis, levels, scales)));
         }
 
-        // The new nodes read only initializers, so they go first and the graph stays in topological order.
-        for (int i = dequantizeNodes.Count - 1; i >= 0; i--)
+        // Each quantized weight takes its float original's place among the initializers.
+        TensorProto[] initializers = [.. graph.Initializer];
+        graph.Initializer.Clear();
+        foreach (TensorProto initializer in initializers)
         {
-            graph.Node.Insert(0, dequantizeNodes[i]);
+            graph.Initializer.AddRange(replacements.TryGetValue(initializer, out TensorProto[]? replacement) ? replacement : [initializer]);
         }
+
+        // The new nodes read only initializers, so they go first and the graph stays in topological order.
+        NodeProto[] nodes = [.. graph.Node];
+        graph.Node.Clear();
+        graph.Node.AddRange(dequantizeNodes);
+        graph.Node.AddRange(nodes);
 
         var sessionConfig = new SortedDictionary<string, string>(StringComparer.Ordinal) { [DisableQdqConfigKey] = "1" };
         return new WeightQuantizationResult(quantized, skipped, opset, sessionConfig);
