@@ -89,7 +89,7 @@ public sealed class PackageFeed : IDisposable
               <Default Extension="so" ContentType="application/octet" />
             </Types>
             """);
-        zip.CreateEntryFromFile(RepositoryPaths.OnnxRuntimeLibrary, "runtimes/linux-x64/native/libonnxruntime.so", CompressionLevel.Fastest);
+        zip.CreateEntryFromFile(AssemblyMetadata.OnnxRuntimeLibraryPath, "runtimes/linux-x64/native/libonnxruntime.so", CompressionLevel.Fastest);
     }
 
     private static void WriteText(ZipArchive zip, string name, string text)

@@ -11,12 +11,12 @@ public sealed class CompressOnnxModelTests : IDisposable
     {
         // The folder and file names have spaces: the response file must keep each path one argument.
         string model = Path.Combine(project.Directory, "my model.onnx");
-        File.Copy(TaskProject.DigitsModel, model);
+        File.Copy(RepositoryPaths.DigitsModel, model);
         string output = Path.Combine(project.Directory, "out dir", "my model.onnx");
 
         (int exitCode, string log) = project.Run(Parameters(model, output, new()
         {
-            ["OnnxRuntimeLibraryPath"] = TaskProject.OnnxRuntimeLibrary,
+            ["OnnxRuntimeLibraryPath"] = AssemblyMetadata.OnnxRuntimeLibraryPath,
             ["ReportPath"] = output + ".report.json",
         }));
 
@@ -48,7 +48,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
 
-        (int exitCode, string log) = project.Run(Parameters(TaskProject.DigitsModel, output, new() { ["Quantize"] = "int3", ["Validate"] = "false" }));
+        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, new() { ["Quantize"] = "int3", ["Validate"] = "false" }));
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("error OCB0003:", log);
@@ -60,7 +60,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
 
-        (int exitCode, string log) = project.Run(Parameters(TaskProject.DigitsModel, output, []));
+        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, []));
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("error OCB0100:", log);
@@ -73,7 +73,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
 
-        (int exitCode, string log) = project.Run(Parameters(TaskProject.DigitsModel, output, new() { ["Validate"] = "false" }));
+        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, new() { ["Validate"] = "false" }));
 
         Assert.True(exitCode == 0, log);
         Assert.Contains("warning OCB0200:", log);
@@ -84,7 +84,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     public void A_missing_compressor_is_reported_as_OCB2002()
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
-        Dictionary<string, string> parameters = Parameters(TaskProject.DigitsModel, output, new() { ["Validate"] = "false" });
+        Dictionary<string, string> parameters = Parameters(RepositoryPaths.DigitsModel, output, new() { ["Validate"] = "false" });
         parameters["CompressorPath"] = Path.Combine(project.Directory, "missing", "onnx-compress.dll");
 
         (int exitCode, string log) = project.Run(parameters);
@@ -98,7 +98,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     public void A_compressor_that_stops_without_an_error_line_is_reported_as_OCB2002()
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
-        Dictionary<string, string> parameters = Parameters(TaskProject.DigitsModel, output, new() { ["Validate"] = "false" });
+        Dictionary<string, string> parameters = Parameters(RepositoryPaths.DigitsModel, output, new() { ["Validate"] = "false" });
         parameters["CompressorPath"] = TaskProject.TasksAssembly; // a library, not an app: dotnet refuses to run it
 
         (int exitCode, string log) = project.Run(parameters);

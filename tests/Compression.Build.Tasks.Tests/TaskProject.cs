@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Security;
 using System.Text;
 
@@ -19,15 +18,9 @@ internal sealed class TaskProject : IDisposable
     /// <summary>A temporary folder whose name has a space, so that every path the task passes has one too.</summary>
     public string Directory { get; }
 
-    public static string CompressorPath => Metadata("CompressorPath");
+    public static string CompressorPath => AssemblyMetadata.Get("CompressorPath");
 
-    public static string RepositoryRoot => Metadata("RepositoryRoot");
-
-    public static string TasksAssembly => Metadata("TasksAssembly");
-
-    public static string OnnxRuntimeLibrary => Metadata("OnnxRuntimeLibraryPath");
-
-    public static string DigitsModel => Path.Combine(RepositoryRoot, "samples", "Digits", "Models", "digits.onnx");
+    public static string TasksAssembly => AssemblyMetadata.Get("TasksAssembly");
 
     /// <summary>Runs the task with these parameters (values are XML-escaped) and returns MSBuild's exit code and output.</summary>
     public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters)
@@ -78,8 +71,4 @@ internal sealed class TaskProject : IDisposable
         {
         }
     }
-
-    private static string Metadata(string key) => typeof(TaskProject).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == key).Value!;
 }

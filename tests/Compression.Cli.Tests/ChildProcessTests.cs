@@ -16,12 +16,12 @@ public sealed class ChildProcessTests : IDisposable
         string output = folder.File("out", "digits.onnx");
         string report = folder.File("out", "digits.report.json");
 
-        CommandResult result = CommandResult.ChildProcess([TestAssets.DigitsModel, "-o", output, "-r", report]);
+        CommandResult result = CommandResult.ChildProcess([RepositoryPaths.DigitsModel, "-o", output, "-r", report]);
 
         Assert.True(result.ExitCode == CompressCommand.Success, result.Stderr);
         Assert.Equal(string.Empty, result.Stderr);
         Assert.Equal(["out/digits.onnx", "out/digits.onnx.signature", "out/digits.report.json"], folder.ListFiles());
-        SuccessTests.AssertSummaryMatches(result.StdoutLines, TestAssets.DigitsModel, output, report);
+        SuccessTests.AssertSummaryMatches(result.StdoutLines, RepositoryPaths.DigitsModel, output, report);
     }
 
     [Fact]
@@ -52,8 +52,8 @@ public sealed class ChildProcessTests : IDisposable
     {
         string tool = CopyToolWithoutOnnxRuntime();
 
-        CommandResult unvalidated = CommandResult.ChildProcess([TestAssets.DigitsModel, "-o", folder.File("out", "a.onnx"), "--no-validate"], tool);
-        CommandResult validated = CommandResult.ChildProcess([TestAssets.DigitsModel, "-o", folder.File("out", "b.onnx")], tool);
+        CommandResult unvalidated = CommandResult.ChildProcess([RepositoryPaths.DigitsModel, "-o", folder.File("out", "a.onnx"), "--no-validate"], tool);
+        CommandResult validated = CommandResult.ChildProcess([RepositoryPaths.DigitsModel, "-o", folder.File("out", "b.onnx")], tool);
 
         Assert.True(unvalidated.ExitCode == CompressCommand.Success, unvalidated.Stderr);
         Assert.Single(unvalidated.StdoutLines, l => l.StartsWith($"onnx-compress: warning {DiagnosticCodes.ValidationDisabled}: ", StringComparison.Ordinal));
@@ -68,7 +68,7 @@ public sealed class ChildProcessTests : IDisposable
         string tool = CopyToolWithoutOnnxRuntime();
 
         CommandResult result = CommandResult.ChildProcess(
-            [TestAssets.DigitsModel, "-o", folder.File("out", "digits.onnx"), "-r", folder.File("out", "report.json"), "--onnxruntime", TestAssets.OnnxRuntimeLibraryPath], tool);
+            [RepositoryPaths.DigitsModel, "-o", folder.File("out", "digits.onnx"), "-r", folder.File("out", "report.json"), "--onnxruntime", AssemblyMetadata.OnnxRuntimeLibraryPath], tool);
 
         Assert.True(result.ExitCode == CompressCommand.Success, result.Stderr);
         Assert.Contains(result.StdoutLines, l => l.StartsWith("  validated in ONNX Runtime ", StringComparison.Ordinal));
@@ -81,7 +81,7 @@ public sealed class ChildProcessTests : IDisposable
         string library = folder.File("libonnxruntime.so");
         File.WriteAllText(library, "not a shared library");
 
-        CommandResult result = CommandResult.ChildProcess([TestAssets.DigitsModel, "-o", folder.File("out", "digits.onnx"), "--onnxruntime", library]);
+        CommandResult result = CommandResult.ChildProcess([RepositoryPaths.DigitsModel, "-o", folder.File("out", "digits.onnx"), "--onnxruntime", library]);
 
         Assert.Equal(CompressCommand.Failed, result.ExitCode);
         string line = Assert.Single(result.StderrLines);

@@ -32,19 +32,19 @@ public sealed partial class DiagnosticFormatTests : IDisposable
     [Fact]
     public void A_warning_in_msbuild_format_parses_as_an_MSBuild_warning()
     {
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "--no-validate", "--diagnostic-format", "MSBuild");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "--no-validate", "--diagnostic-format", "MSBuild");
 
         Assert.Equal(CompressCommand.Success, result.ExitCode);
         string warning = Assert.Single(result.StdoutLines, l => l.Contains(" : warning ", StringComparison.Ordinal));
         Match canonical = CanonicalError().Match(warning);
         Assert.True(canonical.Success, warning);
-        Assert.Equal((TestAssets.DigitsModel, "warning", DiagnosticCodes.ValidationDisabled), (canonical.Groups["origin"].Value, canonical.Groups["category"].Value, canonical.Groups["code"].Value));
+        Assert.Equal((RepositoryPaths.DigitsModel, "warning", DiagnosticCodes.ValidationDisabled), (canonical.Groups["origin"].Value, canonical.Groups["category"].Value, canonical.Groups["code"].Value));
     }
 
     [Fact]
     public void No_validate_prints_the_OCB0200_warning_and_no_validation_line()
     {
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "--no-validate");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "--no-validate");
 
         Assert.Equal(CompressCommand.Success, result.ExitCode);
         Assert.Equal(string.Empty, result.Stderr);

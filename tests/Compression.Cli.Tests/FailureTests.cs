@@ -39,7 +39,7 @@ public sealed class FailureTests : IDisposable
     [Fact]
     public void An_unknown_quantization_gives_OCB0003()
     {
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "-q", "int4");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "-q", "int4");
 
         Assert.Equal(CompressCommand.Failed, result.ExitCode);
         Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.InvalidSetting}: Quantize='int4'", Assert.Single(result.StderrLines), StringComparison.Ordinal);
@@ -49,7 +49,7 @@ public sealed class FailureTests : IDisposable
     [Fact]
     public void A_weight_threshold_that_is_not_a_number_gives_OCB0003()
     {
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "--weight-threshold", "-5");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "--weight-threshold", "-5");
 
         Assert.Equal(CompressCommand.Failed, result.ExitCode);
         Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.InvalidSetting}: WeightThreshold='-5'", Assert.Single(result.StderrLines), StringComparison.Ordinal);
@@ -61,7 +61,7 @@ public sealed class FailureTests : IDisposable
     {
         Directory.CreateDirectory(folder.File("data"));
 
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "--validation-data", folder.File("data"));
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "--validation-data", folder.File("data"));
 
         Assert.Equal(CompressCommand.Failed, result.ExitCode);
         Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.InvalidValidationData}: ", Assert.Single(result.StderrLines), StringComparison.Ordinal);
@@ -73,7 +73,7 @@ public sealed class FailureTests : IDisposable
     {
         string library = folder.File("no-such", "libonnxruntime.so");
 
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "--onnxruntime", library);
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "--onnxruntime", library);
 
         Assert.Equal(CompressCommand.Failed, result.ExitCode);
         string line = Assert.Single(result.StderrLines);
@@ -90,8 +90,8 @@ public sealed class FailureTests : IDisposable
     {
         string[] args = problem switch
         {
-            "--output" => [TestAssets.DigitsModel],
-            "--bogus" => [TestAssets.DigitsModel, "-o", folder.File("out.onnx"), "--bogus"],
+            "--output" => [RepositoryPaths.DigitsModel],
+            "--bogus" => [RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "--bogus"],
             _ => ["-o", folder.File("out.onnx")], // no model: System.CommandLine says "Required argument missing"
         };
 

@@ -18,12 +18,12 @@ public sealed partial class SuccessTests : IDisposable
         string output = folder.File("out", "digits.onnx");
         string report = folder.File("out", "digits.report.json");
 
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", output, "-r", report);
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", output, "-r", report);
 
         Assert.Equal(CompressCommand.Success, result.ExitCode);
         Assert.Equal(string.Empty, result.Stderr);
         Assert.Equal(["out/digits.onnx", "out/digits.onnx.signature", "out/digits.report.json"], folder.ListFiles());
-        AssertSummaryMatches(result.StdoutLines, TestAssets.DigitsModel, output, report);
+        AssertSummaryMatches(result.StdoutLines, RepositoryPaths.DigitsModel, output, report);
         Assert.Equal($"  wrote {output}", result.StdoutLines[^1]);
     }
 
@@ -33,7 +33,7 @@ public sealed partial class SuccessTests : IDisposable
         string signature = folder.File("signatures", "digits.sig");
 
         CommandResult result = CommandResult.InProcess(
-            TestAssets.DigitsModel, "--output", folder.File("digits.onnx"), "--signature", signature, "--source-name", "Models/digits.onnx", "--no-validate");
+            RepositoryPaths.DigitsModel, "--output", folder.File("digits.onnx"), "--signature", signature, "--source-name", "Models/digits.onnx", "--no-validate");
 
         Assert.Equal(CompressCommand.Success, result.ExitCode);
         Assert.True(File.Exists(signature));
@@ -45,7 +45,7 @@ public sealed partial class SuccessTests : IDisposable
     [Fact]
     public void Quantize_none_copies_the_model_and_says_so()
     {
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("digits.onnx"), "-q", "none", "--no-validate");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("digits.onnx"), "-q", "none", "--no-validate");
 
         Assert.Equal(CompressCommand.Success, result.ExitCode);
         Assert.EndsWith("; copied without compression", result.StdoutLines.Single(l => l.Contains(" -> ", StringComparison.Ordinal)), StringComparison.Ordinal);
@@ -54,7 +54,7 @@ public sealed partial class SuccessTests : IDisposable
     [Fact]
     public void A_weight_threshold_above_every_weight_warns_OCB0201_and_still_writes_the_model()
     {
-        CommandResult result = CommandResult.InProcess(TestAssets.DigitsModel, "-o", folder.File("digits.onnx"), "--weight-threshold", "1000000", "--no-validate");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("digits.onnx"), "--weight-threshold", "1000000", "--no-validate");
 
         Assert.Equal(CompressCommand.Success, result.ExitCode);
         Assert.Contains(result.StdoutLines, l => l.StartsWith("onnx-compress: warning OCB0201: ", StringComparison.Ordinal));
@@ -68,7 +68,7 @@ public sealed partial class SuccessTests : IDisposable
     /// </summary>
     internal static void AssertSummaryMatches(IReadOnlyList<string> stdout, string source, string output, string report)
     {
-        long original = new FileInfo(TestAssets.DigitsModel).Length;
+        long original = new FileInfo(RepositoryPaths.DigitsModel).Length;
         long compressed = new FileInfo(output).Length;
         string sizes = string.Create(CultureInfo.InvariantCulture,
             $"{source}: {original:N0} -> {compressed:N0} bytes ({Math.Round((double)compressed / original, 4):0.00}x); int8 weights: 3 MatMul weight tensors");

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Compression.Onnx.Protos;
 
 namespace Compression.Onnx.Tests;
@@ -13,7 +12,7 @@ internal static class OnnxTestData
     public static readonly string[] Suites = ["node", "pytorch-converted", "pytorch-operator", "simple"];
 
     /// <summary>The folder the build names in the assembly metadata <c>OnnxTestDataDir</c>.</summary>
-    public static string Root { get; } = FindRoot();
+    public static string Root => AssemblyMetadata.OnnxTestDataDir;
 
     /// <summary>Every <c>model.onnx</c> of a suite, sorted.</summary>
     public static string[] ModelFiles(string suite)
@@ -67,19 +66,6 @@ internal static class OnnxTestData
         }
 
         return found;
-    }
-
-    private static string FindRoot()
-    {
-        foreach (var metadata in typeof(OnnxTestData).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>())
-        {
-            if (metadata.Key == "OnnxTestDataDir" && !string.IsNullOrEmpty(metadata.Value))
-            {
-                return metadata.Value;
-            }
-        }
-
-        throw new InvalidOperationException("The test assembly has no OnnxTestDataDir metadata; build it with UsesOnnxTestData=true.");
     }
 }
 

@@ -25,6 +25,9 @@ internal sealed record NodeTestOutcome(string Name, NodeTestStatus Status, strin
 /// </summary>
 internal static class BackendNodeSuite
 {
+    /// <summary>The backend suite's one-operator tests.</summary>
+    public static string NodeTestsDir => Path.Combine(AssemblyMetadata.OnnxTestDataDir, "node");
+
     /// <summary>
     /// Tests that run and whose outputs ONNX Runtime 1.23.2 computes differently from the ONNX reference outputs
     /// in this test data (ONNX 1.12). Each entry says why; the binding passes the data through untouched in all of
@@ -94,8 +97,8 @@ internal static class BackendNodeSuite
     private static readonly ConcurrentDictionary<string, Lazy<NodeTestOutcome>> Outcomes = new(StringComparer.Ordinal);
 
     private static readonly Lazy<string[]> AllNames = new(() =>
-        Directory.Exists(TestAssets.NodeTestsDir)
-            ? Directory.GetDirectories(TestAssets.NodeTestsDir)
+        Directory.Exists(NodeTestsDir)
+            ? Directory.GetDirectories(NodeTestsDir)
                 .Where(d => File.Exists(Path.Combine(d, "model.onnx")))
                 .Select(d => Path.GetFileName(d)!)
                 .OrderBy(n => n, StringComparer.Ordinal)
@@ -127,7 +130,7 @@ internal static class BackendNodeSuite
 
     private static NodeTestOutcome Run(string name)
     {
-        string folder = Path.Combine(TestAssets.NodeTestsDir, name);
+        string folder = Path.Combine(NodeTestsDir, name);
         string modelPath = Path.Combine(folder, "model.onnx");
         ModelProto model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(modelPath));
         GraphProto graph = model.Graph;

@@ -38,7 +38,7 @@ public class BackendNodeTests(ITestOutputHelper output)
         int ran = outcomes.Length - byStatus[NodeTestStatus.Skipped].Count();
 
         var report = new StringBuilder();
-        report.AppendLine($"ONNX backend node tests in {TestAssets.NodeTestsDir}: {outcomes.Length}");
+        report.AppendLine($"ONNX backend node tests in {BackendNodeSuite.NodeTestsDir}: {outcomes.Length}");
         report.AppendLine($"  ran: {ran}, matched: {byStatus[NodeTestStatus.Matched].Count()}, known differences: {byStatus[NodeTestStatus.KnownDifference].Count()}, failed: {byStatus[NodeTestStatus.Failed].Count()}");
         var matched = byStatus[NodeTestStatus.Matched].Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         report.AppendLine($"    of the matched, {BackendNodeSuite.RandomOutputTests.Count(matched.Contains)} have random outputs and were checked by property " +

@@ -50,7 +50,7 @@ public sealed class LibraryLookupTests : IDisposable
         string loaded = OnnxRuntimeLibrary.LoadedPath;
         OnnxRuntimeLibrary.UseLibrary(loaded);
 
-        var e = Assert.Throws<InvalidOperationException>(() => OnnxRuntimeLibrary.UseLibrary(TestAssets.OnnxRuntimeLibraryPath));
+        var e = Assert.Throws<InvalidOperationException>(() => OnnxRuntimeLibrary.UseLibrary(AssemblyMetadata.OnnxRuntimeLibraryPath));
         Assert.Contains(loaded, e.Message, StringComparison.Ordinal);
         Assert.Equal(loaded, OnnxRuntimeLibrary.LoadedPath);
         Assert.Throws<ArgumentException>(() => OnnxRuntimeLibrary.UseLibrary(""));
@@ -80,14 +80,14 @@ public sealed class LibraryLookupTests : IDisposable
     [Fact]
     public void The_variable_pointing_at_the_library_loads_it_and_reports_1_23_2()
     {
-        string model = Path.Combine(TestAssets.NodeTestsDir, "test_abs", "model.onnx");
-        ProbeResult result = Probe(Bare(), Variable(TestAssets.OnnxRuntimeLibraryPath), "--model", model);
+        string model = Path.Combine(BackendNodeSuite.NodeTestsDir, "test_abs", "model.onnx");
+        ProbeResult result = Probe(Bare(), Variable(AssemblyMetadata.OnnxRuntimeLibraryPath), "--model", model);
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("ok", result["TRYLOAD"]);
         Assert.Equal("True", result["LOADED"]);
         Assert.Equal("1.23.2", result["VERSION"]);
-        Assert.Equal(Path.GetFullPath(TestAssets.OnnxRuntimeLibraryPath), result["PATH"]);
+        Assert.Equal(Path.GetFullPath(AssemblyMetadata.OnnxRuntimeLibraryPath), result["PATH"]);
         Assert.Equal("x: float[3, 4, 5]", result["SESSION"]);
     }
 
@@ -140,15 +140,15 @@ public sealed class LibraryLookupTests : IDisposable
         string notALibrary = Path.Combine(root, "not-a-library.so");
         File.WriteAllText(notALibrary, "text");
 
-        ProbeResult overVariable = Probe(Bare(), Variable(notALibrary), "--use-library", TestAssets.OnnxRuntimeLibraryPath);
+        ProbeResult overVariable = Probe(Bare(), Variable(notALibrary), "--use-library", AssemblyMetadata.OnnxRuntimeLibraryPath);
         Assert.Equal(0, overVariable.ExitCode);
         Assert.Equal("1.23.2", overVariable["VERSION"]);
-        Assert.Equal(Path.GetFullPath(TestAssets.OnnxRuntimeLibraryPath), overVariable["PATH"]);
+        Assert.Equal(Path.GetFullPath(AssemblyMetadata.OnnxRuntimeLibraryPath), overVariable["PATH"]);
 
         string beside = WithLibraryBeside();
-        ProbeResult overAsset = Probe(beside, environment: null, "--use-library", TestAssets.OnnxRuntimeLibraryPath);
+        ProbeResult overAsset = Probe(beside, environment: null, "--use-library", AssemblyMetadata.OnnxRuntimeLibraryPath);
         Assert.Equal(0, overAsset.ExitCode);
-        Assert.Equal(Path.GetFullPath(TestAssets.OnnxRuntimeLibraryPath), overAsset["PATH"]);
+        Assert.Equal(Path.GetFullPath(AssemblyMetadata.OnnxRuntimeLibraryPath), overAsset["PATH"]);
     }
 
     [Fact]
@@ -174,7 +174,7 @@ public sealed class LibraryLookupTests : IDisposable
         string notALibrary = Path.Combine(root, "not-a-library.so");
         File.WriteAllText(notALibrary, "text");
 
-        ProbeResult result = Probe(WithLibraryBeside(), Variable(TestAssets.OnnxRuntimeLibraryPath), "--use-library", notALibrary);
+        ProbeResult result = Probe(WithLibraryBeside(), Variable(AssemblyMetadata.OnnxRuntimeLibraryPath), "--use-library", notALibrary);
 
         Assert.Equal(3, result.ExitCode);
         string message = result["MESSAGE"];
@@ -213,7 +213,7 @@ public sealed class LibraryLookupTests : IDisposable
                 File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
             }
 
-            File.Copy(TestAssets.OnnxRuntimeLibraryPath, Path.Combine(folder, NativeFileName));
+            File.Copy(AssemblyMetadata.OnnxRuntimeLibraryPath, Path.Combine(folder, NativeFileName));
         }
 
         return folder;

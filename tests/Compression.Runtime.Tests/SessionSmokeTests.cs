@@ -4,12 +4,10 @@ namespace Compression.Runtime.Tests;
 
 public class SessionSmokeTests
 {
-    private static string DigitsModel => Path.Combine(RepositoryPaths.Root, "samples", "Digits", "Models", "digits.onnx");
-
     [Fact]
     public void Digits_model_reports_its_signature_and_runs()
     {
-        using var session = new OnnxSession(DigitsModel);
+        using var session = new OnnxSession(RepositoryPaths.DigitsModel);
 
         Assert.Equal("pixels", Assert.Single(session.Inputs).Name);
         Assert.Equal(TensorElementType.Float, session.Inputs[0].ElementType);

@@ -9,6 +9,9 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
 
     public IReadOnlyList<string> StderrLines => Lines(Stderr);
 
+    /// <summary>The tool as the CLI project builds it; the project reference copies it beside the tests.</summary>
+    public static string ToolAssembly => Path.Combine(AppContext.BaseDirectory, "onnx-compress.dll");
+
     /// <summary>Runs <see cref="CompressCommand.Run"/> in this process.</summary>
     public static CommandResult InProcess(params string[] args)
     {
@@ -28,7 +31,7 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(toolAssembly ?? TestAssets.ToolAssembly);
+        start.ArgumentList.Add(toolAssembly ?? ToolAssembly);
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -43,7 +43,7 @@ public sealed class BackendSuiteSmokeTests
     [MemberData(nameof(NodeTests))]
     public void A_node_test_with_its_weight_as_an_initializer_reproduces_the_expected_output(string name)
     {
-        string testDir = Path.Combine(TestAssets.OnnxTestDataDir, "node", name);
+        string testDir = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "node", name);
         string dataDir = Path.Combine(testDir, "test_data_set_0");
         ModelProto model = OnnxModelFile.Load(Path.Combine(testDir, "model.onnx"));
         NodeProto node = Assert.Single(model.Graph.Node);
@@ -83,7 +83,7 @@ public sealed class BackendSuiteSmokeTests
         string[] suites = ["pytorch-converted", "pytorch-operator"];
         var blocked = new List<string>();
         var compressed = new List<string>();
-        foreach (string testDir in suites.SelectMany(s => Directory.GetDirectories(Path.Combine(TestAssets.OnnxTestDataDir, s))).Order(StringComparer.Ordinal))
+        foreach (string testDir in suites.SelectMany(s => Directory.GetDirectories(Path.Combine(AssemblyMetadata.OnnxTestDataDir, s))).Order(StringComparer.Ordinal))
         {
             ModelProto model = OnnxModelFile.Load(Path.Combine(testDir, "model.onnx"));
             var initializers = model.Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);

@@ -1,5 +1,3 @@
-using Compression.Core.Tests.Support;
-
 namespace Compression.Core.Tests.EndToEnd;
 
 /// <summary>The digits sample compressed once with the default settings, a report and a project-relative source name,
@@ -14,7 +12,7 @@ public sealed class CompressedDigits : IDisposable
     {
         OutputPath = folder.File("obj", "digits.onnx");
         ReportPath = folder.File("obj", "digits.onnx.report.json");
-        Request = new CompressionRequest(TestAssets.DigitsModel, OutputPath) { ReportPath = ReportPath, SourceName = SourceName };
+        Request = new CompressionRequest(RepositoryPaths.DigitsModel, OutputPath) { ReportPath = ReportPath, SourceName = SourceName };
         Outcome = ModelCompressor.Compress(Request);
     }
 

@@ -1,5 +1,3 @@
-using Compression.Core.Tests.Support;
-
 namespace Compression.Core.Tests.EndToEnd;
 
 /// <summary>The same model and settings give the same files, byte for byte, so that builds are reproducible.</summary>
@@ -12,7 +10,7 @@ public sealed class DeterminismTests
         string[] runs = ["first", "second"];
         foreach (string run in runs)
         {
-            ModelCompressor.Compress(new CompressionRequest(TestAssets.DigitsModel, folder.File(run, "digits.onnx"))
+            ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File(run, "digits.onnx"))
             {
                 ReportPath = folder.File(run, "digits.report.json"),
                 SourceName = CompressedDigits.SourceName,

@@ -26,7 +26,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     [Fact]
     public void The_compressed_model_is_at_most_30_percent_of_the_original()
     {
-        long original = new FileInfo(TestAssets.DigitsModel).Length;
+        long original = new FileInfo(RepositoryPaths.DigitsModel).Length;
         long compressed = new FileInfo(digits.OutputPath).Length;
 
         Assert.True(compressed <= 0.3 * original, $"{compressed} bytes is more than 0.3 x {original} bytes.");
@@ -41,7 +41,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
 
         double originalAccuracy;
         double compressedAccuracy;
-        using (var original = new OnnxSession(TestAssets.DigitsModel))
+        using (var original = new OnnxSession(RepositoryPaths.DigitsModel))
         using (var compressed = new OnnxSession(digits.OutputPath, compressedOptions))
         {
             originalAccuracy = testSet.Accuracy(original);
@@ -59,7 +59,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     {
         // Slower (ONNX Runtime keeps the DequantizeLinear nodes) but the same arithmetic.
         DigitsTestSet testSet = DigitsTestSet.Load();
-        using var original = new OnnxSession(TestAssets.DigitsModel);
+        using var original = new OnnxSession(RepositoryPaths.DigitsModel);
         using var compressed = new OnnxSession(digits.OutputPath);
 
         Assert.True(Math.Abs(testSet.Accuracy(compressed) - testSet.Accuracy(original)) <= 0.01);
@@ -70,7 +70,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     {
         SizeReport size = digits.Outcome.Report.Size;
 
-        Assert.Equal(new FileInfo(TestAssets.DigitsModel).Length, size.Original);
+        Assert.Equal(new FileInfo(RepositoryPaths.DigitsModel).Length, size.Original);
         Assert.Equal(new FileInfo(digits.OutputPath).Length, size.Compressed);
         Assert.Equal(Math.Round((double)size.Compressed / size.Original, 4), size.Ratio);
     }
@@ -78,7 +78,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     [Fact]
     public void The_report_lists_every_large_MatMul_weight_with_its_measured_error()
     {
-        ModelProto original = OnnxModelFile.Load(TestAssets.DigitsModel);
+        ModelProto original = OnnxModelFile.Load(RepositoryPaths.DigitsModel);
         ModelProto compressed = OnnxModelFile.Load(digits.OutputPath);
         var largeMatMulWeights = original.Graph.Node
             .Where(n => n.OpType == "MatMul")
@@ -112,7 +112,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
         Assert.Equal(("pixels", "float", "synthesized"), (input.Name, input.ElementType, input.Origin));
         Assert.Equal([InputSynthesizer.BatchSize, 64], input.Shape);
 
-        using var original = new OnnxSession(TestAssets.DigitsModel, Ort.Options());
+        using var original = new OnnxSession(RepositoryPaths.DigitsModel, Ort.Options());
         using var compressed = new OnnxSession(digits.OutputPath, Ort.Options(digits.Outcome.Signature.SessionConfig));
         IReadOnlyList<long[]> shapes = InputSynthesizer.ResolveShapes(original.Inputs);
         var measured = original.Outputs.Select(o => new MeasuredOutput(o.Name)).ToArray();
@@ -164,7 +164,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     [Fact]
     public void The_signature_file_has_exactly_the_lines_the_format_defines()
     {
-        ModelProto model = OnnxModelFile.Load(TestAssets.DigitsModel);
+        ModelProto model = OnnxModelFile.Load(RepositoryPaths.DigitsModel);
         string description = model.DocString.Trim();
         Assert.DoesNotContain('\n', description);
         long values = digits.Outcome.Report.Quantized.Sum(w => w.Shape.Aggregate(1L, (a, b) => a * b));
@@ -175,7 +175,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
             $"source\t{CompressedDigits.SourceName}",
             $"description\t{description}",
             string.Create(CultureInfo.InvariantCulture, $"compression\tint8 weights: 3 MatMul weight tensors ({values:N0} values), symmetric, one scale per output channel"),
-            $"size\t{new FileInfo(TestAssets.DigitsModel).Length}\t{new FileInfo(digits.OutputPath).Length}",
+            $"size\t{new FileInfo(RepositoryPaths.DigitsModel).Length}\t{new FileInfo(digits.OutputPath).Length}",
             "session-config\tsession.disable_quant_qdq\t1",
             "input\tpixels\tfloat\t2\t$batch\t64",
             "output\tlogits\tfloat\t2\t$batch\t10",

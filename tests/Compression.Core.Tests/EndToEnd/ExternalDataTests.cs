@@ -1,4 +1,3 @@
-using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 
@@ -45,7 +44,7 @@ public sealed class ExternalDataTests : IDisposable
     /// <summary>Writes the digits model with every initializer of 1024 or more elements in <c>digits.weights</c>.</summary>
     private string SaveDigitsWithExternalWeights()
     {
-        ModelProto model = OnnxModelFile.Load(TestAssets.DigitsModel);
+        ModelProto model = OnnxModelFile.Load(RepositoryPaths.DigitsModel);
         using (var data = new FileStream(folder.File("digits.weights"), FileMode.CreateNew))
         {
             foreach (TensorProto tensor in model.Graph.Initializer.Where(t => TensorShape.ElementCount(t.Dims) >= 1024))

@@ -1,4 +1,3 @@
-using Compression.Core.Tests.Support;
 using Compression.Onnx;
 
 namespace Compression.Core.Tests.EndToEnd;
@@ -63,8 +62,8 @@ public sealed class FailureLeavesNothingTests : IDisposable
     {
         CompressionException error = Assert.Throws<CompressionException>(() =>
         {
-            var settings = new CompressionSettings { Quantize = CompressionSettings.ParseQuantize(value, TestAssets.DigitsModel) };
-            ModelCompressor.Compress(new CompressionRequest(TestAssets.DigitsModel, folder.File("model.onnx")) { Settings = settings });
+            var settings = new CompressionSettings { Quantize = CompressionSettings.ParseQuantize(value, RepositoryPaths.DigitsModel) };
+            ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("model.onnx")) { Settings = settings });
         });
 
         Assert.Equal(DiagnosticCodes.InvalidSetting, error.Code);
@@ -79,7 +78,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
         Directory.CreateDirectory(data);
         OnnxDataFile.Save(TensorValues.Create<float>("not_pixels", [1, 64], new float[64]), Path.Combine(data, "not_pixels.pb"));
 
-        CompressionException error = CompressExpectingFailure(new CompressionRequest(TestAssets.DigitsModel, folder.File("out", "model.onnx"))
+        CompressionException error = CompressExpectingFailure(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "model.onnx"))
         {
             ReportPath = folder.File("out", "report.json"),
             Settings = new CompressionSettings { ValidationDataDirectory = data },
@@ -96,7 +95,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
         // A file stands where the output folder should be (the tests may run as root, for whom no folder is read-only).
         File.WriteAllText(folder.File("blocked"), "a file, not a folder");
 
-        CompressionException error = CompressExpectingFailure(new CompressionRequest(TestAssets.DigitsModel, folder.File("blocked", "model.onnx"))
+        CompressionException error = CompressExpectingFailure(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("blocked", "model.onnx"))
         {
             ReportPath = folder.File("report.json"),
         });
@@ -110,7 +109,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
     {
         Directory.CreateDirectory(folder.File("model.onnx"));
 
-        CompressionException error = CompressExpectingFailure(new CompressionRequest(TestAssets.DigitsModel, folder.File("model.onnx"))
+        CompressionException error = CompressExpectingFailure(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("model.onnx"))
         {
             SignaturePath = folder.File("model.signature"),
             ReportPath = folder.File("report.json"),
@@ -125,7 +124,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
     {
         File.WriteAllText(folder.File("blocked"), "a file, not a folder");
 
-        CompressionException error = CompressExpectingFailure(new CompressionRequest(TestAssets.DigitsModel, folder.File("out", "model.onnx"))
+        CompressionException error = CompressExpectingFailure(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "model.onnx"))
         {
             ReportPath = folder.File("blocked", "report.json"),
         });
@@ -137,7 +136,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
     [Fact]
     public void Files_of_an_earlier_run_are_left_untouched_when_validation_data_is_wrong()
     {
-        var request = new CompressionRequest(TestAssets.DigitsModel, folder.File("out", "model.onnx")) { ReportPath = folder.File("out", "report.json") };
+        var request = new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "model.onnx")) { ReportPath = folder.File("out", "report.json") };
         IReadOnlyDictionary<string, byte[]> earlier = WriteEarlierRun(request);
         string data = folder.File("validation");
         Directory.CreateDirectory(data);
@@ -152,7 +151,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
     public void Files_of_an_earlier_run_are_left_untouched_when_the_report_cannot_be_written()
     {
         File.WriteAllText(folder.File("blocked"), "a file, not a folder");
-        var request = new CompressionRequest(TestAssets.DigitsModel, folder.File("out", "model.onnx")) { ReportPath = folder.File("out", "report.json") };
+        var request = new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "model.onnx")) { ReportPath = folder.File("out", "report.json") };
         IReadOnlyDictionary<string, byte[]> earlier = WriteEarlierRun(request);
 
         CompressionException error = CompressExpectingFailure(request with { ReportPath = folder.File("blocked", "report.json") });
@@ -166,7 +165,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
     {
         // The model and the signature replace their earlier versions before the report's destination, a folder,
         // refuses the report; both must be put back.
-        var request = new CompressionRequest(TestAssets.DigitsModel, folder.File("out", "model.onnx")) { ReportPath = folder.File("out", "report.json") };
+        var request = new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "model.onnx")) { ReportPath = folder.File("out", "report.json") };
         IReadOnlyDictionary<string, byte[]> earlier = WriteEarlierRun(request);
         Directory.CreateDirectory(folder.File("out", "report-folder.json"));
 

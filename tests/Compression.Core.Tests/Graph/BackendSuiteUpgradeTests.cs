@@ -54,7 +54,7 @@ public sealed class BackendSuiteUpgradeTests(ITestOutputHelper output)
     {
         var clock = Stopwatch.StartNew();
         List<string> models = Suites
-            .SelectMany(suite => Directory.GetFiles(Path.Combine(OrtHarness.TestDataDir, suite), "model.onnx", SearchOption.AllDirectories))
+            .SelectMany(suite => Directory.GetFiles(Path.Combine(AssemblyMetadata.OnnxTestDataDir, suite), "model.onnx", SearchOption.AllDirectories))
             .Order(StringComparer.Ordinal)
             .ToList();
         List<Outcome> outcomes = models

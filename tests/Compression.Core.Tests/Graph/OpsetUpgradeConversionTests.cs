@@ -1,8 +1,9 @@
 using Compression.Core.Graph;
+using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Runtime;
-using static Compression.Core.Tests.Graph.OpsetModelBuilder;
+using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Compression.Core.Tests.Graph;
@@ -20,7 +21,7 @@ public sealed class OpsetUpgradeConversionTests
     [Fact]
     public void Squeeze_axes_attribute_becomes_an_int64_input()
     {
-        ModelProto original = new OpsetModelBuilder(11)
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 1, 3, 1, 4)
             .Node("Squeeze", ["x"], ["y"], Ints("axes", 0, 2))
             .Output("y", DataType.Float)
@@ -33,13 +34,13 @@ public sealed class OpsetUpgradeConversionTests
         Assert.Equal(2, squeeze.Input.Count);
         TensorProto axes = Assert.Single(upgraded.Graph.Initializer, t => t.Name == squeeze.Input[1]);
         Assert.Equal([0L, 2L], axes.ToArray<long>());
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(1, 1, 3, 1, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(1, 1, 3, 1, 4)));
     }
 
     [Fact]
     public void Unsqueeze_and_ReduceSum_axes_become_inputs()
     {
-        ModelProto original = new OpsetModelBuilder(12)
+        ModelProto original = new ModelBuilder(12, irVersion: 7)
             .Input("x", DataType.Float, 3, 4)
             .Node("Unsqueeze", ["x"], ["u"], Ints("axes", 0, 3))
             .Node("ReduceSum", ["u"], ["y"], Ints("axes", 1, -1), Int("keepdims", 0))
@@ -50,13 +51,13 @@ public sealed class OpsetUpgradeConversionTests
 
         Assert.All(upgraded.Graph.Node, n => Assert.Equal(2, n.Input.Count));
         Assert.DoesNotContain(upgraded.Graph.Node.SelectMany(n => n.Attribute), a => a.Name == "axes");
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(2, 3, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(2, 3, 4)));
     }
 
     [Fact]
     public void ReduceSum_without_axes_still_reduces_everything()
     {
-        ModelProto original = new OpsetModelBuilder(11)
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 2, 3)
             .Node("ReduceSum", ["x"], ["y"], Int("keepdims", 1))
             .Output("y", DataType.Float)
@@ -65,13 +66,13 @@ public sealed class OpsetUpgradeConversionTests
         ModelProto upgraded = Upgrade(original, expectedConverted: 0);
 
         Assert.Single(Assert.Single(upgraded.Graph.Node).Input);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(3, 2, 3)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(3, 2, 3)));
     }
 
     [Fact]
     public void Split_sizes_attribute_becomes_an_input()
     {
-        ModelProto original = new OpsetModelBuilder(11)
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 6, 4)
             .Node("Split", ["x"], ["a", "b"], Int("axis", 0), Ints("split", 2, 4))
             .Output("a", DataType.Float)
@@ -83,7 +84,7 @@ public sealed class OpsetUpgradeConversionTests
         NodeProto split = Assert.Single(upgraded.Graph.Node);
         Assert.Equal(2, split.Input.Count);
         Assert.Equal("axis", Assert.Single(split.Attribute).Name);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(4, 6, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(4, 6, 4)));
     }
 
     [Theory]
@@ -92,7 +93,7 @@ public sealed class OpsetUpgradeConversionTests
     [InlineData("Hardmax")]
     public void Normalization_over_a_middle_axis_flattens_and_reshapes(string opType)
     {
-        ModelProto original = new OpsetModelBuilder(11)
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 2, 3, 4)
             .Node(opType, ["x"], ["y"], Int("axis", 1))
             .Output("y", DataType.Float)
@@ -104,13 +105,13 @@ public sealed class OpsetUpgradeConversionTests
         NodeProto normalization = upgraded.Graph.Node[2];
         Assert.Equal(-1, Assert.Single(normalization.Attribute).I);
         Assert.Equal("y", upgraded.Graph.Node[3].Output[0]);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(5, 2, 3, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(5, 2, 3, 4)));
     }
 
     [Fact]
     public void Softmax_with_the_default_axis_on_an_input_of_unknown_rank_keeps_the_old_meaning()
     {
-        ModelProto original = new OpsetModelBuilder(12)
+        ModelProto original = new ModelBuilder(12, irVersion: 7)
             .Input("x", DataType.Float, null)
             .Node("Softmax", ["x"], ["y"])
             .Output("y", DataType.Float)
@@ -119,8 +120,8 @@ public sealed class OpsetUpgradeConversionTests
         ModelProto upgraded = Upgrade(original, expectedConverted: 1);
 
         Assert.Equal(["Shape", "Flatten", "Softmax", "Reshape"], upgraded.Graph.Node.Select(n => n.OpType));
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(6, 2, 3, 4, 5)));
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(7, 3, 5)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(6, 2, 3, 4, 5)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(7, 3, 5)));
     }
 
     [Theory]
@@ -129,7 +130,7 @@ public sealed class OpsetUpgradeConversionTests
     [InlineData(null, new long[] { 5, 7 })]
     public void Softmax_over_the_last_axis_stays_one_node_with_the_axis_written_out(long? axis, long[] shape)
     {
-        var builder = new OpsetModelBuilder(11).Input("x", DataType.Float, shape).Output("y", DataType.Float);
+        var builder = new ModelBuilder(11, irVersion: 7).Input("x", DataType.Float, [.. shape]).Output("y", DataType.Float);
         builder = axis is long a ? builder.Node("Softmax", ["x"], ["y"], Int("axis", a)) : builder.Node("Softmax", ["x"], ["y"]);
         ModelProto original = builder.Build();
 
@@ -137,21 +138,21 @@ public sealed class OpsetUpgradeConversionTests
 
         NodeProto softmax = Assert.Single(upgraded.Graph.Node);
         Assert.Equal(axis ?? 1, Assert.Single(softmax.Attribute, x => x.Name == "axis").I);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(8, shape)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(8, shape)));
     }
 
     [Fact]
     public void Nodes_inside_If_branches_are_converted_and_read_constants_of_the_main_graph()
     {
-        GraphProto thenBranch = new OpsetModelBuilder(11)
+        GraphProto thenBranch = new GraphBuilder("then")
             .Node("Squeeze", ["x"], ["t"], Ints("axes", 0))
             .Output("t", DataType.Float)
-            .Graph;
-        GraphProto elseBranch = new OpsetModelBuilder(11)
+            .BuildGraph();
+        GraphProto elseBranch = new GraphBuilder("else")
             .Node("ReduceSum", ["x"], ["e"], Ints("axes", 0), Int("keepdims", 0))
             .Output("e", DataType.Float)
-            .Graph;
-        ModelProto original = new OpsetModelBuilder(11)
+            .BuildGraph();
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("cond", DataType.Bool)
             .Input("x", DataType.Float, 1, 3, 4)
             .Node("If", ["cond"], ["y"], Subgraph("then_branch", thenBranch), Subgraph("else_branch", elseBranch))
@@ -171,14 +172,14 @@ public sealed class OpsetUpgradeConversionTests
 
         foreach (bool cond in new[] { true, false })
         {
-            AssertSameOutputs(original, upgraded, ("cond", OnnxTensor.FromArray([cond])), ("x", RandomFloats(9, 1, 3, 4)));
+            AssertSameOutputs(original, upgraded, ("cond", OnnxTensor.FromArray([cond])), ("x", OrtHarness.RandomFloats(9, 1, 3, 4)));
         }
     }
 
     [Fact]
     public void Nodes_inside_a_Loop_body_get_their_rewrites_placed_inside_the_body()
     {
-        GraphProto body = new OpsetModelBuilder(11)
+        GraphProto body = new GraphBuilder("body")
             .Input("i", DataType.Int64)
             .Input("keep_going", DataType.Bool)
             .Input("v", DataType.Float, null)
@@ -186,8 +187,8 @@ public sealed class OpsetUpgradeConversionTests
             .Node("Softmax", ["v"], ["v_out"], Int("axis", 0))
             .Output("keep_going_out", DataType.Bool)
             .Output("v_out", DataType.Float)
-            .Graph;
-        ModelProto original = new OpsetModelBuilder(11)
+            .BuildGraph();
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 3, 4)
             .Initializer("trips", [], new long[] { 2 })
             .Node("Loop", ["trips", "", "x"], ["y"], Subgraph("body", body))
@@ -198,13 +199,13 @@ public sealed class OpsetUpgradeConversionTests
 
         GraphProto newBody = Assert.Single(upgraded.Graph.Node).Attribute[0].G;
         Assert.Equal(["Identity", "Shape", "Flatten", "Softmax", "Reshape"], newBody.Node.Select(n => n.OpType));
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(10, 3, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(10, 3, 4)));
     }
 
     [Fact]
     public void Dropout_ratio_attribute_becomes_an_input()
     {
-        ModelProto original = new OpsetModelBuilder(11)
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 3, 4)
             .Node("Dropout", ["x"], ["y"], Float("ratio", 0.25f))
             .Output("y", DataType.Float)
@@ -215,7 +216,7 @@ public sealed class OpsetUpgradeConversionTests
         NodeProto dropout = Assert.Single(upgraded.Graph.Node);
         Assert.Empty(dropout.Attribute);
         Assert.Equal(0.25f, Assert.Single(upgraded.Graph.Initializer).ToArray<float>()[0]);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(11, 3, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(11, 3, 4)));
     }
 
     [Theory]
@@ -223,7 +224,7 @@ public sealed class OpsetUpgradeConversionTests
     [InlineData(11)]
     public void Dropout_mask_that_nothing_reads_is_dropped(long opset)
     {
-        ModelProto original = new OpsetModelBuilder(opset)
+        ModelProto original = new ModelBuilder(opset, irVersion: 7)
             .Input("x", DataType.Float, 3, 4)
             .Node("Dropout", ["x"], ["y", "mask"])
             .Node("Relu", ["y"], ["z"])
@@ -233,7 +234,7 @@ public sealed class OpsetUpgradeConversionTests
         ModelProto upgraded = Upgrade(original, expectedConverted: 1);
 
         Assert.Equal(["y"], upgraded.Graph.Node[0].Output);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(12, 3, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(12, 3, 4)));
     }
 
     [Theory]
@@ -244,7 +245,7 @@ public sealed class OpsetUpgradeConversionTests
     public void Pad_attributes_become_inputs_of_the_data_type(string mode, float value)
     {
         // double data: the constant value must be a double, found from the graph input's type.
-        ModelProto original = new OpsetModelBuilder(10)
+        ModelProto original = new ModelBuilder(10, irVersion: 7)
             .Input("x", DataType.Double, 1, 2, 3, 4)
             .Node("Pad", ["x"], ["y"], String("mode", mode), Ints("pads", 0, 0, 1, 2, 0, 0, 2, 1), Float("value", value))
             .Output("y", DataType.Double)
@@ -287,7 +288,7 @@ public sealed class OpsetUpgradeConversionTests
             attributes.Add(Float("max", 0.75f));
         }
 
-        ModelProto original = new OpsetModelBuilder(10)
+        ModelProto original = new ModelBuilder(10, irVersion: 7)
             .Input("x", DataType.Float, 4, 5)
             .Node("Clip", ["x"], ["y"], [.. attributes])
             .Output("y", DataType.Float)
@@ -298,7 +299,7 @@ public sealed class OpsetUpgradeConversionTests
         NodeProto clip = Assert.Single(upgraded.Graph.Node);
         Assert.Empty(clip.Attribute);
         Assert.Equal(hasMax ? 3 : hasMin ? 2 : 1, clip.Input.Count);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(14, 4, 5)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(14, 4, 5)));
     }
 
     [Theory]
@@ -309,7 +310,7 @@ public sealed class OpsetUpgradeConversionTests
     [InlineData("linear", new float[] { 1, 1, 0.6f, 0.5f }, null)]
     public void Resize_10_keeps_its_asymmetric_coordinates_and_rounding(string mode, float[] scales, string? nearestMode)
     {
-        ModelProto original = new OpsetModelBuilder(10)
+        ModelProto original = new ModelBuilder(10, irVersion: 7)
             .Input("x", DataType.Float, 1, 1, 4, 5)
             .Initializer("scales", [4], scales)
             .Node("Resize", ["x", "scales"], ["y"], String("mode", mode))
@@ -322,7 +323,7 @@ public sealed class OpsetUpgradeConversionTests
         Assert.Equal(["x", "", "scales"], resize.Input);
         Assert.Equal("asymmetric", resize.Attribute.Single(a => a.Name == "coordinate_transformation_mode").S.ToStringUtf8());
         Assert.Equal(nearestMode, resize.Attribute.SingleOrDefault(a => a.Name == "nearest_mode")?.S.ToStringUtf8());
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(15, 1, 1, 4, 5)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(15, 1, 1, 4, 5)));
     }
 
     [Theory]
@@ -334,7 +335,7 @@ public sealed class OpsetUpgradeConversionTests
     public void Upsample_becomes_Resize(long opset, string mode)
     {
         float[] scales = [1, 1, 2, 3];
-        var builder = new OpsetModelBuilder(opset).Input("x", DataType.Float, 1, 2, 3, 4).Output("y", DataType.Float);
+        var builder = new ModelBuilder(opset, irVersion: 7).Input("x", DataType.Float, 1, 2, 3, 4).Output("y", DataType.Float);
         builder = opset < 9
             ? builder.Node("Upsample", ["x"], ["y"], String("mode", mode), Floats("scales", scales))
             : builder.Initializer("scales", [4], scales).Node("Upsample", ["x", "scales"], ["y"], String("mode", mode));
@@ -347,13 +348,13 @@ public sealed class OpsetUpgradeConversionTests
         Assert.Equal(3, resize.Input.Count);
         Assert.Equal(string.Empty, resize.Input[1]);
         Assert.Equal(scales, upgraded.Graph.Initializer.Single(t => t.Name == resize.Input[2]).ToArray<float>());
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(16, 1, 2, 3, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(16, 1, 2, 3, 4)));
     }
 
     [Fact]
     public void Resize_10_to_opset_11_gets_a_roi_constant()
     {
-        ModelProto original = new OpsetModelBuilder(10)
+        ModelProto original = new ModelBuilder(10, irVersion: 7)
             .Input("x", DataType.Float, 1, 1, 2, 2)
             .Initializer("scales", [4], new float[] { 1, 1, 2, 2 })
             .Node("Resize", ["x", "scales"], ["y"])
@@ -366,13 +367,13 @@ public sealed class OpsetUpgradeConversionTests
         NodeProto resize = Assert.Single(upgraded.Graph.Node);
         Assert.NotEqual(string.Empty, resize.Input[1]);
         Assert.Empty(upgraded.Graph.Initializer.Single(t => t.Name == resize.Input[1]).ToArray<float>());
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(17, 1, 1, 2, 2)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(17, 1, 1, 2, 2)));
     }
 
     [Fact]
     public void Slice_and_TopK_attributes_become_int64_inputs()
     {
-        ModelProto original = new OpsetModelBuilder(9)
+        ModelProto original = new ModelBuilder(9, irVersion: 7)
             .Input("x", DataType.Float, 4, 6)
             .Node("Slice", ["x"], ["s"], Ints("starts", 1, -5), Ints("ends", 1000, -1), Ints("axes", 0, 1))
             .Node("TopK", ["s"], ["values", "indices"], Int("k", 2), Int("axis", 1))
@@ -385,13 +386,13 @@ public sealed class OpsetUpgradeConversionTests
         Assert.Equal(4, upgraded.Graph.Node[0].Input.Count);
         Assert.Empty(upgraded.Graph.Node[0].Attribute);
         Assert.Equal([2L], upgraded.Graph.Initializer.Single(t => t.Name == upgraded.Graph.Node[1].Input[1]).ToArray<long>());
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(18, 4, 6)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(18, 4, 6)));
     }
 
     [Fact]
     public void BatchNormalization_spatial_1_is_dropped()
     {
-        ModelProto original = new OpsetModelBuilder(8)
+        ModelProto original = new ModelBuilder(8, irVersion: 7)
             .Input("x", DataType.Float, 2, 3, 4, 4)
             .Initializer("scale", [3], new float[] { 1, 2, 0.5f })
             .Initializer("bias", [3], new float[] { 0, 0.1f, -1 })
@@ -404,13 +405,13 @@ public sealed class OpsetUpgradeConversionTests
         ModelProto upgraded = Upgrade(original, expectedConverted: 1);
 
         Assert.Equal("epsilon", Assert.Single(Assert.Single(upgraded.Graph.Node).Attribute).Name);
-        AssertSameOutputs(original, upgraded, ("x", RandomFloats(19, 2, 3, 4, 4)));
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(19, 2, 3, 4, 4)));
     }
 
     [Fact]
     public void Scatter_becomes_ScatterElements()
     {
-        ModelProto original = new OpsetModelBuilder(10)
+        ModelProto original = new ModelBuilder(10, irVersion: 7)
             .Input("data", DataType.Float, 3, 3)
             .Initializer("indices", [2, 3], new long[] { 1, 0, 2, 0, 2, 1 })
             .Initializer("updates", [2, 3], new float[] { 1, 2, 3, 4, 5, 6 })
@@ -421,14 +422,14 @@ public sealed class OpsetUpgradeConversionTests
         ModelProto upgraded = Upgrade(original, expectedConverted: 1);
 
         Assert.Equal("ScatterElements", Assert.Single(upgraded.Graph.Node).OpType);
-        AssertSameOutputs(original, upgraded, ("data", RandomFloats(20, 3, 3)));
+        AssertSameOutputs(original, upgraded, ("data", OrtHarness.RandomFloats(20, 3, 3)));
     }
 
     [Fact]
     public void Opset_6_broadcasting_at_an_axis_unsqueezes_the_second_input()
     {
         // Opset 6 lines B [3, 4] up with A [2, 3, 4, 5] from axis 1; numpy would line it up from the end.
-        ModelProto original = new OpsetModelBuilder(6)
+        ModelProto original = new ModelBuilder(6, irVersion: 7)
             .Input("a", DataType.Float, 2, 3, 4, 5)
             .Input("b", DataType.Float, 3, 4)
             .Node("Add", ["a", "b"], ["y"], Int("broadcast", 1), Int("axis", 1))
@@ -441,8 +442,8 @@ public sealed class OpsetUpgradeConversionTests
         Assert.Equal([2L], upgraded.Graph.Initializer.Single(t => t.Name == upgraded.Graph.Node[0].Input[1]).ToArray<long>());
         Assert.Empty(upgraded.Graph.Node[1].Attribute);
 
-        OnnxTensor<float> a = RandomFloats(21, 2, 3, 4, 5);
-        OnnxTensor<float> b = RandomFloats(22, 3, 4);
+        OnnxTensor<float> a = OrtHarness.RandomFloats(21, 2, 3, 4, 5);
+        OnnxTensor<float> b = OrtHarness.RandomFloats(22, 3, 4);
         OnnxTensor y = Assert.Single(OrtHarness.Run(upgraded, ["a", "b"], [a, b]));
         float[] expected = new float[120];
         for (int i = 0; i < expected.Length; i++)
@@ -458,7 +459,7 @@ public sealed class OpsetUpgradeConversionTests
     [Fact]
     public void Opset_6_elementwise_attributes_are_dropped_where_numpy_broadcasting_means_the_same()
     {
-        ModelProto original = new OpsetModelBuilder(6)
+        ModelProto original = new ModelBuilder(6, irVersion: 7)
             .Input("a", DataType.Float, 2, 3)
             .Input("b", DataType.Float, 3)
             .Node("Mul", ["a", "b"], ["m"], Int("broadcast", 1))
@@ -472,8 +473,8 @@ public sealed class OpsetUpgradeConversionTests
 
         Assert.Equal(["Mul", "Sub", "Gemm"], upgraded.Graph.Node.Select(n => n.OpType));
         Assert.DoesNotContain(upgraded.Graph.Node.SelectMany(n => n.Attribute), x => x.Name is "broadcast" or "axis");
-        OnnxTensor<float> a = RandomFloats(23, 2, 3);
-        OnnxTensor<float> b = RandomFloats(24, 3);
+        OnnxTensor<float> a = OrtHarness.RandomFloats(23, 2, 3);
+        OnnxTensor<float> b = OrtHarness.RandomFloats(24, 3);
         float[] y = Assert.Single(OrtHarness.Run(upgraded, ["a", "b"], [a, b])).As<float>().ToArray();
         // y = s w^T + b with s = a * b - b; w's last row is all ones.
         float[] s = [.. Enumerable.Range(0, 3).Select(k => (a.Span[k] * b.Span[k]) - b.Span[k])];
@@ -483,7 +484,7 @@ public sealed class OpsetUpgradeConversionTests
     [Fact]
     public void Experimental_Upsample_of_opset_6_becomes_Resize()
     {
-        ModelProto original = new OpsetModelBuilder(6)
+        ModelProto original = new ModelBuilder(6, irVersion: 7)
             .Input("x", DataType.Float, 1, 1, 2, 2)
             .Node("Upsample", ["x"], ["y"], String("mode", "nearest"), Float("height_scale", 2), Float("width_scale", 3))
             .Output("y", DataType.Float)
@@ -507,11 +508,11 @@ public sealed class OpsetUpgradeConversionTests
     public void Opset_6_RNN_output_sequence_is_dropped()
     {
         // The same network written at opset 7 (without output_sequence) is what the upgraded opset 6 one must compute.
-        OpsetModelBuilder Network(long opset, params AttributeProto[] extra)
+        ModelBuilder Network(long opset, params AttributeProto[] extra)
         {
             var random = new Random(25);
             float[] Weights(int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5))];
-            return new OpsetModelBuilder(opset)
+            return new ModelBuilder(opset, irVersion: 7)
                 .Input("x", DataType.Float, 2, 1, 3)
                 .Initializer("w", [1, 4, 3], Weights(12))
                 .Initializer("r", [1, 4, 4], Weights(16))
@@ -523,13 +524,13 @@ public sealed class OpsetUpgradeConversionTests
         ModelProto upgraded = Upgrade(Network(6, Int("output_sequence", 1)).Build(), expectedConverted: 1);
 
         Assert.Equal("hidden_size", Assert.Single(Assert.Single(upgraded.Graph.Node).Attribute).Name);
-        AssertSameOutputs(Network(7).Build(), upgraded, ("x", RandomFloats(26, 2, 1, 3)));
+        AssertSameOutputs(Network(7).Build(), upgraded, ("x", OrtHarness.RandomFloats(26, 2, 1, 3)));
     }
 
     [Fact]
     public void An_opset_1_model_of_unchanged_operators_is_raised_with_its_IR_version()
     {
-        ModelProto original = new OpsetModelBuilder(1)
+        ModelProto original = new ModelBuilder(1, irVersion: 7)
             .Input("x", DataType.Float, 2, 3)
             .Node("Softsign", ["x"], ["s"])
             .Node("GlobalAveragePool", ["s"], ["y"])
@@ -548,7 +549,7 @@ public sealed class OpsetUpgradeConversionTests
     [Fact]
     public void A_model_at_the_target_or_newer_is_left_alone()
     {
-        ModelProto model = new OpsetModelBuilder(13).Input("x", DataType.Float, 2).Node("Relu", ["x"], ["y"]).Output("y", DataType.Float).Build();
+        ModelProto model = new ModelBuilder(13, irVersion: 7).Input("x", DataType.Float, 2).Node("Relu", ["x"], ["y"]).Output("y", DataType.Float).Build();
         byte[] before = OnnxModelFile.ToBytes(model);
 
         Assert.Null(OpsetUpgrade.Apply(model, 13));

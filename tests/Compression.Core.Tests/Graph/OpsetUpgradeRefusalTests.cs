@@ -1,7 +1,8 @@
 using Compression.Core.Graph;
+using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using static Compression.Core.Tests.Graph.OpsetModelBuilder;
+using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Compression.Core.Tests.Graph;
@@ -15,15 +16,15 @@ public sealed class OpsetUpgradeRefusalTests
     [Fact]
     public void Scan_before_opset_9_is_refused_with_the_fix_and_the_model_is_left_unchanged()
     {
-        GraphProto body = new OpsetModelBuilder(8)
+        GraphProto body = new GraphBuilder("body")
             .Input("state", DataType.Float, null)
             .Input("item", DataType.Float, null)
             .Node("Add", ["state", "item"], ["next"])
             .Node("Identity", ["next"], ["out"])
             .Output("next", DataType.Float)
             .Output("out", DataType.Float)
-            .Graph;
-        ModelProto model = new OpsetModelBuilder(8)
+            .BuildGraph();
+        ModelProto model = new ModelBuilder(8, irVersion: 7)
             .Input("init", DataType.Float, 1, 2)
             .Input("xs", DataType.Float, 1, 3, 2)
             .Node("Squeeze", ["init"], ["squeezed"], Ints("axes", 0))
@@ -50,7 +51,7 @@ public sealed class OpsetUpgradeRefusalTests
     [Fact]
     public void Every_refused_operator_is_named_once_in_order()
     {
-        ModelProto model = new OpsetModelBuilder(8)
+        ModelProto model = new ModelBuilder(8, irVersion: 7)
             .Input("x", DataType.Float, 1, 3, 4, 4)
             .Node("ScaledTanh", ["x"], ["a"])
             .Node("ImageScaler", ["a"], ["b"], Floats("bias", 0, 0, 0), Float("scale", 2))
@@ -69,7 +70,7 @@ public sealed class OpsetUpgradeRefusalTests
     public static TheoryData<string, ModelProto, string> RefusedModels() => new()
     {
         {
-            "BatchNormalization", new OpsetModelBuilder(8)
+            "BatchNormalization", new ModelBuilder(8, irVersion: 7)
                 .Input("x", DataType.Float, 2, 3, 4)
                 .Node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], Int("spatial", 0))
                 .Output("y", DataType.Float)
@@ -77,7 +78,7 @@ public sealed class OpsetUpgradeRefusalTests
             "spatial=0"
         },
         {
-            "BatchNormalization", new OpsetModelBuilder(6)
+            "BatchNormalization", new ModelBuilder(6, irVersion: 7)
                 .Input("x", DataType.Float, 2, 3, 4)
                 .Node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], Int("is_test", 0))
                 .Output("y", DataType.Float)
@@ -85,7 +86,7 @@ public sealed class OpsetUpgradeRefusalTests
             "is_test=0"
         },
         {
-            "Reshape", new OpsetModelBuilder(4)
+            "Reshape", new ModelBuilder(4, irVersion: 7)
                 .Input("x", DataType.Float, 2, 3)
                 .Node("Reshape", ["x"], ["y"], Ints("shape", 3, 2))
                 .Output("y", DataType.Float)
@@ -93,7 +94,7 @@ public sealed class OpsetUpgradeRefusalTests
             "changed at opset 5"
         },
         {
-            "Resize", new OpsetModelBuilder(10)
+            "Resize", new ModelBuilder(10, irVersion: 7)
                 .Input("x", DataType.Float, 1, 1, 4, 4)
                 .Input("scales", DataType.Float, 4)
                 .Node("Resize", ["x", "scales"], ["y"])
@@ -102,7 +103,7 @@ public sealed class OpsetUpgradeRefusalTests
             "not constant"
         },
         {
-            "Add", new OpsetModelBuilder(6)
+            "Add", new ModelBuilder(6, irVersion: 7)
                 .Input("a", DataType.Float, null)
                 .Input("b", DataType.Float, 3)
                 .Node("Add", ["a", "b"], ["y"], Int("broadcast", 1), Int("axis", 1))
@@ -111,7 +112,7 @@ public sealed class OpsetUpgradeRefusalTests
             "ranks of both inputs"
         },
         {
-            "Dropout", new OpsetModelBuilder(11)
+            "Dropout", new ModelBuilder(11, irVersion: 7)
                 .Input("x", DataType.Float, 3)
                 .Node("Dropout", ["x"], ["y", "mask"])
                 .Output("y", DataType.Float)
@@ -120,7 +121,7 @@ public sealed class OpsetUpgradeRefusalTests
             "mask output is read"
         },
         {
-            "MeanVarianceNormalization", new OpsetModelBuilder(7)
+            "MeanVarianceNormalization", new ModelBuilder(7, irVersion: 7)
                 .Input("x", DataType.Float, 1, 3, 2, 2)
                 .Node("MeanVarianceNormalization", ["x"], ["y"], Int("across_channels", 1))
                 .Output("y", DataType.Float)
@@ -182,7 +183,7 @@ public sealed class OpsetUpgradeRefusalTests
     }
 
     // An opset 6 model that needs rewrites at several versions, with a name that the first new constant would take.
-    private static ModelProto ManyConversions() => new OpsetModelBuilder(6)
+    private static ModelProto ManyConversions() => new ModelBuilder(6, irVersion: 7)
         .Input("x", DataType.Float, 1, 2, 3)
         .Input("bias", DataType.Float, 2)
         .Initializer("Squeeze_s_axes", [1], new float[] { 1 })

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Reflection;
+using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Runtime;
@@ -15,14 +15,6 @@ internal static class OrtHarness
     /// <summary>Absolute tolerance of float comparisons.</summary>
     public const double Atol = 1e-4;
 
-    private static readonly OnnxSessionOptions Options = new() { IntraOpThreads = 1 };
-
-    /// <summary>The ONNX backend test suite's data folder, from the assembly metadata the build writes.</summary>
-    public static string TestDataDir { get; } =
-        typeof(OrtHarness).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "OnnxTestDataDir")?.Value
-        ?? throw new InvalidOperationException("The test assembly has no OnnxTestDataDir metadata.");
-
     /// <summary>Runs <paramref name="model"/> on the named inputs and returns all its outputs in order.</summary>
     public static OnnxTensor[] Run(ModelProto model, IReadOnlyList<string> names, IReadOnlyList<OnnxTensor> inputs, IReadOnlyDictionary<string, string>? config = null) =>
         Run(OnnxModelFile.ToBytes(model), names, inputs, config);
@@ -30,17 +22,7 @@ internal static class OrtHarness
     /// <summary>Runs the serialized model on the named inputs and returns all its outputs in order.</summary>
     public static OnnxTensor[] Run(byte[] model, IReadOnlyList<string> names, IReadOnlyList<OnnxTensor> inputs, IReadOnlyDictionary<string, string>? config = null)
     {
-        OnnxSessionOptions options = Options;
-        if (config is not null)
-        {
-            options = Options.Clone();
-            foreach ((string key, string value) in config)
-            {
-                options.ConfigEntries[key] = value;
-            }
-        }
-
-        using var session = new OnnxSession(model, options);
+        using var session = new OnnxSession(model, Ort.Options(config));
         return session.Run([.. names], [.. inputs], []);
     }
 
@@ -92,21 +74,11 @@ internal static class OrtHarness
         return null;
     }
 
-    /// <summary>Cosine similarity of two float tensors.</summary>
-    public static double Cosine(OnnxTensor a, OnnxTensor b)
-    {
-        float[] x = a.As<float>().ToArray();
-        float[] y = b.As<float>().ToArray();
-        double dot = 0, xx = 0, yy = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            dot += (double)x[i] * y[i];
-            xx += (double)x[i] * x[i];
-            yy += (double)y[i] * y[i];
-        }
+    /// <summary>A float tensor of the given shape with reproducible values in [-2, 2).</summary>
+    public static OnnxTensor<float> RandomFloats(int seed, params long[] shape) => SeededValues.Tensor(seed, 2f, shape);
 
-        return dot / Math.Sqrt(xx * yy);
-    }
+    /// <summary>Cosine similarity of two float tensors.</summary>
+    public static double Cosine(OnnxTensor a, OnnxTensor b) => Ort.Cosine(a.As<float>().Span, b.As<float>().Span);
 
     private static string? Close<T>(T[] expected, T[] actual, Func<T, double> toDouble, double rtol, double atol)
     {

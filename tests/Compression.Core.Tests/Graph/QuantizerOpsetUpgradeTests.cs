@@ -1,8 +1,9 @@
 using Compression.Core.Graph;
 using Compression.Core.Passes.Quantization;
+using Compression.Core.Tests.Support;
 using Compression.Onnx.Protos;
 using Compression.Runtime;
-using static Compression.Core.Tests.Graph.OpsetModelBuilder;
+using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Compression.Core.Tests.Graph;
@@ -15,7 +16,7 @@ public sealed class QuantizerOpsetUpgradeTests
     {
         var random = new Random(42);
         float[] weight = Enumerable.Range(0, 64 * 32).Select(_ => (float)((random.NextDouble() * 0.5) - 0.25)).ToArray();
-        ModelProto original = new OpsetModelBuilder(11)
+        ModelProto original = new ModelBuilder(11, irVersion: 7)
             .Input("x", DataType.Float, 2, 4, 64)
             .Initializer("w", [64, 32], weight)
             .Node("MatMul", ["x", "w"], ["h"])
@@ -36,7 +37,7 @@ public sealed class QuantizerOpsetUpgradeTests
             ["DequantizeLinear", "MatMul", "Unsqueeze", "Squeeze", "Shape", "Flatten", "Softmax", "Reshape"],
             model.Graph.Node.Select(n => n.OpType));
 
-        OnnxTensor<float> x = RandomFloats(7, 2, 4, 64);
+        OnnxTensor<float> x = OrtHarness.RandomFloats(7, 2, 4, 64);
         OnnxTensor[] expected = OrtHarness.Run(original, ["x"], [x]);
         OnnxTensor[] actual = OrtHarness.Run(model, ["x"], [x], result.SessionConfig);
         for (int k = 0; k < expected.Length; k++)

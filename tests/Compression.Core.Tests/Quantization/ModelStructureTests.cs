@@ -86,7 +86,7 @@ public sealed class ModelStructureTests
             .Input("condition", DataType.Bool)
             .Initializer("w", [64, 32], SeededValues.Uniform(7, 64 * 32))
             .Node("MatMul", ["x", "w"], ["direct"])
-            .Node("If", ["condition"], ["branch"], Attributes.Graph("then_branch", thenBranch), Attributes.Graph("else_branch", elseBranch))
+            .Node("If", ["condition"], ["branch"], Attributes.Subgraph("then_branch", thenBranch), Attributes.Subgraph("else_branch", elseBranch))
             .Output("direct", DataType.Float, 2, 32)
             .Output("branch", DataType.Float, 2, 32)
             .Build();
@@ -121,7 +121,7 @@ public sealed class ModelStructureTests
             .Initializer("branch_only", [64, 32], SeededValues.Uniform(9, 64 * 32))
             .Initializer("main", [64, 32], SeededValues.Uniform(10, 64 * 32))
             .Node("MatMul", ["x", "main"], ["direct"])
-            .Node("If", ["condition"], ["branch"], Attributes.Graph("then_branch", thenBranch), Attributes.Graph("else_branch", elseBranch))
+            .Node("If", ["condition"], ["branch"], Attributes.Subgraph("then_branch", thenBranch), Attributes.Subgraph("else_branch", elseBranch))
             .Output("direct", DataType.Float, 2, 32)
             .Output("branch", DataType.Float, 2, 32)
             .Build();
@@ -200,7 +200,7 @@ public sealed class ModelStructureTests
             .Initializer("w", [64, 32], SeededValues.Uniform(16, 64 * 32))
             .Initializer("w_scale", [1], new[] { 0.5f })
             .Node("Mul", ["x", "w_scale"], ["w_quantized"])
-            .Node("If", ["condition"], ["picked"], Attributes.Graph("then_branch", thenBranch), Attributes.Graph("else_branch", elseBranch))
+            .Node("If", ["condition"], ["picked"], Attributes.Subgraph("then_branch", thenBranch), Attributes.Subgraph("else_branch", elseBranch))
             .Node("Add", ["w_quantized", "picked"], ["sum"])
             .Node("MatMul", ["sum", "w"], ["y"])
             .Output("y", DataType.Float, 2, 32)

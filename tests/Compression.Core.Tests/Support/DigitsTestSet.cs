@@ -24,7 +24,7 @@ internal sealed class DigitsTestSet
 
     public static DigitsTestSet Load()
     {
-        string[] lines = File.ReadAllLines(TestAssets.DigitsTestCsv);
+        string[] lines = File.ReadAllLines(RepositoryPaths.DigitsTestData);
         Assert.StartsWith("label,p0,", lines[0], StringComparison.Ordinal);
         var labels = new List<int>();
         var pixels = new List<float>();

@@ -1,5 +1,7 @@
 using Compression.Onnx;
 using Compression.Onnx.Protos;
+using Compression.Runtime;
+using Google.Protobuf;
 using AttributeType = Compression.Onnx.Protos.AttributeProto.Types.AttributeType;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
@@ -7,7 +9,8 @@ namespace Compression.Core.Tests.Support;
 
 /// <summary>
 /// Builds ONNX graphs by hand, the way onnx.helper does in Python: inputs, initializers, nodes and outputs in the
-/// order they are added. Dimensions are sizes (<c>64</c>) or symbolic names (<c>"batch"</c>).
+/// order they are added. Dimensions are sizes (<c>64</c>) or symbolic names (<c>"batch"</c>); null dimensions leave
+/// the shape unknown (to shape inference, or of any rank).
 /// </summary>
 internal abstract class GraphBuilderBase<TSelf>
     where TSelf : GraphBuilderBase<TSelf>
@@ -20,16 +23,23 @@ internal abstract class GraphBuilderBase<TSelf>
     protected GraphProto Graph { get; } = new();
 
     /// <summary>Adds a graph input.</summary>
-    public TSelf Input(string name, DataType elementType, params object[] dims)
+    public TSelf Input(string name, DataType elementType, params object[]? dims)
     {
-        Graph.Input.Add(ValueInfo(name, elementType, dims));
+        Graph.Input.Add(TensorValue(name, elementType, dims));
         return (TSelf)this;
     }
 
-    /// <summary>Adds a graph output; a null <paramref name="dims"/> leaves its shape to shape inference.</summary>
+    /// <summary>Adds a graph output.</summary>
     public TSelf Output(string name, DataType elementType, params object[]? dims)
     {
-        Graph.Output.Add(ValueInfo(name, elementType, dims));
+        Graph.Output.Add(TensorValue(name, elementType, dims));
+        return (TSelf)this;
+    }
+
+    /// <summary>Adds a value_info entry.</summary>
+    public TSelf ValueInfo(string name, DataType elementType, params object[]? dims)
+    {
+        Graph.ValueInfo.Add(TensorValue(name, elementType, dims));
         return (TSelf)this;
     }
 
@@ -40,10 +50,10 @@ internal abstract class GraphBuilderBase<TSelf>
         return (TSelf)this;
     }
 
-    /// <summary>Adds a node of the default domain.</summary>
+    /// <summary>Adds a node of the default domain, named after its operator and first output.</summary>
     public TSelf Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {
-        var node = new NodeProto { OpType = opType, Name = $"{opType}_{Graph.Node.Count}" };
+        var node = new NodeProto { OpType = opType, Name = $"{opType}_{outputs[0]}" };
         node.Input.AddRange(inputs);
         node.Output.AddRange(outputs);
         node.Attribute.AddRange(attributes);
@@ -53,7 +63,7 @@ internal abstract class GraphBuilderBase<TSelf>
 
     public GraphProto BuildGraph() => Graph.Clone();
 
-    public static ValueInfoProto ValueInfo(string name, DataType elementType, object[]? dims)
+    protected static ValueInfoProto TensorValue(string name, DataType elementType, object[]? dims)
     {
         var tensorType = new TypeProto.Types.Tensor { ElemType = (int)elementType };
         if (dims is not null)
@@ -75,7 +85,7 @@ internal abstract class GraphBuilderBase<TSelf>
     }
 }
 
-/// <summary>Builds a subgraph (an If branch).</summary>
+/// <summary>Builds a subgraph (an If branch, a Loop or Scan body).</summary>
 internal sealed class GraphBuilder(string name) : GraphBuilderBase<GraphBuilder>(name);
 
 /// <summary>A graph builder for a whole model: IR version 8 and default opset 17 unless told otherwise.</summary>
@@ -95,10 +105,11 @@ internal sealed class ModelBuilder : GraphBuilderBase<ModelBuilder>
     public ModelBuilder InitializerAsInput(string name)
     {
         TensorProto tensor = Graph.Initializer.Single(t => t.Name == name);
-        Graph.Input.Add(ValueInfo(name, (DataType)tensor.DataType, tensor.Dims.Select(d => (object)d).ToArray()));
+        Graph.Input.Add(TensorValue(name, (DataType)tensor.DataType, tensor.Dims.Select(d => (object)d).ToArray()));
         return this;
     }
 
+    /// <summary>The model, importing the default domain at the builder's opset.</summary>
     public ModelProto Build()
     {
         var model = new ModelProto
@@ -119,6 +130,9 @@ internal static class Attributes
 
     public static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeType.Float, F = value };
 
+    public static AttributeProto String(string name, string value) =>
+        new() { Name = name, Type = AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+
     public static AttributeProto Ints(string name, params long[] values)
     {
         var attribute = new AttributeProto { Name = name, Type = AttributeType.Ints };
@@ -126,7 +140,14 @@ internal static class Attributes
         return attribute;
     }
 
-    public static AttributeProto Graph(string name, GraphProto graph) => new() { Name = name, Type = AttributeType.Graph, G = graph };
+    public static AttributeProto Floats(string name, params float[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeType.Floats };
+        attribute.Floats.AddRange(values);
+        return attribute;
+    }
+
+    public static AttributeProto Subgraph(string name, GraphProto graph) => new() { Name = name, Type = AttributeType.Graph, G = graph };
 }
 
 /// <summary>Deterministic test values.</summary>
@@ -143,5 +164,12 @@ internal static class SeededValues
         }
 
         return values;
+    }
+
+    /// <summary>A float tensor of the given shape, its values uniform in [-<paramref name="magnitude"/>, <paramref name="magnitude"/>).</summary>
+    public static OnnxTensor<float> Tensor(int seed, float magnitude, params long[] shape)
+    {
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        return OnnxTensor.FromArray(Uniform(seed, checked((int)count), magnitude), shape);
     }
 }

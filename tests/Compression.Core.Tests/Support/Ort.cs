@@ -53,9 +53,5 @@ internal static class Ort
     }
 
     /// <summary>A float tensor of seeded uniform values in [-1, 1).</summary>
-    public static OnnxTensor<float> RandomFloats(int seed, params long[] shape)
-    {
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        return new OnnxTensor<float>(SeededValues.Uniform(seed, checked((int)count)), shape);
-    }
+    public static OnnxTensor<float> RandomFloats(int seed, params long[] shape) => SeededValues.Tensor(seed, 1f, shape);
 }

@@ -20,7 +20,7 @@ public sealed class ValidationTests : IDisposable
     {
         // ONNX Runtime cannot be unloaded from this process, so this shows the settings path only: with Validate=false
         // nothing asks for ONNX Runtime (the CLI tests run the tool without the library to show the rest).
-        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(TestAssets.DigitsModel, folder.File("digits.onnx"))
+        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("digits.onnx"))
         {
             ReportPath = folder.File("report.json"),
             Settings = new CompressionSettings { Validate = false },
@@ -40,7 +40,7 @@ public sealed class ValidationTests : IDisposable
     public void A_model_older_than_ONNX_Runtime_runs_is_compared_with_the_original_raised_to_opset_13()
     {
         // test_Linear: a Gemm at opset 6, which ONNX Runtime 1.23 does not run.
-        string model = Path.Combine(TestAssets.OnnxTestDataDir, "pytorch-converted", "test_Linear", "model.onnx");
+        string model = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "pytorch-converted", "test_Linear", "model.onnx");
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("linear.onnx"))
         {
@@ -65,7 +65,7 @@ public sealed class ValidationTests : IDisposable
         Directory.CreateDirectory(data);
         OnnxDataFile.Save(TensorValues.Create<float>(tensorName, [12, 64], images.Span), Path.Combine(data, fileName));
 
-        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(TestAssets.DigitsModel, folder.File("digits.onnx"))
+        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("digits.onnx"))
         {
             Settings = new CompressionSettings { ValidationDataDirectory = data },
         });
@@ -77,7 +77,7 @@ public sealed class ValidationTests : IDisposable
         Assert.Equal([12L, 64L], input.Shape);
 
         // The figures are those of these images: rerun both models on them.
-        using var original = new OnnxSession(TestAssets.DigitsModel, Ort.Options());
+        using var original = new OnnxSession(RepositoryPaths.DigitsModel, Ort.Options());
         using var compressed = new OnnxSession(folder.File("digits.onnx"), Ort.Options(outcome.Signature.SessionConfig));
         OnnxTensor[] expected = original.Run(["pixels"], [images], []);
         OnnxTensor[] actual = compressed.Run(["pixels"], [images], []);

@@ -1,19 +1,16 @@
-using System.Reflection;
+namespace Compression.Testing;
 
-namespace Compression.Build.EndToEnd.Tests;
-
-internal static class RepositoryPaths
+/// <summary>Paths in the repository, found by walking up from the test assembly to <c>Compression.Build.sln</c>.</summary>
+internal static partial class RepositoryPaths
 {
+    /// <summary>The repository root (the folder holding Compression.Build.sln).</summary>
     public static string Root { get; } = FindRoot();
 
+    /// <summary>The digits sample model: MLP 64-256-256-10, input <c>pixels</c> [batch, 64], outputs <c>logits</c>, <c>probabilities</c>.</summary>
     public static string DigitsModel => Path.Combine(Root, "samples", "Digits", "Models", "digits.onnx");
 
+    /// <summary>The digits test split: a header line, then the label and 64 pixel values per line.</summary>
     public static string DigitsTestData => Path.Combine(Root, "samples", "Digits", "Data", "digits-test.csv");
-
-    /// <summary>The ONNX Runtime library the repository's build downloaded (assembly metadata).</summary>
-    public static string OnnxRuntimeLibrary { get; } = typeof(RepositoryPaths).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "OnnxRuntimeLibraryPath").Value!;
 
     private static string FindRoot()
     {

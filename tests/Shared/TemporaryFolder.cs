@@ -1,11 +1,12 @@
-namespace Compression.Core.Tests.Support;
+namespace Compression.Testing;
 
 /// <summary>A fresh folder under the system's temporary folder, deleted with everything in it on dispose.</summary>
 internal sealed class TemporaryFolder : IDisposable
 {
     public TemporaryFolder()
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "compression-core-tests-" + Guid.NewGuid().ToString("N"));
+        string prefix = typeof(TemporaryFolder).Assembly.GetName().Name + "-";
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
     }
 
@@ -15,11 +16,10 @@ internal sealed class TemporaryFolder : IDisposable
     public string File(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
 
     /// <summary>Every file under the folder, as paths relative to it, sorted.</summary>
-    public IReadOnlyList<string> ListFiles() =>
-        Directory.GetFiles(Path, "*", SearchOption.AllDirectories)
-            .Select(f => System.IO.Path.GetRelativePath(Path, f))
-            .Order(StringComparer.Ordinal)
-            .ToList();
+    public IReadOnlyList<string> ListFiles() => Relative(Directory.GetFiles(Path, "*", SearchOption.AllDirectories));
+
+    /// <summary>Everything under the folder, files and folders, as paths relative to it, sorted.</summary>
+    public string[] Contents() => Relative(Directory.GetFileSystemEntries(Path, "*", SearchOption.AllDirectories));
 
     public void Dispose()
     {
@@ -32,4 +32,7 @@ internal sealed class TemporaryFolder : IDisposable
             // Best effort: a leftover temporary folder must not fail a test.
         }
     }
+
+    private string[] Relative(string[] paths) =>
+        paths.Select(p => System.IO.Path.GetRelativePath(Path, p)).Order(StringComparer.Ordinal).ToArray();
 }
