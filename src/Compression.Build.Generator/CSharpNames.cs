@@ -21,13 +21,15 @@ internal static class CSharpNames
     /// <summary>Names of the generated class's own members, which the class itself cannot take (CS0542).</summary>
     private static readonly HashSet<string> ClassMemberNames = new(StringComparer.Ordinal)
     {
-        "ModelPath", "Session", "CreateSessionOptions", "Run", "Dispose", "Outputs", "InputNames", "OutputNames",
+        "ModelPath", "Session", "CreateSessionOptions", "Run", "RunAsync", "Bind", "Binding", "Dispose", "Outputs", "InputNames",
+        "OutputNames", "RunCore", "RunCancellable", "CheckInputs", "CreateInputs", "CreateStringTensor", "FormatShape", "DisposeAll",
+        "DefaultRunOptions", "SessionConfigEntries", "Acquire", "Release", "FreeSession", "gate", "activeRuns", "disposeRequested", "disposed",
     };
 
-    /// <summary>Names an output property cannot take: the enclosing class and the members of <see cref="object"/>.</summary>
+    /// <summary>Names an output property cannot take: the enclosing class, its <c>Dispose</c>, and the members of <see cref="object"/>.</summary>
     private static readonly HashSet<string> ReservedPropertyNames = new(StringComparer.Ordinal)
     {
-        "Outputs", "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "ReferenceEquals", "Finalize",
+        "Outputs", "Dispose", "Values", "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "ReferenceEquals", "Finalize",
     };
 
     /// <summary>True when <paramref name="path"/> names a model signature (<c>*.onnx.signature</c>, any case).</summary>
@@ -68,10 +70,11 @@ internal static class CSharpNames
         return ClassMemberNames.Contains(name) ? name + FallbackClassName : name;
     }
 
-    /// <summary>Unique, keyword-escaped parameter names for the inputs, in order.</summary>
+    /// <summary>Unique, keyword-escaped parameter names for the inputs, in order; never <c>cancellationToken</c>, which
+    /// <c>RunAsync</c> takes after them.</summary>
     public static string[] ParameterNames(IReadOnlyList<string> tensorNames)
     {
-        var taken = new HashSet<string>(StringComparer.Ordinal);
+        var taken = new HashSet<string>(StringComparer.Ordinal) { "cancellationToken" };
         var names = new string[tensorNames.Count];
         for (int i = 0; i < names.Length; i++)
         {

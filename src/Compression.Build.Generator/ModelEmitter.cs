@@ -15,17 +15,19 @@ namespace Compression.Build.Generator;
 internal sealed record GeneratedModel(string SignaturePath, string? FullName, string? HintName, string? SourceText, EquatableArray<DiagnosticInfo> Diagnostics);
 
 /// <summary>
-/// Writes the C# class of a model from its <see cref="ModelSpec"/>. The class uses only the public API of
-/// Compression.Runtime, names every type with <c>global::</c>, and keeps to C# 10 so that any app on .NET 8 or
-/// later compiles it.
+/// Writes the C# class of a model from its <see cref="ModelSpec"/>. The class wraps Microsoft.ML.OnnxRuntime's
+/// <c>InferenceSession</c> and uses only its public API (of the oldest supported release), names every type with
+/// <c>global::</c>, and keeps to C# 10 so that any app on .NET 8 or later compiles it.
 /// </summary>
 internal static class ModelEmitter
 {
-    private const string Runtime = "global::Compression.Runtime.";
-    private const string OnnxTensor = Runtime + "OnnxTensor";
+    private const string Ort = "global::Microsoft.ML.OnnxRuntime.";
+    private const string OrtValue = Ort + "OrtValue";
     private const string ArgumentException = "global::System.ArgumentException";
     private const string ArgumentNullException = "global::System.ArgumentNullException";
+    private const string CancellationToken = "global::System.Threading.CancellationToken";
     private const string OutputsClass = "Outputs";
+    private const string BindingClass = "Binding";
 
     /// <summary>The version in <c>[GeneratedCode]</c>: the generator assembly's version.</summary>
     private static readonly string GeneratorVersion = typeof(ModelEmitter).Assembly.GetName().Version?.ToString() ?? "0.0.0.0";
@@ -45,7 +47,7 @@ internal static class ModelEmitter
     /// <summary>The C# source of the class of <paramref name="spec"/>.</summary>
     /// <param name="spec">The model.</param>
     /// <param name="assemblyIsClsCompliant">True to mark a public class <c>[CLSCompliant(false)]</c>, as its API uses types
-    /// of Compression.Runtime, which is not CLS-compliant.</param>
+    /// of Microsoft.ML.OnnxRuntime, which is not marked CLS-compliant.</param>
     /// <param name="cancellationToken">Cancels the work.</param>
     public static string Emit(ModelSpec spec, bool assemblyIsClsCompliant, CancellationToken cancellationToken)
     {
@@ -100,26 +102,61 @@ internal static class ModelEmitter
         writer.WriteLine();
         writer.WriteLine("private static readonly string[] OutputNames = " + StringArray(spec.Outputs) + ";");
         writer.WriteLine();
+        writer.WriteLine("private readonly " + Ort + "RunOptions DefaultRunOptions = new " + Ort + "RunOptions();");
+        writer.WriteLine();
+
+        // InferenceSession reads freed memory when it runs after (or while) it is disposed: runs hold a lease, and
+        // Dispose frees the session once the last run has ended.
+        writer.WriteLine("private readonly object gate = new object();");
+        writer.WriteLine();
+        writer.WriteLine("private int activeRuns;");
+        writer.WriteLine();
+        writer.WriteLine("private bool disposeRequested;");
+        writer.WriteLine();
+        writer.WriteLine("private bool disposed;");
+        writer.WriteLine();
 
         WriteConstructors(writer, name);
         writer.WriteDocumentation("<summary>The ONNX Runtime session that runs the model; it is safe to use from several threads at once.</summary>");
-        writer.WriteLine("public " + Runtime + "OnnxSession Session { get; }");
+        writer.WriteLine("public " + Ort + "InferenceSession Session { get; }");
         writer.WriteLine();
         WriteCreateSessionOptions(writer, spec);
         cancellationToken.ThrowIfCancellationRequested();
-        WriteTensorRun(writer, spec);
+        WriteValueRuns(writer, spec);
         if (HasArrayOverload(spec))
         {
-            WriteArrayRun(writer, spec);
+            WriteArrayRuns(writer, spec);
         }
 
-        writer.WriteDocumentation("<summary>Frees the ONNX Runtime session.</summary>");
+        WriteBind(writer, spec);
+        writer.WriteDocumentation("<summary>Frees the ONNX Runtime session, at once or, while runs on other threads are under way, when the last one ends.\nRuns that start after this throw <see cref=\"global::System.ObjectDisposedException\"/>.</summary>");
         writer.WriteLine("public void Dispose()");
         writer.OpenBlock();
-        writer.WriteLine("Session.Dispose();");
+        writer.WriteLine("bool free;");
+        writer.WriteLine("lock (gate)");
+        writer.OpenBlock();
+        writer.WriteLine("disposeRequested = true;");
+        writer.WriteLine("free = activeRuns == 0 && !disposed;");
+        writer.WriteLine("disposed |= free;");
         writer.CloseBlock();
         writer.WriteLine();
+        writer.WriteLine("if (free)");
+        writer.OpenBlock();
+        writer.WriteLine("FreeSession();");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        WriteCheckInputs(writer, spec);
+        if (HasArrayOverload(spec))
+        {
+            WriteCreateInputs(writer, spec);
+        }
+
+        WriteRunCore(writer);
+        WriteHelpers(writer, spec);
         WriteOutputsClass(writer, spec);
+        writer.WriteLine();
+        WriteBindingClass(writer, spec);
         writer.CloseBlock();
     }
 
@@ -167,6 +204,9 @@ internal static class ModelEmitter
         AppendTensorList(doc, "Inputs", spec.Inputs);
         AppendTensorList(doc, "Outputs", spec.Outputs);
         doc.Append("<para>The compressed model is loaded from <see cref=\"ModelPath\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n");
+        doc.Append("<c>Run</c> takes inputs as <see cref=\"global::Microsoft.ML.OnnxRuntime.OrtValue\"/>s over the caller's memory (or as arrays, where the\n");
+        doc.Append("shapes allow) and returns the outputs in ONNX Runtime's memory; <see cref=\"Bind\"/> writes them into the caller's own\n");
+        doc.Append("buffers, with nothing allocated per run.\n");
         doc.Append("The object is safe to use from several threads at once; dispose it to free the session.</para>\n");
         doc.Append("</remarks>");
         writer.WriteDocumentation(doc.ToString());
@@ -195,7 +235,8 @@ internal static class ModelEmitter
     {
         const string Exceptions =
             "<exception cref=\"global::System.IO.FileNotFoundException\">The model file does not exist.</exception>\n" +
-            "<exception cref=\"global::Compression.Runtime.OnnxRuntimeException\">ONNX Runtime's native library was not found, or it could not load the model.</exception>";
+            "<exception cref=\"global::Microsoft.ML.OnnxRuntime.OnnxRuntimeException\">ONNX Runtime could not load the model.</exception>\n" +
+            "<exception cref=\"global::System.TypeInitializationException\">ONNX Runtime's native library was not found: reference Microsoft.ML.OnnxRuntime (or another ONNX Runtime native package).</exception>";
 
         writer.WriteDocumentation(
             "<summary>\n" +
@@ -205,7 +246,7 @@ internal static class ModelEmitter
             Exceptions);
         writer.WriteLine("public " + name + "()");
         writer.Indent();
-        writer.WriteLine(": this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath), CreateSessionOptions())");
+        writer.WriteLine(": this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath))");
         writer.Unindent();
         writer.OpenBlock();
         writer.CloseBlock();
@@ -217,30 +258,60 @@ internal static class ModelEmitter
             "<exception cref=\"global::System.ArgumentNullException\"><paramref name=\"modelPath\"/> is null.</exception>\n" +
             Exceptions);
         writer.WriteLine("public " + name + "(string modelPath)");
-        writer.Indent();
-        writer.WriteLine(": this(modelPath, CreateSessionOptions())");
-        writer.Unindent();
         writer.OpenBlock();
+        WriteNullCheck(writer, "modelPath", "modelPath");
+        WriteFileCheck(writer);
+        writer.WriteLine("using (" + Ort + "SessionOptions options = CreateSessionOptions())");
+        writer.OpenBlock();
+        writer.WriteLine("Session = new " + Ort + "InferenceSession(modelPath, options);");
+        writer.CloseBlock();
         writer.CloseBlock();
         writer.WriteLine();
 
         writer.WriteDocumentation(
             "<summary>Loads the model from <paramref name=\"modelPath\"/> with the given session options.</summary>\n" +
             "<param name=\"modelPath\">The path of the model file.</param>\n" +
-            "<param name=\"options\">The session options. Start from <see cref=\"CreateSessionOptions\"/> to keep the configuration entries the compressed model needs.</param>\n" +
+            "<param name=\"options\">The session options; the caller keeps and disposes them. Start from <see cref=\"CreateSessionOptions\"/> to keep the\n" +
+            "configuration entries the compressed model needs, then add execution providers or other settings.</param>\n" +
             "<exception cref=\"global::System.ArgumentNullException\"><paramref name=\"modelPath\"/> or <paramref name=\"options\"/> is null.</exception>\n" +
             Exceptions);
-        writer.WriteLine("public " + name + "(string modelPath, " + Runtime + "OnnxSessionOptions options)");
+        writer.WriteLine("public " + name + "(string modelPath, " + Ort + "SessionOptions options)");
         writer.OpenBlock();
         WriteNullCheck(writer, "modelPath", "modelPath");
         WriteNullCheck(writer, "options", "options");
-        writer.WriteLine("Session = new " + Runtime + "OnnxSession(modelPath, options);");
+        WriteFileCheck(writer);
+        writer.WriteLine("Session = new " + Ort + "InferenceSession(modelPath, options);");
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    private static void WriteFileCheck(SourceWriter writer)
+    {
+        writer.WriteLine("if (!global::System.IO.File.Exists(modelPath))");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.IO.FileNotFoundException(\"The ONNX model '\" + global::System.IO.Path.GetFullPath(modelPath) + \"' does not exist.\", modelPath);");
         writer.CloseBlock();
         writer.WriteLine();
     }
 
     private static void WriteCreateSessionOptions(SourceWriter writer, ModelSpec spec)
     {
+        const string Entry = "global::System.Collections.Generic.KeyValuePair<string, string>";
+        writer.WriteDocumentation(
+            "<summary>\n" +
+            "The session configuration entries the compressed model needs, as the compressor recorded them; <see cref=\"CreateSessionOptions\"/>\n" +
+            "applies them. Apply them to session options of your own with <see cref=\"global::Microsoft.ML.OnnxRuntime.SessionOptions.AddSessionConfigEntry\"/>.\n" +
+            "</summary>");
+        var entries = new List<string>();
+        foreach (SessionConfigEntry entry in spec.SessionConfig)
+        {
+            entries.Add("new " + Entry + "(" + Literal(entry.Key) + ", " + Literal(entry.Value) + ")");
+        }
+
+        writer.WriteLine("public static global::System.Collections.Generic.IReadOnlyList<" + Entry + "> SessionConfigEntries { get; } = " +
+            (entries.Count == 0 ? "global::System.Array.Empty<" + Entry + ">()" : "new " + Entry + "[] { " + string.Join(", ", entries) + " }") + ";");
+        writer.WriteLine();
+
         var doc = new StringBuilder();
         if (spec.SessionConfig.Count == 0)
         {
@@ -250,7 +321,7 @@ internal static class ModelEmitter
         {
             doc.Append("<summary>\n");
             doc.Append("Creates the session options the model runs with by default: ONNX Runtime's defaults plus the session configuration entries\n");
-            doc.Append("(<see cref=\"global::Compression.Runtime.OnnxSessionOptions.ConfigEntries\"/>) that the compressed model needs to run at full speed.\n");
+            doc.Append("(<see cref=\"global::Microsoft.ML.OnnxRuntime.SessionOptions.AddSessionConfigEntry\"/>) that the compressed model needs to run at full speed.\n");
             doc.Append("</summary>\n");
             doc.Append("<remarks>\n");
             doc.Append("<para>The compressor recorded these entries in the model's signature:</para>\n");
@@ -262,18 +333,30 @@ internal static class ModelEmitter
             }
 
             doc.Append("</list>\n");
-            doc.Append("<para>To change other settings, change the returned options and pass them to the constructor that takes options.</para>\n");
+            doc.Append("<para>To change other settings (an execution provider, threads), change the returned options and pass them to the constructor that takes options.</para>\n");
             doc.Append("</remarks>\n");
         }
 
-        doc.Append("<returns>New options, which the caller may change.</returns>");
+        doc.Append("<returns>New options, which the caller may change and must dispose.</returns>");
         writer.WriteDocumentation(doc.ToString());
-        writer.WriteLine("public static " + Runtime + "OnnxSessionOptions CreateSessionOptions()");
+        writer.WriteLine("public static " + Ort + "SessionOptions CreateSessionOptions()");
         writer.OpenBlock();
-        writer.WriteLine(Runtime + "OnnxSessionOptions options = new " + Runtime + "OnnxSessionOptions();");
-        foreach (SessionConfigEntry entry in spec.SessionConfig)
+        writer.WriteLine(Ort + "SessionOptions options = new " + Ort + "SessionOptions();");
+        if (spec.SessionConfig.Count > 0)
         {
-            writer.WriteLine("options.ConfigEntries[" + Literal(entry.Key) + "] = " + Literal(entry.Value) + ";");
+            writer.WriteLine("try");
+            writer.OpenBlock();
+            writer.WriteLine("foreach (global::System.Collections.Generic.KeyValuePair<string, string> entry in SessionConfigEntries)");
+            writer.OpenBlock();
+            writer.WriteLine("options.AddSessionConfigEntry(entry.Key, entry.Value);");
+            writer.CloseBlock();
+            writer.CloseBlock();
+            writer.WriteLine("catch");
+            writer.OpenBlock();
+            writer.WriteLine("options.Dispose();");
+            writer.WriteLine("throw;");
+            writer.CloseBlock();
+            writer.WriteLine();
         }
 
         writer.WriteLine("return options;");
@@ -281,120 +364,42 @@ internal static class ModelEmitter
         writer.WriteLine();
     }
 
-    private static void WriteTensorRun(SourceWriter writer, ModelSpec spec)
+    /// <summary><c>Run(OrtValue...)</c> and <c>RunAsync(OrtValue..., CancellationToken)</c>.</summary>
+    private static void WriteValueRuns(SourceWriter writer, ModelSpec spec)
     {
-        var doc = new StringBuilder();
-        doc.Append("<summary>Runs the model.</summary>\n");
-        foreach (TensorSpec input in spec.Inputs)
-        {
-            OnnxElementType type = OnnxElementType.Get(input.ElementType);
-            doc.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
-                .Append("</c>: ").Append(DescribeTensor(input));
-            if (type.Note is not null)
-            {
-                doc.Append("; ").Append(type.Note);
-            }
-
-            doc.Append(".</param>\n");
-        }
-
-        AppendRunEnding(doc, spec, "An input does not have the shape or element type the model takes.");
-        writer.WriteDocumentation(doc.ToString());
-
         var parameters = new List<string>();
+        var arguments = new List<string>();
+        var paramDocs = new StringBuilder();
         foreach (TensorSpec input in spec.Inputs)
         {
-            parameters.Add(OnnxElementType.Get(input.ElementType).TensorType + " " + input.Identifier);
+            parameters.Add(OrtValue + " " + input.Identifier);
+            arguments.Add(input.Identifier);
+            paramDocs.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
+                .Append("</c>: ").Append(DescribeTensor(input)).Append(", as a tensor over any memory (<see cref=\"global::Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory{T}(T[], long[])\"/>); it is read in place, not copied.</param>\n");
         }
 
+        string values = arguments.Count == 0 ? "global::System.Array.Empty<" + OrtValue + ">()" : "new " + OrtValue + "[] { " + string.Join(", ", arguments) + " }";
+
+        writer.WriteDocumentation("<summary>Runs the model.</summary>\n" + paramDocs + RunEnding(spec, "An input is not a tensor, or does not have the element type or shape the model takes.", async: false));
         writer.WriteLine("public " + OutputsClass + " Run(" + string.Join(", ", parameters) + ")");
         writer.OpenBlock();
+        writer.WriteLine("CheckInputs(" + string.Join(", ", arguments) + ");");
+        writer.WriteLine("return RunCore(" + values + ", DefaultRunOptions);");
+        writer.CloseBlock();
+        writer.WriteLine();
 
-        var locals = new LocalNames(spec.Inputs);
-        foreach (TensorSpec input in spec.Inputs)
-        {
-            WriteNullCheck(writer, input.Identifier, ParameterName(input));
-        }
-
-        // Where each symbolic dimension was first seen: the shape local and the dimension index.
-        var symbols = new Dictionary<string, (string Shape, int Index, TensorSpec Input)>(System.StringComparer.Ordinal);
-        foreach (TensorSpec input in spec.Inputs)
-        {
-            OnnxElementType type = OnnxElementType.Get(input.ElementType);
-            if (type.NeedsElementTypeCheck)
-            {
-                string enumMember = Runtime + "TensorElementType." + type.EnumMember;
-                string message = "Input '" + input.Name + "' must hold " + type.Name + " elements; got ";
-                string fix = type.Name == "bfloat16"
-                    ? ". Create it with new OnnxTensor<ushort>(bits, shape, TensorElementType.BFloat16)."
-                    : ".";
-                writer.WriteLine("if (" + input.Identifier + ".ElementType != " + enumMember + ")");
-                writer.OpenBlock();
-                writer.WriteLine("throw new " + ArgumentException + "(" + Literal(message) + " + " + Runtime + "TensorElementTypes.Name(" + input.Identifier + ".ElementType) + " + Literal(fix) + ", " + Literal(ParameterName(input)) + ");");
-                writer.CloseBlock();
-                writer.WriteLine();
-            }
-
-            if (!input.HasKnownRank)
-            {
-                continue;
-            }
-
-            string shape = locals.Add(CSharpNames.Unescape(input.Identifier) + "Shape");
-            writer.WriteLine("global::System.ReadOnlySpan<long> " + shape + " = " + input.Identifier + ".Shape;");
-            var conditions = new List<string> { shape + ".Length != " + input.Dimensions.Count.ToString(CultureInfo.InvariantCulture) };
-            for (int d = 0; d < input.Dimensions.Count; d++)
-            {
-                if (input.Dimensions[d].IsFixed)
-                {
-                    conditions.Add(shape + "[" + d.ToString(CultureInfo.InvariantCulture) + "] != " + LongLiteral(input.Dimensions[d].Size));
-                }
-            }
-
-            writer.WriteLine("if (" + string.Join(" || ", conditions) + ")");
-            writer.OpenBlock();
-            writer.WriteLine("throw new " + ArgumentException + "(" + Literal(ExpectedShape(input) + "; got ") + " + " + OnnxTensor + ".FormatShape(" + shape + ") + \".\", " + Literal(ParameterName(input)) + ");");
-            writer.CloseBlock();
-            writer.WriteLine();
-
-            for (int d = 0; d < input.Dimensions.Count; d++)
-            {
-                string? symbol = input.Dimensions[d].Symbol;
-                if (symbol is null)
-                {
-                    continue;
-                }
-
-                string here = shape + "[" + d.ToString(CultureInfo.InvariantCulture) + "]";
-                if (!symbols.TryGetValue(symbol, out (string Shape, int Index, TensorSpec Input) first))
-                {
-                    symbols.Add(symbol, (shape, d, input));
-                    continue;
-                }
-
-                string there = first.Shape + "[" + first.Index.ToString(CultureInfo.InvariantCulture) + "]";
-                string origin = ReferenceEquals(first.Input, input)
-                    ? " as in its dimension " + first.Index.ToString(CultureInfo.InvariantCulture) + "; got "
-                    : " as in input '" + first.Input.Name + "'; got ";
-                writer.WriteLine("if (" + here + " != " + there + ")");
-                writer.OpenBlock();
-                writer.WriteLine("throw new " + ArgumentException + "(" + Literal(ExpectedShape(input) + " with " + symbol + " = ") + " + " + there + " + " + Literal(origin) +
-                    " + " + OnnxTensor + ".FormatShape(" + shape + ") + \".\", " + Literal(ParameterName(input)) + ");");
-                writer.CloseBlock();
-                writer.WriteLine();
-            }
-        }
-
-        var arguments = new List<string>();
-        foreach (TensorSpec input in spec.Inputs)
-        {
-            arguments.Add(input.Identifier);
-        }
-
-        string tensors = arguments.Count == 0
-            ? "global::System.Array.Empty<" + OnnxTensor + ">()"
-            : "new " + OnnxTensor + "[] { " + string.Join(", ", arguments) + " }";
-        writer.WriteLine("return new " + OutputsClass + "(Session.Run(InputNames, " + tensors + ", OutputNames));");
+        writer.WriteDocumentation(
+            "<summary>Runs the model on a thread-pool thread. Cancelling stops the run between operators (<see cref=\"global::Microsoft.ML.OnnxRuntime.RunOptions.Terminate\"/>).</summary>\n" +
+            paramDocs +
+            "<param name=\"cancellationToken\">Cancels the run.</param>\n" +
+            RunEnding(spec, "An input is not a tensor, or does not have the element type or shape the model takes.", async: true));
+        parameters.Add(CancellationToken + " cancellationToken = default(" + CancellationToken + ")");
+        writer.WriteLine("public global::System.Threading.Tasks.Task<" + OutputsClass + "> RunAsync(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        writer.WriteLine("CheckInputs(" + string.Join(", ", arguments) + ");");
+        string local = new LocalNames(spec.Inputs).Add("values");
+        writer.WriteLine(OrtValue + "[] " + local + " = " + values + ";");
+        writer.WriteLine("return global::System.Threading.Tasks.Task.Run(() => RunCancellable(" + local + ", cancellationToken));");
         writer.CloseBlock();
         writer.WriteLine();
     }
@@ -440,46 +445,302 @@ internal static class ModelEmitter
         return true;
     }
 
-    private static void WriteArrayRun(SourceWriter writer, ModelSpec spec)
+    /// <summary><c>Run(arrays)</c> and <c>RunAsync(arrays, CancellationToken)</c>.</summary>
+    private static void WriteArrayRuns(SourceWriter writer, ModelSpec spec)
     {
-        var doc = new StringBuilder();
-        doc.Append("<summary>\n");
-        doc.Append("Runs the model on inputs given as plain arrays of their elements in row-major order (scalars as plain values).\n");
-        doc.Append("The size of a dimension the model leaves open follows from the array's length.\n");
-        doc.Append("</summary>\n");
         var parameters = new List<string>();
+        var arguments = new List<string>();
+        var paramDocs = new StringBuilder();
         foreach (TensorSpec input in spec.Inputs)
         {
             OnnxElementType type = OnnxElementType.Get(input.ElementType);
             bool scalar = input.Dimensions.Count == 0;
             parameters.Add(type.ClrType + (scalar ? " " : "[] ") + input.Identifier);
-            doc.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
+            arguments.Add(input.Identifier);
+            paramDocs.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
                 .Append("</c>: ").Append(DescribeTensor(input));
-            if (type.Name == "bfloat16")
-            {
-                doc.Append(", as the raw bits of each element");
-            }
-
             if (!scalar)
             {
                 int open = OpenDimension(input);
                 long product = FixedProduct(input);
                 string count = product.ToString(CultureInfo.InvariantCulture);
-                doc.Append(
+                paramDocs.Append(
                     open < 0 ? "; the array holds exactly " + count + " elements"
                     : product == 0 ? "; the array must be empty"
                     : "; dimension " + open.ToString(CultureInfo.InvariantCulture) + " (" + DocumentationText.Escape(DimensionText(input.Dimensions[open])) +
                         ") is the array's length" + (product == 1 ? string.Empty : " divided by " + count));
+                paramDocs.Append(type.Representation == TensorRepresentation.Strings ? "; the strings are copied" : "; the array is read in place, not copied");
             }
 
-            doc.Append(".</param>\n");
+            paramDocs.Append(".</param>\n");
         }
 
-        AppendRunEnding(doc, spec, "An array's length does not fit the input's shape, or inputs disagree on the size of a dimension they share.");
-        writer.WriteDocumentation(doc.ToString());
+        const string Summary =
+            "Runs the model on inputs given as plain arrays of their elements in row-major order (scalars as plain values).\n" +
+            "The size of a dimension the model leaves open follows from the array's length.\n";
+        const string ShapeProblem = "An array's length does not fit the input's shape, or inputs disagree on the size of a dimension they share.";
+
+        writer.WriteDocumentation("<summary>\n" + Summary + "</summary>\n" + paramDocs + RunEnding(spec, ShapeProblem, async: false));
+        string local = new LocalNames(spec.Inputs).Add("values");
         writer.WriteLine("public " + OutputsClass + " Run(" + string.Join(", ", parameters) + ")");
         writer.OpenBlock();
+        writer.WriteLine(OrtValue + "[] " + local + " = CreateInputs(" + string.Join(", ", arguments) + ");");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("return RunCore(" + local + ", DefaultRunOptions);");
+        writer.CloseBlock();
+        writer.WriteLine("finally");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(" + local + ");");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
 
+        writer.WriteDocumentation(
+            "<summary>\n" + Summary + "The model runs on a thread-pool thread. Cancelling stops the run between operators (<see cref=\"global::Microsoft.ML.OnnxRuntime.RunOptions.Terminate\"/>).\n</summary>\n" +
+            paramDocs +
+            "<param name=\"cancellationToken\">Cancels the run.</param>\n" +
+            RunEnding(spec, ShapeProblem, async: true));
+        parameters.Add(CancellationToken + " cancellationToken = default(" + CancellationToken + ")");
+        writer.WriteLine("public global::System.Threading.Tasks.Task<" + OutputsClass + "> RunAsync(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        writer.WriteLine(OrtValue + "[] " + local + " = CreateInputs(" + string.Join(", ", arguments) + ");");
+        writer.WriteLine("return global::System.Threading.Tasks.Task.Run(() =>");
+        writer.OpenBlock();
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("return RunCancellable(" + local + ", cancellationToken);");
+        writer.CloseBlock();
+        writer.WriteLine("finally");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(" + local + ");");
+        writer.CloseBlock();
+        writer.Unindent();
+        writer.WriteLine("});");
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    /// <summary><c>Bind(inputs..., outputs...)</c>: runs into caller buffers through an <c>OrtIoBinding</c>.</summary>
+    private static void WriteBind(SourceWriter writer, ModelSpec spec)
+    {
+        List<string> outputParameters = OutputParameterNames(spec);
+        var doc = new StringBuilder();
+        doc.Append("<summary>\n");
+        doc.Append("Binds inputs and caller-allocated outputs once, for runs that allocate nothing: fill the inputs' memory, call\n");
+        doc.Append("<see cref=\"Binding.Run\"/>, read the outputs' memory, as often as needed. The values must stay alive, and their memory\n");
+        doc.Append("pinned, while the binding is used.\n");
+        doc.Append("</summary>\n");
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            doc.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
+                .Append("</c>: ").Append(DescribeTensor(input)).Append(".</param>\n");
+        }
+
+        for (int i = 0; i < spec.Outputs.Count; i++)
+        {
+            doc.Append("<param name=\"").Append(CSharpNames.Unescape(outputParameters[i])).Append("\">Where output <c>").Append(DocumentationText.Escape(spec.Outputs[i].Name))
+                .Append("</c> goes: ").Append(DescribeTensor(spec.Outputs[i])).Append(", a tensor of the size this run produces.</param>\n");
+        }
+
+        doc.Append("<returns>The binding; dispose it when done (the values stay the caller's).</returns>\n");
+        doc.Append("<exception cref=\"global::System.ArgumentNullException\">A value is null.</exception>\n");
+        doc.Append("<exception cref=\"global::System.ArgumentException\">A value is not a tensor, or does not have the element type or shape the model gives it.</exception>\n");
+        doc.Append("<exception cref=\"global::Microsoft.ML.OnnxRuntime.OnnxRuntimeException\">ONNX Runtime refused a value.</exception>");
+        writer.WriteDocumentation(doc.ToString());
+
+        var parameters = new List<string>();
+        var inputArguments = new List<string>();
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            parameters.Add(OrtValue + " " + input.Identifier);
+            inputArguments.Add(input.Identifier);
+        }
+
+        foreach (string output in outputParameters)
+        {
+            parameters.Add(OrtValue + " " + output);
+        }
+
+        writer.WriteLine("public " + BindingClass + " Bind(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        writer.WriteLine("CheckInputs(" + string.Join(", ", inputArguments) + ");");
+        var locals = new LocalNames(spec.Inputs);
+        locals.Reserve(outputParameters);
+        for (int i = 0; i < spec.Outputs.Count; i++)
+        {
+            TensorSpec output = spec.Outputs[i];
+            string parameter = outputParameters[i];
+            string paramName = CSharpNames.Unescape(parameter);
+            WriteNullCheck(writer, parameter, paramName);
+            WriteValueCheck(writer, output, parameter, paramName, "Output", locals, symbols: null);
+        }
+
+        string binding = locals.Add("binding");
+        writer.WriteLine(Ort + "OrtIoBinding " + binding + " = Session.CreateIoBinding();");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        for (int i = 0; i < spec.Inputs.Count; i++)
+        {
+            writer.WriteLine(binding + ".BindInput(" + Literal(spec.Inputs[i].Name) + ", " + spec.Inputs[i].Identifier + ");");
+        }
+
+        for (int i = 0; i < spec.Outputs.Count; i++)
+        {
+            writer.WriteLine(binding + ".BindOutput(" + Literal(spec.Outputs[i].Name) + ", " + outputParameters[i] + ");");
+        }
+
+        writer.WriteLine("return new " + BindingClass + "(this, " + binding + ");");
+        writer.CloseBlock();
+        writer.WriteLine("catch");
+        writer.OpenBlock();
+        writer.WriteLine(binding + ".Dispose();");
+        writer.WriteLine("throw;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    /// <summary>Parameter names for the outputs in <c>Bind</c>, unique among themselves and the inputs' parameters.</summary>
+    private static List<string> OutputParameterNames(ModelSpec spec)
+    {
+        var taken = new HashSet<string>(System.StringComparer.Ordinal);
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            taken.Add(CSharpNames.Unescape(input.Identifier));
+        }
+
+        var names = new List<string>();
+        foreach (TensorSpec output in spec.Outputs)
+        {
+            string name = CSharpNames.ToCamelCase(output.Name);
+            name = name.Length == 0 || !CSharpNames.IsUsableIdentifier(name) ? "output" : name;
+            names.Add(CSharpNames.EscapeKeyword(CSharpNames.MakeUnique(name, taken)));
+        }
+
+        return names;
+    }
+
+    /// <summary><c>CheckInputs(OrtValue...)</c>: null, tensor, element type and shape checks shared by every entry point.</summary>
+    private static void WriteCheckInputs(SourceWriter writer, ModelSpec spec)
+    {
+        var parameters = new List<string>();
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            parameters.Add(OrtValue + " " + input.Identifier);
+        }
+
+        writer.WriteLine("private static void CheckInputs(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            WriteNullCheck(writer, input.Identifier, ParameterName(input));
+        }
+
+        var locals = new LocalNames(spec.Inputs);
+        // Where each symbolic dimension was first seen: the shape local and the dimension index.
+        var symbols = new Dictionary<string, (string Shape, int Index, TensorSpec Input)>(System.StringComparer.Ordinal);
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            WriteValueCheck(writer, input, input.Identifier, ParameterName(input), "Input", locals, symbols);
+        }
+
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="value"/> is a tensor of the spec's element type and shape. With
+    /// <paramref name="symbols"/>, symbolic dimensions must agree with where they were first seen.
+    /// </summary>
+    private static void WriteValueCheck(SourceWriter writer, TensorSpec tensor, string value, string paramName, string kind, LocalNames locals,
+        Dictionary<string, (string Shape, int Index, TensorSpec Input)>? symbols)
+    {
+        OnnxElementType type = OnnxElementType.Get(tensor.ElementType);
+        writer.WriteLine("if (!" + value + ".IsTensor)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new " + ArgumentException + "(" + Literal(kind + " '" + tensor.Name + "' must be a tensor; got a ") + " + " + value + ".OnnxType + \".\", " + Literal(paramName) + ");");
+        writer.CloseBlock();
+        writer.WriteLine();
+        string info = locals.Add(paramName + "Info");
+        writer.WriteLine(Ort + "OrtTensorTypeAndShapeInfo " + info + " = " + value + ".GetTensorTypeAndShape();");
+        if (type.Number >= 0)
+        {
+            writer.WriteLine("if (" + type.Differs(info + ".ElementDataType") + ")");
+            writer.OpenBlock();
+            writer.WriteLine("throw new " + ArgumentException + "(" + Literal(kind + " '" + tensor.Name + "' must hold " + type.Name + " elements; got ") + " + " + info + ".ElementDataType + \".\", " + Literal(paramName) + ");");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        if (!tensor.HasKnownRank)
+        {
+            return;
+        }
+
+        string shape = locals.Add(paramName + "Shape");
+        writer.WriteLine("long[] " + shape + " = " + info + ".Shape;");
+        var conditions = new List<string> { shape + ".Length != " + tensor.Dimensions.Count.ToString(CultureInfo.InvariantCulture) };
+        for (int d = 0; d < tensor.Dimensions.Count; d++)
+        {
+            if (tensor.Dimensions[d].IsFixed)
+            {
+                conditions.Add(shape + "[" + d.ToString(CultureInfo.InvariantCulture) + "] != " + LongLiteral(tensor.Dimensions[d].Size));
+            }
+        }
+
+        string expected = kind + " '" + tensor.Name + "' must " + (tensor.Dimensions.Count == 0 ? "be a scalar (shape [])" : "have shape " + ShapeText(tensor));
+        writer.WriteLine("if (" + string.Join(" || ", conditions) + ")");
+        writer.OpenBlock();
+        writer.WriteLine("throw new " + ArgumentException + "(" + Literal(expected + "; got ") + " + FormatShape(" + shape + ") + \".\", " + Literal(paramName) + ");");
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        if (symbols is null)
+        {
+            return;
+        }
+
+        for (int d = 0; d < tensor.Dimensions.Count; d++)
+        {
+            string? symbol = tensor.Dimensions[d].Symbol;
+            if (symbol is null)
+            {
+                continue;
+            }
+
+            string here = shape + "[" + d.ToString(CultureInfo.InvariantCulture) + "]";
+            if (!symbols.TryGetValue(symbol, out (string Shape, int Index, TensorSpec Input) first))
+            {
+                symbols.Add(symbol, (shape, d, tensor));
+                continue;
+            }
+
+            string there = first.Shape + "[" + first.Index.ToString(CultureInfo.InvariantCulture) + "]";
+            string origin = ReferenceEquals(first.Input, tensor)
+                ? " as in its dimension " + first.Index.ToString(CultureInfo.InvariantCulture) + "; got "
+                : " as in input '" + first.Input.Name + "'; got ";
+            writer.WriteLine("if (" + here + " != " + there + ")");
+            writer.OpenBlock();
+            writer.WriteLine("throw new " + ArgumentException + "(" + Literal(expected + " with " + symbol + " = ") + " + " + there + " + " + Literal(origin) +
+                " + FormatShape(" + shape + ") + \".\", " + Literal(paramName) + ");");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+    }
+
+    /// <summary><c>CreateInputs(arrays)</c>: checks the arrays and wraps them in <c>OrtValue</c>s (strings are copied).</summary>
+    private static void WriteCreateInputs(SourceWriter writer, ModelSpec spec)
+    {
+        var parameters = new List<string>();
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            OnnxElementType type = OnnxElementType.Get(input.ElementType);
+            parameters.Add(type.ClrType + (input.Dimensions.Count == 0 ? " " : "[] ") + input.Identifier);
+        }
+
+        writer.WriteLine("private static " + OrtValue + "[] CreateInputs(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
         foreach (TensorSpec input in spec.Inputs)
         {
             if (input.Dimensions.Count > 0 || OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Strings)
@@ -490,15 +751,15 @@ internal static class ModelEmitter
 
         var locals = new LocalNames(spec.Inputs);
         var symbols = new Dictionary<string, (string Size, TensorSpec Input)>(System.StringComparer.Ordinal);
-        var tensors = new List<string>();
+        var shapes = new List<List<string>>();
         foreach (TensorSpec input in spec.Inputs)
         {
-            OnnxElementType type = OnnxElementType.Get(input.ElementType);
             string parameter = input.Identifier;
             string paramName = Literal(ParameterName(input));
+            var shape = new List<string>();
+            shapes.Add(shape);
             if (input.Dimensions.Count == 0)
             {
-                tensors.Add(CreateTensor(type, "new " + type.ClrType + "[] { " + parameter + " }", new List<string>()));
                 continue;
             }
 
@@ -563,102 +824,280 @@ internal static class ModelEmitter
                 }
             }
 
-            var shape = new List<string>();
             for (int d = 0; d < input.Dimensions.Count; d++)
             {
                 shape.Add(d == open ? openSize! : LongLiteral(input.Dimensions[d].Size));
             }
-
-            tensors.Add(CreateTensor(type, parameter, shape));
         }
 
-        writer.WriteLine("return Run(");
-        writer.Indent();
-        for (int i = 0; i < tensors.Count; i++)
+        string values = locals.Add("values");
+        writer.WriteLine(OrtValue + "[] " + values + " = new " + OrtValue + "[" + spec.Inputs.Count.ToString(CultureInfo.InvariantCulture) + "];");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        for (int i = 0; i < spec.Inputs.Count; i++)
         {
-            writer.WriteLine(tensors[i] + (i + 1 < tensors.Count ? "," : ");"));
+            TensorSpec input = spec.Inputs[i];
+            OnnxElementType type = OnnxElementType.Get(input.ElementType);
+            string dims = shapes[i].Count == 0 ? "global::System.Array.Empty<long>()" : "new long[] { " + string.Join(", ", shapes[i]) + " }";
+            string data = input.Dimensions.Count == 0 ? "new " + type.ClrType + "[] { " + input.Identifier + " }" : input.Identifier;
+            string create = type.Representation == TensorRepresentation.Strings
+                ? "CreateStringTensor(" + data + ", " + dims + ")"
+                : OrtValue + ".CreateTensorValueFromMemory(" + data + ", " + dims + ")";
+            writer.WriteLine(values + "[" + i.ToString(CultureInfo.InvariantCulture) + "] = " + create + ";");
         }
 
-        writer.Unindent();
+        writer.WriteLine("return " + values + ";");
+        writer.CloseBlock();
+        writer.WriteLine("catch");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(" + values + ");");
+        writer.WriteLine("throw;");
+        writer.CloseBlock();
         writer.CloseBlock();
         writer.WriteLine();
     }
 
-    private static string CreateTensor(OnnxElementType type, string array, List<string> shape)
+    private static void WriteRunCore(SourceWriter writer)
     {
-        if (type.Representation == TensorRepresentation.Strings)
-        {
-            return OnnxTensor + ".FromStrings(" + array + (shape.Count > 0 ? ", " + string.Join(", ", shape) : string.Empty) + ")";
-        }
+        writer.WriteLine("private void Acquire()");
+        writer.OpenBlock();
+        writer.WriteLine("lock (gate)");
+        writer.OpenBlock();
+        writer.WriteLine("if (disposeRequested)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.ObjectDisposedException(GetType().FullName);");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("activeRuns++;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private void Release()");
+        writer.OpenBlock();
+        writer.WriteLine("bool free;");
+        writer.WriteLine("lock (gate)");
+        writer.OpenBlock();
+        writer.WriteLine("activeRuns--;");
+        writer.WriteLine("free = activeRuns == 0 && disposeRequested && !disposed;");
+        writer.WriteLine("disposed |= free;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("if (free)");
+        writer.OpenBlock();
+        writer.WriteLine("FreeSession();");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private void FreeSession()");
+        writer.OpenBlock();
+        writer.WriteLine("Session.Dispose();");
+        writer.WriteLine("DefaultRunOptions.Dispose();");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private " + OutputsClass + " RunCore(" + OrtValue + "[] values, " + Ort + "RunOptions runOptions)");
+        writer.OpenBlock();
+        writer.WriteLine("Acquire();");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("global::System.Collections.Generic.IReadOnlyCollection<" + OrtValue + "> results = Session.Run(runOptions, InputNames, values, OutputNames);");
+        writer.WriteLine(OrtValue + "[] outputs = new " + OrtValue + "[results.Count];");
+        writer.WriteLine("int index = 0;");
+        writer.WriteLine("foreach (" + OrtValue + " result in results)");
+        writer.OpenBlock();
+        writer.WriteLine("outputs[index++] = result;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return new " + OutputsClass + "(outputs);");
+        writer.CloseBlock();
+        writer.WriteLine("finally");
+        writer.OpenBlock();
+        writer.WriteLine("Release();");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
 
-        if (type.Name == "bfloat16")
-        {
-            string dims = shape.Count == 0 ? "global::System.Array.Empty<long>()" : "new long[] { " + string.Join(", ", shape) + " }";
-            return "new " + type.TensorType + "(" + array + ", " + dims + ", " + Runtime + "TensorElementType.BFloat16)";
-        }
-
-        return OnnxTensor + ".FromArray(" + array + (shape.Count > 0 ? ", " + string.Join(", ", shape) : string.Empty) + ")";
+        writer.WriteLine("private " + OutputsClass + " RunCancellable(" + OrtValue + "[] values, " + CancellationToken + " cancellationToken)");
+        writer.OpenBlock();
+        writer.WriteLine("cancellationToken.ThrowIfCancellationRequested();");
+        writer.WriteLine("using (" + Ort + "RunOptions runOptions = new " + Ort + "RunOptions())");
+        writer.WriteLine("using (cancellationToken.Register(static state => ((" + Ort + "RunOptions)state!).Terminate = true, runOptions))");
+        writer.OpenBlock();
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("return RunCore(values, runOptions);");
+        writer.CloseBlock();
+        writer.WriteLine("catch (" + Ort + "OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.OperationCanceledException(cancellationToken);");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
     }
 
-    private static void AppendRunEnding(StringBuilder doc, ModelSpec spec, string shapeProblem)
+    private static void WriteHelpers(SourceWriter writer, ModelSpec spec)
     {
-        doc.Append("<returns>");
-        if (spec.Outputs.Count == 0)
+        writer.WriteLine("private static string FormatShape(long[] shape)");
+        writer.OpenBlock();
+        writer.WriteLine("return \"[\" + string.Join(\", \", shape) + \"]\";");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private static void DisposeAll(" + OrtValue + "[] values)");
+        writer.OpenBlock();
+        writer.WriteLine("foreach (" + OrtValue + "? value in values)");
+        writer.OpenBlock();
+        writer.WriteLine("value?.Dispose();");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        bool strings = false;
+        foreach (TensorSpec input in spec.Inputs)
         {
-            doc.Append("The outputs.");
+            strings |= OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Strings;
         }
-        else
+
+        if (strings && HasArrayOverload(spec))
         {
-            doc.Append("The outputs ");
+            writer.WriteLine("private static " + OrtValue + " CreateStringTensor(string[] strings, long[] shape)");
+            writer.OpenBlock();
+            writer.WriteLine(OrtValue + " value = " + OrtValue + ".CreateTensorWithEmptyStrings(" + Ort + "OrtAllocator.DefaultInstance, shape);");
+            writer.WriteLine("try");
+            writer.OpenBlock();
+            writer.WriteLine("for (int i = 0; i < strings.Length; i++)");
+            writer.OpenBlock();
+            writer.WriteLine("value.StringTensorSetElementAt(global::System.MemoryExtensions.AsSpan(strings[i] ?? string.Empty), i);");
+            writer.CloseBlock();
+            writer.WriteLine();
+            writer.WriteLine("return value;");
+            writer.CloseBlock();
+            writer.WriteLine("catch");
+            writer.OpenBlock();
+            writer.WriteLine("value.Dispose();");
+            writer.WriteLine("throw;");
+            writer.CloseBlock();
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+    }
+
+    private static string RunEnding(ModelSpec spec, string shapeProblem, bool async)
+    {
+        var doc = new StringBuilder();
+        doc.Append("<returns>");
+        doc.Append(async ? "A task for the outputs" : "The outputs");
+        if (spec.Outputs.Count > 0)
+        {
+            doc.Append(' ');
             for (int i = 0; i < spec.Outputs.Count; i++)
             {
                 doc.Append(i == 0 ? string.Empty : i + 1 == spec.Outputs.Count ? " and " : ", ");
                 doc.Append("<c>").Append(DocumentationText.Escape(spec.Outputs[i].Name)).Append("</c>");
             }
-
-            doc.Append(", in memory of their own.");
         }
 
-        doc.Append("</returns>\n");
+        doc.Append(", in ONNX Runtime's memory: dispose them when done.</returns>\n");
         doc.Append("<exception cref=\"global::System.ArgumentNullException\">An input is null.</exception>\n");
         doc.Append("<exception cref=\"global::System.ArgumentException\">").Append(shapeProblem).Append("</exception>\n");
         doc.Append("<exception cref=\"global::System.ObjectDisposedException\">The object was disposed.</exception>\n");
-        doc.Append("<exception cref=\"global::Compression.Runtime.OnnxRuntimeException\">ONNX Runtime failed to run the model.</exception>");
+        if (async)
+        {
+            doc.Append("<exception cref=\"global::System.OperationCanceledException\">The run was cancelled (from the task).</exception>\n");
+        }
+
+        doc.Append("<exception cref=\"global::Microsoft.ML.OnnxRuntime.OnnxRuntimeException\">ONNX Runtime failed to run the model.</exception>");
+        return doc.ToString();
     }
 
     private static void WriteOutputsClass(SourceWriter writer, ModelSpec spec)
     {
-        writer.WriteDocumentation("<summary>The outputs of one run of <see cref=\"" + spec.ClassName + "\"/>, in memory of their own.</summary>");
-        writer.WriteLine("public sealed class " + OutputsClass);
+        writer.WriteDocumentation(
+            "<summary>The outputs of one run of <see cref=\"" + spec.ClassName + "\"/>, in ONNX Runtime's memory: read them, then dispose this object.</summary>");
+        writer.WriteLine("public sealed class " + OutputsClass + " : global::System.IDisposable");
         writer.OpenBlock();
-        writer.WriteLine("internal " + OutputsClass + "(" + OnnxTensor + "[] tensors)");
+        writer.WriteLine("private readonly " + OrtValue + "[] values;");
+        writer.WriteLine();
+        writer.WriteLine("internal " + OutputsClass + "(" + OrtValue + "[] values)");
         writer.OpenBlock();
+        writer.WriteLine("this.values = values;");
         for (int i = 0; i < spec.Outputs.Count; i++)
         {
-            TensorSpec output = spec.Outputs[i];
-            OnnxElementType type = OnnxElementType.Get(output.ElementType);
-            string tensor = "tensors[" + i.ToString(CultureInfo.InvariantCulture) + "]";
-            string value = type.Representation switch
-            {
-                TensorRepresentation.Typed => tensor + ".As<" + type.ClrType + ">()",
-                TensorRepresentation.Strings => "(" + type.TensorType + ")" + tensor,
-                _ => tensor,
-            };
-            writer.WriteLine(output.Identifier + " = " + value + ";");
+            writer.WriteLine(spec.Outputs[i].Identifier + " = values[" + i.ToString(CultureInfo.InvariantCulture) + "];");
         }
 
         writer.CloseBlock();
         foreach (TensorSpec output in spec.Outputs)
         {
-            OnnxElementType type = OnnxElementType.Get(output.ElementType);
             writer.WriteLine();
-            string note = type.Representation == TensorRepresentation.Untyped
-                ? "; Compression.Runtime has no .NET element type for " + DocumentationText.Escape(type.Name) + ", so the tensor is untyped"
-                : type.Name == "bfloat16" ? "; the elements are the raw bits in <see cref=\"ushort\"/>" : string.Empty;
-            writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c>: " + DescribeTensor(output) + note + ".</summary>");
-            writer.WriteLine("public " + type.TensorType + " " + output.Identifier + " { get; }");
+            writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c>: " + DescribeTensor(output) + "; " + ReadHint(output) + ".</summary>");
+            writer.WriteLine("public " + OrtValue + " " + output.Identifier + " { get; }");
         }
 
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>Frees the outputs' memory.</summary>");
+        writer.WriteLine("public void Dispose()");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(values);");
+        writer.CloseBlock();
+        writer.CloseBlock();
+    }
+
+    /// <summary>How to read an output's elements, as documentation text.</summary>
+    private static string ReadHint(TensorSpec output)
+    {
+        OnnxElementType type = OnnxElementType.Get(output.ElementType);
+        return type.Representation switch
+        {
+            TensorRepresentation.Typed => "read it with <c>GetTensorDataAsSpan&lt;" + DocumentationText.Escape(ShortName(type.ClrType!)) + "&gt;()</c> and its shape with <c>GetTensorTypeAndShape().Shape</c>",
+            TensorRepresentation.Strings => "read it with <c>GetStringTensorAsArray()</c> and its shape with <c>GetTensorTypeAndShape().Shape</c>",
+            _ => "Microsoft.ML.OnnxRuntime has no .NET element type for " + DocumentationText.Escape(type.Name) + ": read its bytes with <c>GetTensorMutableRawData()</c>",
+        };
+    }
+
+    private static string ShortName(string clrType) => clrType.StartsWith(Ort, System.StringComparison.Ordinal) ? clrType.Substring(Ort.Length) : clrType;
+
+    private static void WriteBindingClass(SourceWriter writer, ModelSpec spec)
+    {
+        writer.WriteDocumentation(
+            "<summary>\n" +
+            "Inputs and outputs of <see cref=\"" + spec.ClassName + "\"/> bound once (<see cref=\"" + spec.ClassName + ".Bind\"/>): each <see cref=\"Run\"/> reads the inputs'\n" +
+            "memory and writes the outputs' memory in place, and allocates nothing. Use one binding from one thread at a time.\n" +
+            "</summary>");
+        writer.WriteLine("public sealed class " + BindingClass + " : global::System.IDisposable");
+        writer.OpenBlock();
+        writer.WriteLine("private readonly " + spec.ClassName + " model;");
+        writer.WriteLine();
+        writer.WriteLine("internal " + BindingClass + "(" + spec.ClassName + " model, " + Ort + "OrtIoBinding ioBinding)");
+        writer.OpenBlock();
+        writer.WriteLine("this.model = model;");
+        writer.WriteLine("IoBinding = ioBinding;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>ONNX Runtime's binding, for what the generated methods do not cover (outputs bound to a device, for example).</summary>");
+        writer.WriteLine("public " + Ort + "OrtIoBinding IoBinding { get; }");
+        writer.WriteLine();
+        writer.WriteDocumentation(
+            "<summary>Runs the model on the bound inputs' current contents and writes the bound outputs.</summary>\n" +
+            "<exception cref=\"global::System.ObjectDisposedException\">The binding or the model was disposed.</exception>\n" +
+            "<exception cref=\"global::Microsoft.ML.OnnxRuntime.OnnxRuntimeException\">ONNX Runtime failed to run the model.</exception>");
+        writer.WriteLine("public void Run()");
+        writer.OpenBlock();
+        writer.WriteLine("model.Acquire();");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("model.Session.RunWithBinding(model.DefaultRunOptions, IoBinding);");
+        writer.CloseBlock();
+        writer.WriteLine("finally");
+        writer.OpenBlock();
+        writer.WriteLine("model.Release();");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>Frees the binding; the bound values stay the caller's.</summary>");
+        writer.WriteLine("public void Dispose()");
+        writer.OpenBlock();
+        writer.WriteLine("IoBinding.Dispose();");
+        writer.CloseBlock();
         writer.CloseBlock();
     }
 
@@ -783,6 +1222,14 @@ internal static class ModelEmitter
             foreach (TensorSpec parameter in parameters)
             {
                 taken.Add(CSharpNames.Unescape(parameter.Identifier));
+            }
+        }
+
+        public void Reserve(IEnumerable<string> names)
+        {
+            foreach (string name in names)
+            {
+                taken.Add(CSharpNames.Unescape(name));
             }
         }
 

@@ -34,7 +34,7 @@ public sealed class OnnxModelGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.ParsedModels);
 
         // Public API of a CLS-compliant assembly must be CLS-compliant, and the generated class's is not (its types
-        // come from Compression.Runtime, which is not marked CLS-compliant): such an assembly gets the class marked
+        // come from Microsoft.ML.OnnxRuntime, which is not marked CLS-compliant): such an assembly gets the class marked
         // [CLSCompliant(false)] so that it compiles without warnings CS3001-CS3003.
         IncrementalValueProvider<bool> assemblyIsClsCompliant = context.SyntaxProvider
             .ForAttributeWithMetadataName(

@@ -29,10 +29,15 @@ internal sealed class SourceWriter
         indentation++;
     }
 
-    /// <summary>Ends the indentation of <see cref="OpenBlock"/> and writes <c>}</c>.</summary>
+    /// <summary>Ends the indentation of <see cref="OpenBlock"/> and writes <c>}</c>, dropping an empty line just before it.</summary>
     public void CloseBlock()
     {
         indentation--;
+        if (text.Length >= 2 && text[text.Length - 1] == '\n' && text[text.Length - 2] == '\n')
+        {
+            text.Length--;
+        }
+
         WriteLine("}");
     }
 

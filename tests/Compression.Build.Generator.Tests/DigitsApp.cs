@@ -15,7 +15,8 @@ public sealed class DigitsApp
     private const string ProbeSource = """
         using System;
         using System.Collections.Generic;
-        using Compression.Runtime;
+        using System.Threading;
+        using Microsoft.ML.OnnxRuntime;
         using Sample.App;
 
         namespace Probe
@@ -25,36 +26,105 @@ public sealed class DigitsApp
                 public static float[][] Classify(string modelPath, float[] pixels)
                 {
                     using Digits model = new Digits(modelPath);
-                    Digits.Outputs fromArray = model.Run(pixels);
-                    Digits.Outputs fromTensor = model.Run(OnnxTensor.FromArray(pixels, pixels.Length / 64, 64));
-                    OnnxTensor<float> logits = fromArray.Logits;
-                    float[] shape = Array.ConvertAll(logits.Shape.ToArray(), dimension => (float)dimension);
-                    return new[] { logits.ToArray(), fromTensor.Logits.ToArray(), fromArray.Probabilities.ToArray(), shape };
+                    using Digits.Outputs fromArray = model.Run(pixels);
+                    using OrtValue input = OrtValue.CreateTensorValueFromMemory(pixels, new long[] { pixels.Length / 64, 64 });
+                    using Digits.Outputs fromValue = model.Run(input);
+                    float[] shape = Array.ConvertAll(fromArray.Logits.GetTensorTypeAndShape().Shape, dimension => (float)dimension);
+                    return new[]
+                    {
+                        fromArray.Logits.GetTensorDataAsSpan<float>().ToArray(),
+                        fromValue.Logits.GetTensorDataAsSpan<float>().ToArray(),
+                        fromArray.Probabilities.GetTensorDataAsSpan<float>().ToArray(),
+                        shape,
+                    };
                 }
 
                 public static float[] ClassifyFromAppFolder(float[] pixels)
                 {
                     using Digits model = new Digits();
-                    return model.Run(pixels).Logits.ToArray();
+                    using Digits.Outputs outputs = model.Run(pixels);
+                    return outputs.Logits.GetTensorDataAsSpan<float>().ToArray();
                 }
 
                 public static float[] ClassifyWithOptions(string modelPath, float[] pixels)
                 {
-                    OnnxSessionOptions options = Digits.CreateSessionOptions();
-                    options.IntraOpThreads = 1;
+                    using SessionOptions options = Digits.CreateSessionOptions();
+                    options.IntraOpNumThreads = 1;
+                    options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
                     using Digits model = new Digits(modelPath, options);
-                    return model.Run(pixels).Logits.ToArray();
+                    using Digits.Outputs outputs = model.Run(pixels);
+                    return outputs.Logits.GetTensorDataAsSpan<float>().ToArray();
                 }
 
-                public static string[] DefaultSessionConfig()
+                public static float[] ClassifyAsync(string modelPath, float[] pixels)
                 {
-                    var entries = new List<string>();
-                    foreach (KeyValuePair<string, string> entry in Digits.CreateSessionOptions().ConfigEntries)
+                    using Digits model = new Digits(modelPath);
+                    using Digits.Outputs outputs = model.RunAsync(pixels).GetAwaiter().GetResult();
+                    return outputs.Logits.GetTensorDataAsSpan<float>().ToArray();
+                }
+
+                public static bool RunAsyncCancelledBeforeStart(string modelPath, float[] pixels)
+                {
+                    using Digits model = new Digits(modelPath);
+                    using var cancel = new CancellationTokenSource();
+                    cancel.Cancel();
+                    try
                     {
-                        entries.Add(entry.Key + "=" + entry.Value);
+                        model.RunAsync(pixels, cancel.Token).GetAwaiter().GetResult().Dispose();
+                        return false;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return true;
+                    }
+                }
+
+                /// <summary>Binds caller buffers, runs twice with new pixels, and returns the logits of both runs and the bytes allocated by the second batch of runs.</summary>
+                public static object[] ClassifyBound(string modelPath, float[] pixels)
+                {
+                    int rows = pixels.Length / 64;
+                    float[] input = new float[pixels.Length];
+                    float[] logits = new float[rows * 10];
+                    float[] probabilities = new float[rows * 10];
+                    using Digits model = new Digits(modelPath);
+                    using OrtValue inputValue = OrtValue.CreateTensorValueFromMemory(input, new long[] { rows, 64 });
+                    using OrtValue logitsValue = OrtValue.CreateTensorValueFromMemory(logits, new long[] { rows, 10 });
+                    using OrtValue probabilitiesValue = OrtValue.CreateTensorValueFromMemory(probabilities, new long[] { rows, 10 });
+                    using Digits.Binding binding = model.Bind(inputValue, logitsValue, probabilitiesValue);
+
+                    binding.Run();
+                    float[] zeros = (float[])logits.Clone();
+                    pixels.CopyTo(input, 0);
+                    for (int i = 0; i < 10; i++)
+                    {
+                        binding.Run();
                     }
 
-                    return entries.ToArray();
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    for (int i = 0; i < 100; i++)
+                    {
+                        binding.Run();
+                    }
+
+                    long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                    return new object[] { zeros, (float[])logits.Clone(), allocated };
+                }
+
+                public static string BindWrongOutput(string modelPath)
+                {
+                    using Digits model = new Digits(modelPath);
+                    using OrtValue input = OrtValue.CreateTensorValueFromMemory(new float[64], new long[] { 1, 64 });
+                    using OrtValue good = OrtValue.CreateTensorValueFromMemory(new float[10], new long[] { 1, 10 });
+                    using OrtValue wrong = OrtValue.CreateTensorValueFromMemory(new float[9], new long[] { 1, 9 });
+                    try
+                    {
+                        model.Bind(input, good, wrong).Dispose();
+                        return "accepted";
+                    }
+                    catch (ArgumentException e)
+                    {
+                        return e.ParamName + ": " + e.Message;
+                    }
                 }
 
                 public static string ModelPathConstant() => Digits.ModelPath;
@@ -68,24 +138,44 @@ public sealed class DigitsApp
                         count *= dimension;
                     }
 
-                    return model.Run(OnnxTensor.FromArray(new float[count], shape)).Logits.Shape.Length;
+                    using OrtValue input = OrtValue.CreateTensorValueFromMemory(new float[count], shape);
+                    using Digits.Outputs outputs = model.Run(input);
+                    return outputs.Logits.GetTensorTypeAndShape().Shape.Length;
+                }
+
+                public static string RunWrongElementType(string modelPath)
+                {
+                    using Digits model = new Digits(modelPath);
+                    using OrtValue input = OrtValue.CreateTensorValueFromMemory(new double[64], new long[] { 1, 64 });
+                    try
+                    {
+                        model.Run(input).Dispose();
+                        return "accepted";
+                    }
+                    catch (ArgumentException e)
+                    {
+                        return e.ParamName + ": " + e.Message;
+                    }
                 }
 
                 public static int RunArray(string modelPath, float[]? pixels)
                 {
                     using Digits model = new Digits(modelPath);
-                    return model.Run(pixels!).Logits.Shape.Length;
+                    using Digits.Outputs outputs = model.Run(pixels!);
+                    return outputs.Logits.GetTensorTypeAndShape().Shape.Length;
                 }
 
                 public static int RunNullTensor(string modelPath)
                 {
                     using Digits model = new Digits(modelPath);
-                    return model.Run((OnnxTensor<float>)null!).Logits.Shape.Length;
+                    using Digits.Outputs outputs = model.Run((OrtValue)null!);
+                    return outputs.Logits.GetTensorTypeAndShape().Shape.Length;
                 }
 
                 public static bool DisposeThenRun(string modelPath, float[] pixels)
                 {
                     Digits model = new Digits(modelPath);
+                    model.Dispose();
                     model.Dispose();
                     try
                     {
@@ -95,6 +185,19 @@ public sealed class DigitsApp
                     catch (ObjectDisposedException)
                     {
                         return true;
+                    }
+                }
+
+                public static string MissingModel(string modelPath)
+                {
+                    try
+                    {
+                        new Digits(modelPath).Dispose();
+                        return "loaded";
+                    }
+                    catch (System.IO.FileNotFoundException e)
+                    {
+                        return e.FileName ?? "";
                     }
                 }
             }

@@ -55,17 +55,56 @@ public class DigitsModelTests(DigitsApp app) : IClassFixture<DigitsApp>
     }
 
     [Fact]
-    public void CreateSessionOptions_applies_the_session_config_of_the_signature()
-    {
-        Assert.Equal(["session.disable_quant_qdq=1"], app.Call<string[]>("DefaultSessionConfig"));
-    }
-
-    [Fact]
-    public void Constructor_with_options_uses_them()
+    public void Constructor_with_options_takes_the_callers_options_with_an_extra_session_entry()
     {
         float[] logits = app.Call<float[]>("ClassifyWithOptions", Model, app.Pixels);
 
-        Assert.Equal(app.Labels.Length * 10, logits.Length);
+        Assert.Equal(app.Call<float[][]>("Classify", Model, app.Pixels)[0], logits);
+    }
+
+    [Fact]
+    public void RunAsync_gives_the_same_outputs_as_Run()
+    {
+        Assert.Equal(app.Call<float[][]>("Classify", Model, app.Pixels)[0], app.Call<float[]>("ClassifyAsync", Model, app.Pixels));
+    }
+
+    [Fact]
+    public void RunAsync_with_a_cancelled_token_is_cancelled()
+    {
+        Assert.True(app.Call<bool>("RunAsyncCancelledBeforeStart", Model, app.Pixels));
+    }
+
+    [Fact]
+    public void A_binding_writes_into_the_callers_buffers_and_allocates_nothing_per_run()
+    {
+        object[] results = app.Call<object[]>("ClassifyBound", Model, app.Pixels);
+        float[] logitsOfZeros = (float[])results[0];
+        float[] logits = (float[])results[1];
+        long allocated = (long)results[2];
+
+        Assert.Equal(app.Call<float[][]>("Classify", Model, app.Pixels)[0], logits);
+        Assert.NotEqual(logitsOfZeros, logits);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void A_binding_refuses_an_output_of_the_wrong_shape()
+    {
+        Assert.Equal("probabilities: Output 'probabilities' must have shape [batch, 10]; got [1, 9]. (Parameter 'probabilities')", app.Call<string>("BindWrongOutput", Model));
+    }
+
+    [Fact]
+    public void A_value_of_the_wrong_element_type_is_rejected_naming_the_input()
+    {
+        Assert.Equal("pixels: Input 'pixels' must hold float elements; got Double. (Parameter 'pixels')", app.Call<string>("RunWrongElementType", Model));
+    }
+
+    [Fact]
+    public void A_missing_model_file_throws_FileNotFoundException()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), "no-such-model.onnx");
+
+        Assert.Equal(missing, app.Call<string>("MissingModel", missing));
     }
 
     [Theory]

@@ -62,16 +62,21 @@ public partial class GeneratedCodeTests
 
         Assert.Equal(
             [
+                "Digits.Bind(OrtValue, OrtValue, OrtValue)",
+                "Digits.Binding",
                 "Digits.CreateSessionOptions()",
                 "Digits.Digits()",
                 "Digits.Digits(string)",
-                "Digits.Digits(string, OnnxSessionOptions)",
+                "Digits.Digits(string, SessionOptions)",
                 "Digits.Dispose()",
                 "Digits.ModelPath",
                 "Digits.Outputs",
-                "Digits.Run(OnnxTensor<float>)",
+                "Digits.Run(OrtValue)",
                 "Digits.Run(float[])",
+                "Digits.RunAsync(OrtValue, CancellationToken)",
+                "Digits.RunAsync(float[], CancellationToken)",
                 "Digits.Session",
+                "Digits.SessionConfigEntries",
             ],
             members);
         IFieldSymbol modelPath = type.GetMembers("ModelPath").OfType<IFieldSymbol>().Single();
@@ -115,7 +120,7 @@ public partial class GeneratedCodeTests
         XDocument documentation = run.DocumentationFile();
         Assert.Contains("Compression: none; the model was copied unchanged.", Text(documentation, "T:Sample.App.Plain", "remarks"), StringComparison.Ordinal);
         Assert.Contains("needs no session configuration entries", Text(documentation, "M:Sample.App.Plain.CreateSessionOptions", "summary"), StringComparison.Ordinal);
-        Assert.DoesNotContain("ConfigEntries[", run.Source("Sample.App.Plain.g.cs"), StringComparison.Ordinal);
+        Assert.DoesNotContain("AddSessionConfigEntry(entry", run.Source("Sample.App.Plain.g.cs"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -139,13 +144,13 @@ public partial class GeneratedCodeTests
             {
                 internal static class OddProbe
                 {
-                    public static string Value() => Sample.App.Odd.CreateSessionOptions().ConfigEntries["key \"with\" quotes"];
+                    public static string Value() => Sample.App.Odd.SessionConfigEntries[0].Key + "=" + Sample.App.Odd.SessionConfigEntries[0].Value;
                 }
             }
             """).AssertCleanBuild();
 
         string value = GeneratorRun.Call<string>(run.LoadAssembly(), "Probe.OddProbe", "Value");
-        Assert.Equal("value\\with\tescapes\n", value);
+        Assert.Equal("key \"with\" quotes=value\\with\tescapes\n", value);
     }
 
     [Fact]

@@ -137,7 +137,7 @@ internal sealed class GeneratorRun
     public INamedTypeSymbol Type(string metadataName) =>
         Output.GetTypeByMetadataName(metadataName) ?? throw new Xunit.Sdk.XunitException($"The output compilation has no type '{metadataName}'.");
 
-    /// <summary>Emits the app and loads it into a load context of its own (Compression.Runtime comes from the test's).</summary>
+    /// <summary>Emits the app and loads it into a load context of its own (Microsoft.ML.OnnxRuntime comes from the test's).</summary>
     public Assembly LoadAssembly()
     {
         using var image = new MemoryStream();
@@ -183,7 +183,7 @@ internal sealed class GeneratorRun
     private static ImmutableArray<MetadataReference> LoadReferences()
     {
         string[] trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
-        string runtime = typeof(Compression.Runtime.OnnxSession).Assembly.Location;
+        string runtime = typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.Location;
         return trusted.Append(runtime)
             .Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
             .Select(Path.GetFullPath)

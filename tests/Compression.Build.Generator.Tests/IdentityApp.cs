@@ -10,7 +10,7 @@ public sealed class IdentityApp
 {
     private const string ProbeSource = """
         using System;
-        using Compression.Runtime;
+        using Microsoft.ML.OnnxRuntime;
         using Sample.App;
 
         namespace Probe
@@ -20,26 +20,26 @@ public sealed class IdentityApp
                 public static object[] RunArrays(string modelPath)
                 {
                     using IdentityArrays model = new IdentityArrays(modelPath);
-                    IdentityArrays.Outputs outputs = model.Run(
+                    using IdentityArrays.Outputs outputs = model.Run(
                         tokens: new long[] { 1, 2, 3, 4, 5, 6, 7, long.MaxValue },
                         mask: new bool[] { true, false, true, false, false, false, true, true },
                         words: new string[] { "héllo", "wörld ✓" },
-                        scale: (Half)1.5f,
-                        bits: new ushort[] { 0x3F80, 0xC000 },
+                        scale: (Float16)1.5f,
+                        bits: new BFloat16[] { new BFloat16(0x3F80), new BFloat16(0xC000) },
                         @class: new int[] { -1, 0, int.MaxValue });
                     return Describe(outputs);
                 }
 
-                public static object[] RunTensors(string modelPath)
+                public static object[] RunValues(string modelPath)
                 {
                     using IdentityArrays model = new IdentityArrays(modelPath);
-                    IdentityArrays.Outputs outputs = model.Run(
-                        OnnxTensor.FromArray(new long[] { 1, 2, 3, 4, 5, 6, 7, long.MaxValue }, 2, 4),
-                        OnnxTensor.FromArray(new bool[] { true, false, true, false, false, false, true, true }, 2, 4),
-                        OnnxTensor.FromStrings(new string[] { "héllo", "wörld ✓" }, 2),
-                        OnnxTensor.FromArray(new Half[] { (Half)1.5f }),
-                        new OnnxTensor<ushort>(new ushort[] { 0x3F80, 0xC000 }, new long[] { 2 }, TensorElementType.BFloat16),
-                        OnnxTensor.FromArray(new int[] { -1, 0, int.MaxValue }, 3));
+                    using OrtValue tokens = OrtValue.CreateTensorValueFromMemory(new long[] { 1, 2, 3, 4, 5, 6, 7, long.MaxValue }, new long[] { 2, 4 });
+                    using OrtValue mask = OrtValue.CreateTensorValueFromMemory(new bool[] { true, false, true, false, false, false, true, true }, new long[] { 2, 4 });
+                    using OrtValue words = Strings(new string[] { "héllo", "wörld ✓" });
+                    using OrtValue scale = OrtValue.CreateTensorValueFromMemory(new Float16[] { (Float16)1.5f }, Array.Empty<long>());
+                    using OrtValue bits = OrtValue.CreateTensorValueFromMemory(new BFloat16[] { new BFloat16(0x3F80), new BFloat16(0xC000) }, new long[] { 2 });
+                    using OrtValue @class = OrtValue.CreateTensorValueFromMemory(new int[] { -1, 0, int.MaxValue }, new long[] { 3 });
+                    using IdentityArrays.Outputs outputs = model.Run(tokens, mask, words, scale, bits, @class);
                     return Describe(outputs);
                 }
 
@@ -48,57 +48,76 @@ public sealed class IdentityApp
                     using IdentityArrays model = new IdentityArrays(modelPath);
                     string[] words = new string[wordRows];
                     Array.Fill(words, "word");
-                    IdentityArrays.Outputs outputs = model.Run(
-                        new long[tokenRows * 4], new bool[maskRows * 4], words, (Half)0f, new ushort[2], new int[3]);
-                    return (int)outputs.TokensOut.Shape[0];
+                    using IdentityArrays.Outputs outputs = model.Run(
+                        new long[tokenRows * 4], new bool[maskRows * 4], words, (Float16)0f, new BFloat16[2], new int[3]);
+                    return (int)outputs.TokensOut.GetTensorTypeAndShape().Shape[0];
                 }
 
-                public static int RunTensorsWithWordRows(string modelPath, int wordRows)
+                public static int RunValuesWithWordRows(string modelPath, int wordRows)
                 {
                     using IdentityArrays model = new IdentityArrays(modelPath);
-                    string[] words = new string[wordRows];
-                    Array.Fill(words, "word");
-                    IdentityArrays.Outputs outputs = model.Run(
-                        OnnxTensor.FromArray(new long[8], 2, 4),
-                        OnnxTensor.FromArray(new bool[8], 2, 4),
-                        OnnxTensor.FromStrings(words, wordRows),
-                        OnnxTensor.FromArray(new Half[1]),
-                        new OnnxTensor<ushort>(new ushort[2], new long[] { 2 }, TensorElementType.BFloat16),
-                        OnnxTensor.FromArray(new int[3], 3));
-                    return (int)outputs.WordsOut.Shape[0];
+                    string[] strings = new string[wordRows];
+                    Array.Fill(strings, "word");
+                    using OrtValue tokens = OrtValue.CreateTensorValueFromMemory(new long[8], new long[] { 2, 4 });
+                    using OrtValue mask = OrtValue.CreateTensorValueFromMemory(new bool[8], new long[] { 2, 4 });
+                    using OrtValue words = Strings(strings);
+                    using OrtValue scale = OrtValue.CreateTensorValueFromMemory(new Float16[1], Array.Empty<long>());
+                    using OrtValue bits = OrtValue.CreateTensorValueFromMemory(new BFloat16[2], new long[] { 2 });
+                    using OrtValue @class = OrtValue.CreateTensorValueFromMemory(new int[3], new long[] { 3 });
+                    using IdentityArrays.Outputs outputs = model.Run(tokens, mask, words, scale, bits, @class);
+                    return (int)outputs.WordsOut.GetTensorTypeAndShape().Shape[0];
                 }
 
                 public static int RunBitsAsUInt16(string modelPath)
                 {
                     using IdentityArrays model = new IdentityArrays(modelPath);
-                    IdentityArrays.Outputs outputs = model.Run(
-                        OnnxTensor.FromArray(new long[8], 2, 4),
-                        OnnxTensor.FromArray(new bool[8], 2, 4),
-                        OnnxTensor.FromStrings(new string[] { "a", "b" }, 2),
-                        OnnxTensor.FromArray(new Half[1]),
-                        OnnxTensor.FromArray(new ushort[2], 2),
-                        OnnxTensor.FromArray(new int[3], 3));
-                    return outputs.BitsOut.Span.Length;
+                    using OrtValue tokens = OrtValue.CreateTensorValueFromMemory(new long[8], new long[] { 2, 4 });
+                    using OrtValue mask = OrtValue.CreateTensorValueFromMemory(new bool[8], new long[] { 2, 4 });
+                    using OrtValue words = Strings(new string[] { "a", "b" });
+                    using OrtValue scale = OrtValue.CreateTensorValueFromMemory(new Float16[1], Array.Empty<long>());
+                    using OrtValue bits = OrtValue.CreateTensorValueFromMemory(new ushort[2], new long[] { 2 });
+                    using OrtValue @class = OrtValue.CreateTensorValueFromMemory(new int[3], new long[] { 3 });
+                    using IdentityArrays.Outputs outputs = model.Run(tokens, mask, words, scale, bits, @class);
+                    return outputs.BitsOut.GetTensorDataAsSpan<BFloat16>().Length;
                 }
 
                 public static object[] RunOpen(string modelPath)
                 {
                     using IdentityOpen model = new IdentityOpen(modelPath);
-                    IdentityOpen.Outputs outputs = model.Run(
-                        OnnxTensor.FromArray(new float[] { 1, 2, 3, 4, 5, 6 }, 1, 2, 3),
-                        OnnxTensor.FromArray(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, 2, 5));
-                    return new object[] { outputs.ValuesOut.Shape.ToArray(), outputs.ValuesOut.ToArray(), outputs.GridOut.Shape.ToArray(), outputs.GridOut.ToArray() };
+                    using OrtValue values = OrtValue.CreateTensorValueFromMemory(new float[] { 1, 2, 3, 4, 5, 6 }, new long[] { 1, 2, 3 });
+                    using OrtValue grid = OrtValue.CreateTensorValueFromMemory(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, new long[] { 2, 5 });
+                    using IdentityOpen.Outputs outputs = model.Run(values, grid);
+                    return new object[]
+                    {
+                        outputs.ValuesOut.GetTensorTypeAndShape().Shape, outputs.ValuesOut.GetTensorDataAsSpan<float>().ToArray(),
+                        outputs.GridOut.GetTensorTypeAndShape().Shape, outputs.GridOut.GetTensorDataAsSpan<byte>().ToArray(),
+                    };
                 }
 
-                private static object[] Describe(IdentityArrays.Outputs outputs) => new object[]
+                private static OrtValue Strings(string[] strings)
                 {
-                    outputs.TokensOut.ToArray(), outputs.TokensOut.Shape.ToArray(),
-                    outputs.MaskOut.ToArray(),
-                    new System.Collections.Generic.List<string>(outputs.WordsOut.Values).ToArray(),
-                    (float)outputs.ScaleOut.Span[0], outputs.ScaleOut.Shape.Length,
-                    outputs.BitsOut.ToArray(), outputs.BitsOut.ElementType.ToString(),
-                    outputs.ClassOut.ToArray(),
-                };
+                    OrtValue value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, new long[] { strings.Length });
+                    for (int i = 0; i < strings.Length; i++)
+                    {
+                        value.StringTensorSetElementAt(strings[i].AsSpan(), i);
+                    }
+
+                    return value;
+                }
+
+                private static object[] Describe(IdentityArrays.Outputs outputs)
+                {
+                    BFloat16[] bits = outputs.BitsOut.GetTensorDataAsSpan<BFloat16>().ToArray();
+                    return new object[]
+                    {
+                        outputs.TokensOut.GetTensorDataAsSpan<long>().ToArray(), outputs.TokensOut.GetTensorTypeAndShape().Shape,
+                        outputs.MaskOut.GetTensorDataAsSpan<bool>().ToArray(),
+                        outputs.WordsOut.GetStringTensorAsArray(),
+                        outputs.ScaleOut.GetTensorDataAsSpan<Float16>()[0].ToFloat(), outputs.ScaleOut.GetTensorTypeAndShape().Shape.Length,
+                        Array.ConvertAll(bits, b => b.value), outputs.BitsOut.GetTensorTypeAndShape().ElementDataType.ToString(),
+                        outputs.ClassOut.GetTensorDataAsSpan<int>().ToArray(),
+                    };
+                }
             }
         }
         """;
