@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Compression.Core;
 using Compression.Onnx;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Benchmarks;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Compression.Runtime;
+using Microsoft.ML.OnnxRuntime;
 using Samples.Digits;
 
 // The build compressed Models/digits.onnx into the output folder and generated DigitClassifier for it.
@@ -10,12 +10,13 @@ string originalPath = Path.Combine(outputFolder, "Models", "original", "digits.o
 DigitsTestSet testSet = DigitsTestSet.Load(Path.Combine(outputFolder, "Data", "digits-test.csv"));
 
 using var compressed = new DigitClassifier();
-using var original = new DigitClassifier(originalPath, new OnnxSessionOptions());
+using var plainOptions = new SessionOptions();
+using var original = new DigitClassifier(originalPath, plainOptions);
 
 double compressedAccuracy = Accuracy(compressed, testSet);
 double originalAccuracy = Accuracy(original, testSet);
 
-Console.WriteLine($"UCI digits, {testSet.Count} held-out images, ONNX Runtime {OnnxRuntimeLibrary.Version}");
+Console.WriteLine($"UCI digits, {testSet.Count} held-out images, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
 Console.WriteLine();
 Console.WriteLine($"{"model",-12} {"size (bytes)",14} {"accuracy",10}");
 Console.WriteLine($"{"original",-12} {new FileInfo(originalPath).Length,14:N0} {originalAccuracy,10:P2}");
@@ -27,8 +28,8 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
 // Classifies every test image in one batch: pixels [batch, 64] -> logits [batch, 10].
 static double Accuracy(DigitClassifier model, DigitsTestSet testSet)
 {
-    DigitClassifier.Outputs outputs = model.Run(testSet.Pixels);
-    ReadOnlySpan<float> logits = outputs.Logits.Span;
+    using DigitClassifier.Outputs outputs = model.Run(testSet.Pixels);
+    ReadOnlySpan<float> logits = outputs.Logits.GetTensorDataAsSpan<float>();
     int correct = 0;
     for (int image = 0; image < testSet.Count; image++)
     {

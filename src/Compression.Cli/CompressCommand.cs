@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Compression.Core;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Cli;
 
@@ -38,7 +38,7 @@ public static class CompressCommand
         var sourceName = new Option<string?>("--source-name") { Description = "How the signature and report name the original model (default: the model argument)." };
         var noValidate = new Option<bool>("--no-validate") { Description = "Skip running both models in ONNX Runtime; ONNX Runtime is then not needed." };
         var validationData = new Option<DirectoryInfo?>("--validation-data") { Description = "A folder of TensorProto files (*.pb) to validate with, named after the inputs or input_K.pb." };
-        var onnxRuntime = new Option<FileInfo?>("--onnxruntime") { Description = $"ONNX Runtime's native library to validate with (default: one beside the compressor, else {OnnxRuntimeLibrary.PathVariable})." };
+        var onnxRuntime = new Option<FileInfo?>("--onnxruntime") { Description = $"ONNX Runtime's native library to validate with (default: the compressor's own native asset, else {OnnxRuntimeLibrary.PathVariable}); ONNX Runtime {OnnxRuntimeLibrary.OldestSupportedVersion} or newer." };
         var diagnosticFormat = new Option<DiagnosticFormat>("--diagnostic-format") { Description = "How errors and warnings are written: Text, or MSBuild's canonical form.", DefaultValueFactory = _ => DiagnosticFormat.Text };
 
         var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime.")

@@ -24,7 +24,7 @@ public static class DiagnosticCodes
     /// <summary>The compressed model would exceed protobuf's 2 GiB limit.</summary>
     public const string ModelTooLarge = "OCB0006";
 
-    /// <summary>ONNX Runtime's native library was not found (see Compression.Runtime).</summary>
+    /// <summary>ONNX Runtime's native library was not found (see OnnxRuntimeLibrary).</summary>
     public const string OnnxRuntimeNotFound = "OCB0100";
 
     /// <summary>The original model does not load or run in ONNX Runtime, so it cannot be validated.</summary>

@@ -28,11 +28,11 @@ public sealed class FreshAppTests
         string bin = Path.Combine(app, "bin", "Debug", "net10.0");
 
         // 1. The first build compresses both models, validates them in ONNX Runtime (the library comes from the
-        //    app's ONNX Runtime package), and compiles the generated classes.
+        //    app's Microsoft.ML.OnnxRuntime package; no ONNXRUNTIME_LIBRARY_PATH), and compiles the generated classes.
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
         Assert.Contains("Models/digits.onnx: 341,444 -> ", build.Output);
         Assert.Contains("Models/sensor_fusion.onnx: ", build.Output);
-        Assert.Contains("validated in ONNX Runtime 1.23.2", build.Output);
+        Assert.Contains($"validated in ONNX Runtime {PackageFeed.OnnxRuntimeVersion}", build.Output);
         Assert.DoesNotContain("warning CS", build.Output);
 
         var compressedDigits = new FileInfo(Path.Combine(bin, "Models", "digits.onnx"));
@@ -41,12 +41,11 @@ public sealed class FreshAppTests
             $"the compressed digits model is {compressedDigits.Length} bytes, more than 0.3x the original");
         Assert.True(File.Exists(Path.Combine(bin, "Models", "sensor_fusion.onnx")));
 
-        // 2. The app runs the compressed models through the generated classes.
+        // 2. The app runs the compressed models through the generated classes, with session options of its own that
+        //    carry an extra entry, and ONNX Runtime applies the entries the compressed model needs: with them it folds
+        //    the int8 weights' DequantizeLinear nodes away, without them it keeps them.
         ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
-        double accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
-        Assert.True(accuracy >= 0.95, $"accuracy {accuracy} on the held-out digits is below 0.95:\n{run.Output}");
-        Assert.Equal("[2, 3]", Line(run.Output, "sensor scores shape: "));
-        Assert.Equal("features", Line(run.Output, "shape check names: "));
+        AssertAppRan(run, PackageFeed.OnnxRuntimeVersion);
 
         // 3. A second build compresses nothing and leaves the compressed models as they were.
         DateTime compressedAt = File.GetLastWriteTimeUtc(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx"));
@@ -66,6 +65,35 @@ public sealed class FreshAppTests
         string publish = Path.Combine(feed.Root, "publish");
         Dotnet(app, "publish", "-o", publish).ShouldSucceed("dotnet publish");
         Assert.Equal(compressedDigits.Length, new FileInfo(Path.Combine(publish, "Models", "digits.onnx")).Length);
+    }
+
+    [Fact]
+    public void The_oldest_supported_ONNX_Runtime_builds_validates_and_runs_also_under_a_distribution_SDK_RID()
+    {
+        string app = CreateApp("OldestRuntimeApp", sensorWeightThreshold: 1024, onnxRuntimeVersion: PackageFeed.OldestOnnxRuntimeVersion);
+
+        // A source-built SDK reports a distribution RID (debian.12-x64) that no package's runtimes/ folder has: the
+        // targets look the native asset up under the SDK's portable RID.
+        ProcessResult build = Dotnet(app, "build", "-p:NETCoreSdkRuntimeIdentifier=debian.12-x64", "-p:UseAppHost=false").ShouldSucceed("dotnet build");
+        Assert.Contains($"validated in ONNX Runtime {PackageFeed.OldestOnnxRuntimeVersion}", build.Output);
+
+        // Built without an app host: run the app's assembly with the dotnet host.
+        ProcessResult run = Dotnet(app, Path.Combine("bin", "Debug", "net10.0", "OldestRuntimeApp.dll")).ShouldSucceed("dotnet OldestRuntimeApp.dll");
+        AssertAppRan(run, PackageFeed.OldestOnnxRuntimeVersion);
+    }
+
+    [Fact]
+    public void An_app_without_an_ONNX_Runtime_native_package_stops_with_OCB0100_before_compressing()
+    {
+        string app = CreateApp("NoRuntimeApp", sensorWeightThreshold: 1024, onnxRuntimeVersion: null);
+
+        ProcessResult build = Dotnet(app, "build");
+
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains(Path.Combine(app, "Models", "digits.onnx") + " : error OCB0100:", build.Output);
+        Assert.Contains("Microsoft.ML.OnnxRuntime", build.Output);
+        Assert.Contains("OnnxValidate=false", build.Output);
+        Assert.DoesNotContain("Models/digits.onnx: 341,444 -> ", build.Output);
     }
 
     [Fact]
@@ -96,6 +124,11 @@ public sealed class FreshAppTests
         Assert.Contains("analyzers/dotnet/cs/Compression.Build.Generator.dll", entries);
         Assert.Contains("tools/net8.0/any/onnx-compress.dll", entries);
         Assert.Contains("tools/net8.0/any/onnx-compress.runtimeconfig.json", entries);
+        Assert.Contains("tools/net8.0/any/Microsoft.ML.OnnxRuntime.dll", entries);
+        Assert.DoesNotContain(entries, e => e.Contains("libonnxruntime", StringComparison.Ordinal) || e.EndsWith("onnxruntime.dll", StringComparison.Ordinal));
+        string nuspec = new StreamReader(package.GetEntry("Compression.Build.nuspec")!.Open()).ReadToEnd();
+        Assert.Contains($"<dependency id=\"Microsoft.ML.OnnxRuntime.Managed\" version=\"{PackageFeed.OldestOnnxRuntimeVersion}\"", nuspec);
+        Assert.DoesNotContain("Compression.Runtime", nuspec);
         Assert.DoesNotContain(entries, e => e.StartsWith("tools/net8.0/any/publish/", StringComparison.Ordinal));
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal));
         Assert.Equal(entries.Length, entries.Distinct(StringComparer.OrdinalIgnoreCase).Count());
@@ -114,7 +147,20 @@ public sealed class FreshAppTests
         Assert.False(File.Exists(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")), "nothing is written for the broken model");
     }
 
-    private string CreateApp(string name, int sensorWeightThreshold)
+    private static void AssertAppRan(ProcessResult run, string onnxRuntimeVersion)
+    {
+        Assert.Equal(onnxRuntimeVersion, Line(run.Output, "onnx runtime: "));
+        double accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.95, $"accuracy {accuracy} on the held-out digits is below 0.95:\n{run.Output}");
+        Assert.Equal("0", Line(run.Output, "DequantizeLinear with the generated options: "));
+        Assert.NotEqual("0", Line(run.Output, "DequantizeLinear with plain options: "));
+        Assert.Equal("True", Line(run.Output, "binding matches run: "));
+        Assert.Equal("True", Line(run.Output, "async matches run: "));
+        Assert.Equal("[2, 3]", Line(run.Output, "sensor scores shape: "));
+        Assert.Equal("features", Line(run.Output, "shape check names: "));
+    }
+
+    private string CreateApp(string name, int sensorWeightThreshold, string? onnxRuntimeVersion = PackageFeed.OnnxRuntimeVersion)
     {
         string app = Directory.CreateDirectory(Path.Combine(feed.Root, name)).FullName;
         Directory.CreateDirectory(Path.Combine(app, "Models"));
@@ -123,11 +169,11 @@ public sealed class FreshAppTests
         SensorFusionModel.Write(Path.Combine(app, "Models", "sensor_fusion.onnx"));
         File.WriteAllText(Path.Combine(app, "NuGet.config"), feed.NuGetConfig);
         File.WriteAllText(Path.Combine(app, "Program.cs"), ProgramSource);
-        WriteProject(app, name, sensorWeightThreshold);
+        WriteProject(app, name, sensorWeightThreshold, onnxRuntimeVersion);
         return app;
     }
 
-    private static void WriteProject(string app, string name, int sensorWeightThreshold) =>
+    private static void WriteProject(string app, string name, int sensorWeightThreshold, string? onnxRuntimeVersion = PackageFeed.OnnxRuntimeVersion) =>
         File.WriteAllText(Path.Combine(app, name + ".csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -139,7 +185,7 @@ public sealed class FreshAppTests
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Compression.Build" Version="{PackageFeed.Version}" />
-                <PackageReference Include="{PackageFeed.NativeRuntimePackage}" Version="{PackageFeed.NativeRuntimeVersion}" />
+                {(onnxRuntimeVersion is null ? "" : $"<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" Version=\"{onnxRuntimeVersion}\" />")}
               </ItemGroup>
               <ItemGroup>
                 <OnnxModel Include="Models/digits.onnx" />
@@ -151,7 +197,8 @@ public sealed class FreshAppTests
 
     private const string ProgramSource = """
         using System.Globalization;
-        using Compression.Runtime;
+        using System.Text;
+        using Microsoft.ML.OnnxRuntime;
         using FreshApp;
 
         string[] rows = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "digits-test.csv")).Skip(1).ToArray();
@@ -164,12 +211,33 @@ public sealed class FreshAppTests
             fields.AsSpan(1).CopyTo(pixels.AsSpan(r * 64, 64));
         }
 
+        Console.WriteLine("onnx runtime: " + OrtEnv.Instance().GetVersionString());
+        string modelPath = Path.Combine(AppContext.BaseDirectory, Digits.ModelPath);
+
+        // Session options of the app's own: the generated entries, one more entry, and the optimized graph written out.
+        string optimized = Path.Combine(AppContext.BaseDirectory, "digits.optimized.onnx");
+        using (SessionOptions options = Digits.CreateSessionOptions())
+        {
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            options.OptimizedModelFilePath = optimized;
+            using var withOptions = new Digits(modelPath, options);
+        }
+
+        Console.WriteLine("DequantizeLinear with the generated options: " + Count(File.ReadAllBytes(optimized), "DequantizeLinear"));
+        using (var plain = new SessionOptions { OptimizedModelFilePath = optimized })
+        using (var withPlain = new Digits(modelPath, plain))
+        {
+        }
+
+        Console.WriteLine("DequantizeLinear with plain options: " + Count(File.ReadAllBytes(optimized), "DequantizeLinear"));
+
         using var digits = new Digits();
-        ReadOnlySpan<float> logits = digits.Run(pixels).Logits.Span;
+        using Digits.Outputs outputs = digits.Run(pixels);
+        float[] logits = outputs.Logits.GetTensorDataAsSpan<float>().ToArray();
         int correct = 0;
         for (int r = 0; r < rows.Length; r++)
         {
-            ReadOnlySpan<float> scores = logits.Slice(r * 10, 10);
+            ReadOnlySpan<float> scores = logits.AsSpan(r * 10, 10);
             int best = 0;
             for (int d = 1; d < 10; d++) { if (scores[d] > scores[best]) { best = d; } }
             correct += best == labels[r] ? 1 : 0;
@@ -177,9 +245,29 @@ public sealed class FreshAppTests
 
         Console.WriteLine("digits accuracy: " + ((double)correct / rows.Length).ToString("F4", CultureInfo.InvariantCulture));
 
+        // Caller buffers, bound once.
+        var boundLogits = new float[rows.Length * 10];
+        var boundProbabilities = new float[rows.Length * 10];
+        using (OrtValue input = OrtValue.CreateTensorValueFromMemory(pixels, new long[] { rows.Length, 64 }))
+        using (OrtValue logitsValue = OrtValue.CreateTensorValueFromMemory(boundLogits, new long[] { rows.Length, 10 }))
+        using (OrtValue probabilitiesValue = OrtValue.CreateTensorValueFromMemory(boundProbabilities, new long[] { rows.Length, 10 }))
+        using (Digits.Binding binding = digits.Bind(input, logitsValue, probabilitiesValue))
+        {
+            binding.Run();
+        }
+
+        Console.WriteLine("binding matches run: " + boundLogits.AsSpan().SequenceEqual(logits));
+        using (Digits.Outputs later = await digits.RunAsync(pixels))
+        {
+            Console.WriteLine("async matches run: " + later.Logits.GetTensorDataAsSpan<float>().SequenceEqual(logits));
+        }
+
         using var fusion = new SensorFusion();
-        var result = fusion.Run(new float[2 * 64], new float[2 * 16]);
-        Console.WriteLine("sensor scores shape: " + OnnxTensor.FormatShape(result.Scores.Shape));
+        using (SensorFusion.Outputs result = fusion.Run(new float[2 * 64], new float[2 * 16]))
+        {
+            Console.WriteLine("sensor scores shape: [" + string.Join(", ", result.Scores.GetTensorTypeAndShape().Shape) + "]");
+        }
+
         try
         {
             fusion.Run(new float[2 * 64], new float[2 * 15]);
@@ -187,6 +275,18 @@ public sealed class FreshAppTests
         catch (ArgumentException e)
         {
             Console.WriteLine("shape check names: " + e.ParamName);
+        }
+
+        static int Count(byte[] bytes, string text)
+        {
+            byte[] pattern = Encoding.ASCII.GetBytes(text);
+            int count = 0;
+            for (int at = bytes.AsSpan().IndexOf(pattern); at >= 0; at = bytes.AsSpan(at + 1).IndexOf(pattern) is int next && next >= 0 ? at + 1 + next : -1)
+            {
+                count++;
+            }
+
+            return count;
         }
         """;
 

@@ -1,19 +1,21 @@
-using System.IO.Compression;
-using System.Text;
-
 namespace Compression.Build.EndToEnd.Tests;
 
 /// <summary>
-/// A local folder feed with this repository's packages, packed once for all end-to-end tests, plus a package that
-/// ships ONNX Runtime's native library in the layout of Microsoft.ML.OnnxRuntime (runtimes/&lt;rid&gt;/native/),
-/// which is not on this project's NuGet feed. Apps restore from it into a packages folder of their own, so that no
-/// earlier copy of the same version in the user's NuGet cache is used.
+/// A local folder feed with this repository's packages, packed once for all end-to-end tests, and the ONNX Runtime
+/// packages apps reference (Microsoft.ML.OnnxRuntime and .Managed at <see cref="OnnxRuntimeVersion"/> and at the oldest
+/// supported <see cref="OldestOnnxRuntimeVersion"/>), taken from the NuGet packages folder this test project restored them
+/// into. Apps restore from this feed (their other dependencies from nuget.org), into a packages folder of their own, so
+/// that no earlier copy of the same version in the user's NuGet cache is used.
 /// </summary>
 public sealed class PackageFeed : IDisposable
 {
     public const string Version = "0.1.0";
-    public const string NativeRuntimePackage = "Test.OnnxRuntime.Native";
-    public const string NativeRuntimeVersion = "1.23.2";
+
+    /// <summary>The ONNX Runtime the repository tests with.</summary>
+    public const string OnnxRuntimeVersion = "1.31.1";
+
+    /// <summary>The oldest ONNX Runtime the generated classes and the compressor support.</summary>
+    public const string OldestOnnxRuntimeVersion = "1.30.0";
 
     public PackageFeed()
     {
@@ -25,11 +27,13 @@ public sealed class PackageFeed : IDisposable
         TimeSpan timeout = TimeSpan.FromMinutes(10);
         DotNet.Run(RepositoryPaths.Root, environment, timeout, "pack", "src/Compression.Build/Compression.Build.csproj", "-c", "Release", "-o", FeedDirectory)
             .ShouldSucceed("dotnet pack Compression.Build");
-        DotNet.Run(RepositoryPaths.Root, environment, timeout, "pack", "src/Compression.Runtime/Compression.Runtime.csproj", "-c", "Release", "--no-build", "-o", FeedDirectory)
-            .ShouldSucceed("dotnet pack Compression.Runtime");
         DotNet.Run(RepositoryPaths.Root, environment, timeout, "pack", "src/Compression.Cli/Compression.Cli.csproj", "-c", "Release", "--no-build", "-o", FeedDirectory)
             .ShouldSucceed("dotnet pack Compression.Cli");
-        WriteNativeRuntimePackage();
+        foreach (string version in new[] { OnnxRuntimeVersion, OldestOnnxRuntimeVersion })
+        {
+            AddRestoredPackage("Microsoft.ML.OnnxRuntime", version);
+            AddRestoredPackage("Microsoft.ML.OnnxRuntime.Managed", version);
+        }
     }
 
     /// <summary>The temporary folder that holds the feed, the packages folder and the apps.</summary>
@@ -45,14 +49,28 @@ public sealed class PackageFeed : IDisposable
         ["NUGET_PACKAGES"] = PackagesDirectory,
     };
 
-    /// <summary>A NuGet.config that restores only from this feed.</summary>
+    /// <summary>
+    /// A NuGet.config that takes this repository's packages and ONNX Runtime from this feed only, and their other
+    /// dependencies (System.Numerics.Tensors, ...) from nuget.org, as a user's restore would.
+    /// </summary>
     public string NuGetConfig => $"""
         <?xml version="1.0" encoding="utf-8"?>
         <configuration>
           <packageSources>
             <clear />
             <add key="local" value="{FeedDirectory}" />
+            <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
           </packageSources>
+          <packageSourceMapping>
+            <packageSource key="local">
+              <package pattern="Compression.*" />
+              <package pattern="Microsoft.ML.OnnxRuntime" />
+              <package pattern="Microsoft.ML.OnnxRuntime.Managed" />
+            </packageSource>
+            <packageSource key="nuget.org">
+              <package pattern="*" />
+            </packageSource>
+          </packageSourceMapping>
         </configuration>
         """;
 
@@ -67,36 +85,31 @@ public sealed class PackageFeed : IDisposable
         }
     }
 
-    private void WriteNativeRuntimePackage()
+    /// <summary>Links (or copies) a package this test project restored into the feed.</summary>
+    private void AddRestoredPackage(string id, string version)
     {
-        string path = Path.Combine(FeedDirectory, $"{NativeRuntimePackage}.{NativeRuntimeVersion}.nupkg");
-        using ZipArchive zip = ZipFile.Open(path, ZipArchiveMode.Create);
-        WriteText(zip, $"{NativeRuntimePackage}.nuspec", $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
-              <metadata>
-                <id>{NativeRuntimePackage}</id>
-                <version>{NativeRuntimeVersion}</version>
-                <authors>Compression.Build tests</authors>
-                <description>ONNX Runtime's native library in the layout of Microsoft.ML.OnnxRuntime, for tests.</description>
-              </metadata>
-            </package>
-            """);
-        WriteText(zip, "[Content_Types].xml", """
-            <?xml version="1.0" encoding="utf-8"?>
-            <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
-              <Default Extension="nuspec" ContentType="application/octet" />
-              <Default Extension="so" ContentType="application/octet" />
-            </Types>
-            """);
-        zip.CreateEntryFromFile(AssemblyMetadata.OnnxRuntimeLibraryPath, "runtimes/linux-x64/native/libonnxruntime.so", CompressionLevel.Fastest);
+        string lower = id.ToLowerInvariant();
+        string source = Path.Combine(NuGetPackagesFolder(), lower, version, $"{lower}.{version}.nupkg");
+        Assert.True(File.Exists(source), $"{source} is missing: the end-to-end test project restores {id} {version} (see its csproj).");
+        string target = Path.Combine(FeedDirectory, $"{lower}.{version}.nupkg");
+        try
+        {
+            File.CreateSymbolicLink(target, source);
+        }
+        catch (IOException)
+        {
+            File.Copy(source, target);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            File.Copy(source, target);
+        }
     }
 
-    private static void WriteText(ZipArchive zip, string name, string text)
-    {
-        using Stream stream = zip.CreateEntry(name).Open();
-        stream.Write(Encoding.UTF8.GetBytes(text));
-    }
+    private static string NuGetPackagesFolder() =>
+        System.Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } folder
+            ? folder
+            : Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 }
 
 [CollectionDefinition(Name)]

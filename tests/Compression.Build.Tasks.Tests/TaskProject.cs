@@ -23,7 +23,9 @@ internal sealed class TaskProject : IDisposable
     public static string TasksAssembly => AssemblyMetadata.Get("TasksAssembly");
 
     /// <summary>Runs the task with these parameters (values are XML-escaped) and returns MSBuild's exit code and output.</summary>
-    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters)
+    /// <param name="parameters">The task's parameters.</param>
+    /// <param name="nuGetPackages">The NuGet packages folder the compressor may find ONNX Runtime in (NUGET_PACKAGES); by default the user's.</param>
+    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters, string? nuGetPackages = null)
     {
         var attributes = new StringBuilder();
         foreach ((string name, string value) in parameters)
@@ -53,6 +55,11 @@ internal sealed class TaskProject : IDisposable
         }
 
         start.Environment.Remove("ONNXRUNTIME_LIBRARY_PATH");
+        if (nuGetPackages is not null)
+        {
+            start.Environment["NUGET_PACKAGES"] = nuGetPackages;
+        }
+
         start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         using Process process = Process.Start(start)!;
         Task<string> error = process.StandardError.ReadToEndAsync();

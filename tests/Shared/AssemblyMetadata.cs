@@ -8,7 +8,7 @@ namespace Compression.Testing;
 /// </summary>
 internal static class AssemblyMetadata
 {
-    /// <summary>ONNX Runtime's native library in the build's cache, not the copy beside the tests (projects with <c>UsesOnnxRuntime</c>).</summary>
+    /// <summary>ONNX Runtime's native library for this machine inside the restored Microsoft.ML.OnnxRuntime package (projects with <c>UsesOnnxRuntime</c>).</summary>
     public static string OnnxRuntimeLibraryPath => Get("OnnxRuntimeLibraryPath");
 
     /// <summary>

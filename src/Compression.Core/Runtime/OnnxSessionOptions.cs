@@ -1,17 +1,6 @@
-namespace Compression.Runtime;
+using Microsoft.ML.OnnxRuntime;
 
-/// <summary>How ONNX Runtime optimizes a model's graph when a session loads it.</summary>
-public enum GraphOptimizationLevel
-{
-    /// <summary>No graph optimizations.</summary>
-    DisableAll = 0,
-    /// <summary>Semantics-preserving rewrites such as constant folding and redundant node removal.</summary>
-    Basic = 1,
-    /// <summary>Basic plus operator fusions.</summary>
-    Extended = 2,
-    /// <summary>Every optimization, layout changes included (ONNX Runtime's default).</summary>
-    All = 99,
-}
+namespace Compression.Core.Runtime;
 
 /// <summary>Settings of an <see cref="OnnxSession"/>.</summary>
 public sealed class OnnxSessionOptions
@@ -26,8 +15,8 @@ public sealed class OnnxSessionOptions
     /// <summary>Run independent branches of the graph in parallel. Off by default.</summary>
     public bool ParallelExecution { get; set; }
 
-    /// <summary>The graph optimization level; <see cref="GraphOptimizationLevel.All"/> by default.</summary>
-    public GraphOptimizationLevel OptimizationLevel { get; set; } = GraphOptimizationLevel.All;
+    /// <summary>The graph optimization level; <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/> by default.</summary>
+    public GraphOptimizationLevel OptimizationLevel { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
     /// <summary>Session configuration entries (<c>AddSessionConfigEntry</c>), such as
     /// <c>session.disable_quant_qdq</c> = <c>1</c>, which compressed models record in their signature.</summary>

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 
-namespace Compression.Runtime;
+namespace Compression.Core.Runtime;
 
 /// <summary>
 /// A dense tensor passed to or returned from an <see cref="OnnxSession"/>: an element type, a shape and the

@@ -1,4 +1,4 @@
-namespace Compression.Runtime;
+namespace Compression.Core.Runtime;
 
 /// <summary>The kind of value an ONNX input or output holds (<c>ONNXType</c>).</summary>
 public enum OnnxValueKind

@@ -1,4 +1,4 @@
-namespace Compression.Runtime;
+namespace Compression.Core.Runtime;
 
 /// <summary>Element types of ONNX tensors, numbered as ONNX numbers them (<c>TensorProto.DataType</c>).</summary>
 public enum TensorElementType

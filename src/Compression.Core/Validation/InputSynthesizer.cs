@@ -1,4 +1,4 @@
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Core.Validation;
 

@@ -1,4 +1,5 @@
-using Compression.Runtime;
+using Compression.Core.Runtime;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Compression.Core.Validation;
 
@@ -94,10 +95,6 @@ public static class ModelValidator
             throw new CompressionException(DiagnosticCodes.OnnxRuntimeNotFound, modelPath,
                 e.Message + " Or turn validation off (OnnxValidate=false, --no-validate) to compress without ONNX Runtime.", e);
         }
-        catch (OnnxRuntimeException e)
-        {
-            throw new CompressionException(DiagnosticCodes.OnnxRuntimeNotFound, modelPath, e.Message, e);
-        }
     }
 
     private static OnnxSession Open(Func<OnnxSession> create, string code, string modelPath, string message, string version)
@@ -108,7 +105,7 @@ public static class ModelValidator
         }
         catch (OnnxRuntimeException e)
         {
-            throw new CompressionException(code, modelPath, string.Format(System.Globalization.CultureInfo.InvariantCulture, message, version, EndSentence(e.NativeMessage)), e);
+            throw new CompressionException(code, modelPath, string.Format(System.Globalization.CultureInfo.InvariantCulture, message, version, EndSentence(e.Message)), e);
         }
     }
 
@@ -120,8 +117,7 @@ public static class ModelValidator
         }
         catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException)
         {
-            string detail = e is OnnxRuntimeException ort ? ort.NativeMessage : e.Message;
-            throw new CompressionException(code, modelPath, string.Format(System.Globalization.CultureInfo.InvariantCulture, message, version, EndSentence(detail)), e);
+            throw new CompressionException(code, modelPath, string.Format(System.Globalization.CultureInfo.InvariantCulture, message, version, EndSentence(e.Message)), e);
         }
     }
 

@@ -1,6 +1,6 @@
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Compression.Core.Validation;

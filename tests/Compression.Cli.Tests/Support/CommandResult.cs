@@ -23,7 +23,8 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
 
     /// <summary>Runs the built tool as a child process: <c>dotnet onnx-compress.dll args</c>.</summary>
     /// <param name="toolAssembly">The tool's main assembly; by default the one beside the tests.</param>
-    public static CommandResult ChildProcess(string[] args, string? toolAssembly = null)
+    /// <param name="environment">Environment variables to set (a null value removes one).</param>
+    public static CommandResult ChildProcess(string[] args, string? toolAssembly = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo(DotNetHost())
         {
@@ -39,6 +40,17 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
 
         // The tool must find ONNX Runtime the way it would on a user's machine, not through the test environment.
         start.Environment.Remove("ONNXRUNTIME_LIBRARY_PATH");
+        foreach (KeyValuePair<string, string?> variable in environment ?? new Dictionary<string, string?>())
+        {
+            if (variable.Value is null)
+            {
+                start.Environment.Remove(variable.Key);
+            }
+            else
+            {
+                start.Environment[variable.Key] = variable.Value;
+            }
+        }
 
         using Process process = Process.Start(start)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();

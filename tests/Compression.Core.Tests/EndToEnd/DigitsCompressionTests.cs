@@ -6,7 +6,7 @@ using Compression.Core.Tests.Support;
 using Compression.Core.Validation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Core.Tests.EndToEnd;
 

@@ -1,10 +1,11 @@
+using Microsoft.ML.OnnxRuntime;
 using System.Diagnostics;
 using System.Text;
 using Compression.Core.Graph;
 using Compression.Core.Validation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 using Xunit.Abstractions;
 
 namespace Compression.Core.Tests.Graph;

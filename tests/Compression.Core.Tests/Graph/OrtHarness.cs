@@ -2,7 +2,7 @@ using System.Globalization;
 using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Core.Tests.Graph;
 

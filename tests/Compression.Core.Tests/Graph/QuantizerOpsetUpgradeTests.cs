@@ -2,7 +2,7 @@ using Compression.Core.Graph;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Tests.Support;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 

@@ -1,7 +1,7 @@
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Tests.Support;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Compression.Core.Tests.Quantization;

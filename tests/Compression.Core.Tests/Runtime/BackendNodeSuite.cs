@@ -1,18 +1,20 @@
+using Microsoft.ML.OnnxRuntime;
+using Compression.Core.Runtime;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Compression.Onnx.Protos;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
 internal enum NodeTestStatus
 {
-    /// <summary>Ran through the binding and every output matched the reference.</summary>
+    /// <summary>Ran through OnnxSession and every output matched the reference.</summary>
     Matched,
-    /// <summary>Not run: the model is outside what the binding or ONNX Runtime 1.23 handles (see the reason).</summary>
+    /// <summary>Not run: the model is outside what OnnxSession or ONNX Runtime handles (see the reason).</summary>
     Skipped,
     /// <summary>Ran, did not match, and is on the known-differences list.</summary>
     KnownDifference,
-    /// <summary>Ran and did not match, or the binding misbehaved.</summary>
+    /// <summary>Ran and did not match, or OnnxSession misbehaved.</summary>
     Failed,
 }
 
@@ -29,8 +31,8 @@ internal static class BackendNodeSuite
     public static string NodeTestsDir => Path.Combine(AssemblyMetadata.OnnxTestDataDir, "node");
 
     /// <summary>
-    /// Tests that run and whose outputs ONNX Runtime 1.23.2 computes differently from the ONNX reference outputs
-    /// in this test data (ONNX 1.12). Each entry says why; the binding passes the data through untouched in all of
+    /// Tests that run and whose outputs ONNX Runtime computes differently from the ONNX reference outputs
+    /// in this test data (ONNX 1.12). Each entry says why; OnnxSession passes the data through untouched in all of
     /// them (other tests of the same operators match). Keep it short: an entry that starts matching fails the suite.
     /// </summary>
     public static IReadOnlyDictionary<string, string> KnownDifferences { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -138,20 +140,20 @@ internal static class BackendNodeSuite
         ValueInfoProto[] inputs = graph.Input.Where(i => !initializers.Contains(i.Name)).ToArray();
         ValueInfoProto[] outputs = graph.Output.ToArray();
 
-        // Only dense tensors of the binding's element types take part.
+        // Only dense tensors of the element types OnnxSession passes take part.
         foreach (ValueInfoProto value in inputs.Concat(outputs))
         {
             TypeProto.ValueOneofCase kind = value.Type?.ValueCase ?? TypeProto.ValueOneofCase.None;
             if (kind != TypeProto.ValueOneofCase.TensorType)
             {
-                return Skip(name, "not dense tensors: the model has sequence, optional or map inputs or outputs, which the binding does not pass",
+                return Skip(name, "not dense tensors: the model has sequence, optional or map inputs or outputs, which OnnxSession does not pass",
                     $"'{value.Name}' is a {kind}");
             }
 
             var type = (TensorElementType)value.Type!.TensorType.ElemType;
             if (!Supported(type))
             {
-                return Skip(name, $"element type {value.Type.TensorType.ElemType} is not one the binding supports", $"'{value.Name}'");
+                return Skip(name, $"element type {value.Type.TensorType.ElemType} is not one OnnxSession supports", $"'{value.Name}'");
             }
         }
 
@@ -162,7 +164,7 @@ internal static class BackendNodeSuite
         }
         catch (OnnxRuntimeException e) when (LoadSkipReason(e) is string reason)
         {
-            return Skip(name, reason, e.NativeMessage);
+            return Skip(name, reason, e.Message);
         }
 
         using (session)
@@ -191,15 +193,15 @@ internal static class BackendNodeSuite
             {
                 results = session.Run(inputs.Select(i => i.Name).ToArray(), feeds, []);
             }
-            catch (OnnxRuntimeException e) when (e.NativeMessage.Contains(MissingLocale, StringComparison.Ordinal))
+            catch (OnnxRuntimeException e) when (e.Message.Contains(MissingLocale, StringComparison.Ordinal))
             {
-                return Skip(name, MissingLocaleReason, e.NativeMessage);
+                return Skip(name, MissingLocaleReason, e.Message);
             }
-            catch (OnnxRuntimeException e) when (e.ErrorCode == OnnxRuntimeErrorCode.InvalidArgument && ContradictsDeclaredShape(inputs, feeds) is string contradiction)
+            catch (OnnxRuntimeException e) when (e.Code() == "InvalidArgument" && ContradictsDeclaredShape(inputs, feeds) is string contradiction)
             {
                 // ORT checks inputs against the declared shapes; the reference runner does not.
                 return Skip(name, "invalid test data: an input's shape contradicts the model's declared shape, and ORT rightly rejects it (InvalidArgument)",
-                    $"{contradiction}; ORT: {e.NativeMessage}");
+                    $"{contradiction}; ORT: {e.Message}");
             }
 
             if (results.Length != outputs.Length)
@@ -261,18 +263,18 @@ internal static class BackendNodeSuite
 
     /// <summary>
     /// Why a model that ONNX Runtime refuses to load is skipped, or null when the refusal is unexpected (a failure).
-    /// Only refusals that are about ONNX Runtime 1.23.2 itself count: a kernel it does not have for these types, an
+    /// Only refusals that are about ONNX Runtime itself count: a kernel it does not have for these types, an
     /// operator its inference build does not register, an attribute value its kernel rejects, or a missing locale.
     /// </summary>
-    private static string? LoadSkipReason(OnnxRuntimeException e) => e switch
+    private static string? LoadSkipReason(OnnxRuntimeException e) => e.Code() switch
     {
-        { ErrorCode: OnnxRuntimeErrorCode.NotImplemented } =>
-            "ORT 1.23.2 has no CPU kernel for this operator and element type (NotImplemented)",
-        { ErrorCode: OnnxRuntimeErrorCode.Fail } when e.NativeMessage.Contains("is not a registered function/op", StringComparison.Ordinal) =>
-            "ORT 1.23.2's inference build does not register the operator (ai.onnx.preview.training optimizers)",
-        { ErrorCode: OnnxRuntimeErrorCode.RuntimeException } when e.NativeMessage.Contains("(layout == 1) are not supported", StringComparison.Ordinal) =>
-            "ORT 1.23.2's RNN kernels reject batch-first layout (layout=1)",
-        _ when e.NativeMessage.Contains(MissingLocale, StringComparison.Ordinal) => MissingLocaleReason,
+        "NotImplemented" =>
+            "ORT has no CPU kernel for this operator and element type (NotImplemented)",
+        "Fail" when e.Message.Contains("is not a registered function/op", StringComparison.Ordinal) =>
+            "ORT's inference build does not register the operator (ai.onnx.preview.training optimizers)",
+        _ when e.Message.Contains("(layout == 1) are not supported", StringComparison.Ordinal) =>
+            "ORT's RNN kernels reject batch-first layout (layout=1)",
+        _ when e.Message.Contains(MissingLocale, StringComparison.Ordinal) => MissingLocaleReason,
         _ => null,
     };
 
@@ -366,7 +368,7 @@ internal static class BackendNodeSuite
         type is >= TensorElementType.Float and <= TensorElementType.UInt64 and not TensorElementType.Complex64
             or TensorElementType.BFloat16;
 
-    /// <summary>The binding's view of the signature must be the model's: names in order, element types, and the
+    /// <summary>OnnxSession's view of the signature must be the model's: names in order, element types, and the
     /// dimensions the model declares (sizes, or -1 with the symbolic name).</summary>
     private static string? CheckSignature(IReadOnlyList<OnnxValueInfo> reported, ValueInfoProto[] declared, string kind)
     {

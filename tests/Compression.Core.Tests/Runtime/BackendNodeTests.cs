@@ -1,7 +1,8 @@
+using Compression.Core.Runtime;
 using System.Text;
 using Xunit.Abstractions;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
 /// <summary>
 /// The ONNX backend test suite's node tests through <see cref="OnnxSession"/> and real ONNX Runtime: each model is

@@ -1,8 +1,9 @@
+using Compression.Core.Runtime;
 using System.Runtime.InteropServices;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
-/// <summary>Every element type the binding supports goes into ONNX Runtime and comes back bit for bit.</summary>
+/// <summary>Every element type OnnxSession supports goes into ONNX Runtime and comes back bit for bit.</summary>
 public class ElementTypeTests
 {
     public static TheoryData<TensorElementType> SupportedTypes() =>
@@ -87,7 +88,7 @@ public class ElementTypeTests
     [Fact]
     public void A_null_string_element_is_refused_before_it_reaches_ONNX_Runtime()
     {
-        // ONNX Runtime would dereference the null pointer (this crashed the process before the binding checked).
+        // ONNX Runtime would dereference the null pointer (OnnxSession refuses it first).
         using var session = new OnnxSession(TestModels.Identity(TensorElementType.String, "n"));
 
         var e = Assert.Throws<ArgumentException>(() => session.Run(["x"], [OnnxTensor.FromStrings(["a", null!], 2)], []));
@@ -98,7 +99,7 @@ public class ElementTypeTests
     [Fact]
     public void A_string_input_containing_NUL_is_refused_instead_of_being_cut_short()
     {
-        // FillStringTensor takes NUL-terminated strings: "a\0b" arrived as "a" before the binding checked.
+        // ONNX Runtime keeps strings NUL-terminated: "a\0b" would arrive as "a".
         using var session = new OnnxSession(TestModels.Identity(TensorElementType.String, "n"));
 
         var e = Assert.Throws<ArgumentException>(() => session.Run(["x"], [OnnxTensor.FromStrings(["ok", "a\0b"], 2)], []));

@@ -1,6 +1,6 @@
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
 public class SessionSmokeTests
 {

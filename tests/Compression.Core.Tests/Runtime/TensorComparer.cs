@@ -1,7 +1,8 @@
+using Compression.Core.Runtime;
 using System.Globalization;
 using System.Text;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
 /// <summary>Absolute and relative tolerance for floating-point elements: |actual - expected| &lt;= Absolute + Relative * |expected|.</summary>
 internal readonly record struct Tolerance(double Relative, double Absolute)

@@ -1,12 +1,13 @@
+using Compression.Core.Runtime;
 using System.Runtime.InteropServices;
 using System.Text;
 using Compression.Onnx.Protos;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
 /// <summary>
 /// Turns a serialized ONNX <see cref="TensorProto"/> (the backend suite's input_K.pb / output_K.pb) into an
-/// <see cref="OnnxTensor"/>. Written here, from the ONNX spec, so the binding is checked against data that did not
+/// <see cref="OnnxTensor"/>. Written here, from the ONNX spec, so OnnxSession is checked against data that did not
 /// pass through any other code of this repository: raw_data holds little-endian elements; otherwise the typed
 /// field the spec names for each type does (int32_data also carries int8/int16/uint8/uint16/bool and the bits of
 /// float16/bfloat16; uint64_data carries uint32).

@@ -1,4 +1,5 @@
-namespace Compression.Runtime.Tests;
+using Compression.Core.Runtime;
+namespace Compression.Core.Tests.Runtime;
 
 /// <summary>The managed side of tensors: what they refuse before anything reaches ONNX Runtime.</summary>
 public class TensorTests

@@ -1,7 +1,8 @@
+using Compression.Core.Runtime;
 using Compression.Onnx.Protos;
 using Google.Protobuf;
 
-namespace Compression.Runtime.Tests;
+namespace Compression.Core.Tests.Runtime;
 
 /// <summary>Tiny ONNX models built in code with the generated protobuf classes, serialized to bytes.</summary>
 internal static class TestModels
@@ -51,7 +52,7 @@ internal static class TestModels
         graph.Input.AddRange(inputs);
         graph.Output.AddRange(outputs);
         graph.Initializer.AddRange(initializers ?? []);
-        var model = new ModelProto { IrVersion = 8, ProducerName = "Compression.Runtime.Tests", Graph = graph };
+        var model = new ModelProto { IrVersion = 8, ProducerName = "Compression.Core.Tests", Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         return model.ToByteArray();
     }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Core.Tests.Support;
 

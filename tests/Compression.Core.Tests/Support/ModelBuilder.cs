@@ -1,6 +1,6 @@
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 using Google.Protobuf;
 using AttributeType = Compression.Onnx.Protos.AttributeProto.Types.AttributeType;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;

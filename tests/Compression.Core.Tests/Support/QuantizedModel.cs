@@ -1,7 +1,7 @@
 using Compression.Core.Passes.Quantization;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 
 namespace Compression.Core.Tests.Support;
 

@@ -3,7 +3,7 @@ using Compression.Core.Tests.Support;
 using Compression.Core.Validation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
-using Compression.Runtime;
+using Compression.Core.Runtime;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Compression.Core.Tests.Validation;
@@ -39,7 +39,7 @@ public sealed class ValidationTests : IDisposable
     [Fact]
     public void A_model_older_than_ONNX_Runtime_runs_is_compared_with_the_original_raised_to_opset_13()
     {
-        // test_Linear: a Gemm at opset 6, which ONNX Runtime 1.23 does not run.
+        // test_Linear: a Gemm at opset 6, which ONNX Runtime (1.23 and 1.31 alike) does not run.
         string model = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "pytorch-converted", "test_Linear", "model.onnx");
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("linear.onnx"))
