@@ -7,7 +7,8 @@ namespace Compression.GeneratedApi.Benchmarks;
 /// <summary>
 /// One run of the compressed digits MLP, made through the generated class and directly on the
 /// <see cref="InferenceSession"/> it wraps, with the same session options, the same input memory and, for the bound
-/// runs, the same caller-allocated outputs. Each category pairs a generated call with its direct baseline.
+/// runs, the same caller-allocated outputs, one intra-op thread each. Each category pairs a generated call with its
+/// direct baseline.
 /// </summary>
 [MemoryDiagnoser]
 [InProcess]
@@ -36,10 +37,13 @@ public class GeneratedApiBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        // One intra-op thread on both sides: on a 2-core machine ONNX Runtime's spinning thread pool makes batched
+        // timings multimodal, which would hide a difference of a few percent.
         string model = Path.Combine(AppContext.BaseDirectory, Digits.ModelPath);
-        digits = new Digits(model);
         using (SessionOptions options = Digits.CreateSessionOptions())
         {
+            options.IntraOpNumThreads = 1;
+            digits = new Digits(model, options);
             session = new InferenceSession(model, options);
         }
 
