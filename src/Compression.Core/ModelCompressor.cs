@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
 using Compression.Core.Signature;

@@ -44,6 +44,18 @@ internal sealed class ExternalDataLoader : IDisposable
         }
     }
 
+    /// <summary>Loads one tensor's external data into its <c>raw_data</c>; a tensor whose data is inline is left as it is.</summary>
+    public static void LoadOne(TensorProto tensor, string modelDirectory, string? modelPath)
+    {
+        if (tensor.DataLocation != TensorProto.Types.DataLocation.External)
+        {
+            return;
+        }
+
+        using var loader = new ExternalDataLoader(modelDirectory, modelPath);
+        loader.Load(tensor);
+    }
+
     public void Dispose()
     {
         foreach (var handle in _openFiles.Values)

@@ -16,7 +16,7 @@ public static class OnnxModelFile
     /// <param name="loadExternalData">
     /// Whether to read every tensor kept in an external file (relative to the model's folder) into the tensor's
     /// <c>raw_data</c>, leaving a model that no longer depends on those files. When false, such tensors keep their
-    /// <c>external_data</c> references and their values cannot be read until <see cref="LoadExternalData"/> is called.
+    /// <c>external_data</c> references and their values cannot be read until <see cref="LoadExternalData(ModelProto, string)"/> is called.
     /// </param>
     /// <returns>The model.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
@@ -88,6 +88,21 @@ public static class OnnxModelFile
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         ExternalDataLoader.LoadAll(model, modelDirectory, modelPath: null);
+    }
+
+    /// <summary>
+    /// Reads the external data of one tensor into its <c>raw_data</c>, as <see cref="LoadExternalData(ModelProto, string)"/>
+    /// does for all of them; for readers that load weights one at a time, when they need them.
+    /// </summary>
+    /// <param name="tensor">The tensor; left as it is when its data is inline.</param>
+    /// <param name="modelDirectory">The folder that external data locations are relative to: the model file's folder.</param>
+    /// <param name="modelPath">The model file, for messages, or null.</param>
+    /// <exception cref="OnnxFormatException">The external file is missing, outside <paramref name="modelDirectory"/>, or too short.</exception>
+    public static void LoadExternalData(TensorProto tensor, string modelDirectory, string? modelPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        ExternalDataLoader.LoadOne(tensor, modelDirectory, modelPath);
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Validation;
 

@@ -1,4 +1,4 @@
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Tests.Support;
 using Compression.Onnx.Protos;

@@ -1,4 +1,4 @@
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;

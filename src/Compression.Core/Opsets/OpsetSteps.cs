@@ -1,4 +1,4 @@
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>
 /// What changed in the default ONNX operator set from version 6 to 13, operator by operator, as converters that

@@ -1,4 +1,4 @@
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Tests.Support;
 using Compression.Onnx.Protos;
@@ -6,7 +6,7 @@ using Compression.Core.Runtime;
 using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Tests.Graph;
+namespace Compression.Core.Tests.Opsets;
 
 /// <summary>The weight quantizer raises an opset 11 model to 13 on its way, and the result still runs like the original.</summary>
 public sealed class QuantizerOpsetUpgradeTests

@@ -2,7 +2,7 @@ using Compression.Onnx.Protos;
 using Google.Protobuf;
 using AttributeType = Compression.Onnx.Protos.AttributeProto.Types.AttributeType;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>Reads, writes and removes the attributes of a <see cref="NodeProto"/> by name.</summary>
 internal static class NodeAttributes

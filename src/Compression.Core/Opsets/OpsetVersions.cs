@@ -1,6 +1,6 @@
 using Compression.Onnx.Protos;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>Reads and writes the version of the default ONNX operator set a model imports.</summary>
 public static class OpsetVersions

@@ -1,6 +1,6 @@
 using Compression.Onnx.Protos;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>What raising a model's default opset changed.</summary>
 /// <param name="From">The version the model imported.</param>

@@ -1,6 +1,6 @@
 using Compression.Onnx.Protos;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>
 /// Every name used in a graph (values, initializers, nodes) and in its subgraphs, so that passes can add names

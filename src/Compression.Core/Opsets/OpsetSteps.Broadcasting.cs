@@ -1,7 +1,7 @@
 using Compression.Onnx.Protos;
 using AttributeType = Compression.Onnx.Protos.AttributeProto.Types.AttributeType;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 internal static partial class OpsetSteps
 {

@@ -2,7 +2,7 @@ using Compression.Onnx;
 using Compression.Onnx.Protos;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 internal static partial class OpsetSteps
 {

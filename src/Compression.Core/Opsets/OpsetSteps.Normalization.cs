@@ -1,6 +1,6 @@
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 internal static partial class OpsetSteps
 {

@@ -4,7 +4,7 @@ using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Core.Runtime;
 
-namespace Compression.Core.Tests.Graph;
+namespace Compression.Core.Tests.Opsets;
 
 /// <summary>Runs models in ONNX Runtime and compares tensors the way numpy's allclose does.</summary>
 internal static class OrtHarness

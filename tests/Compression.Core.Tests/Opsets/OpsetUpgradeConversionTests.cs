@@ -1,4 +1,4 @@
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
@@ -6,7 +6,7 @@ using Compression.Core.Runtime;
 using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Tests.Graph;
+namespace Compression.Core.Tests.Opsets;
 
 /// <summary>
 /// One test per conversion: a small model at an old opset is raised to 13 and must compute in ONNX Runtime what the

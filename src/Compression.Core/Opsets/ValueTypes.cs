@@ -1,7 +1,7 @@
 using Compression.Onnx.Protos;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>
 /// The element type and rank of the values of one graph, as far as they can be told without running it: from the

@@ -2,7 +2,7 @@ using Compression.Onnx;
 using Compression.Onnx.Protos;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>Rewrites one node of a model from one version of the default opset to the next.</summary>
 /// <param name="rewrite">The node, with what the converter may read and add.</param>

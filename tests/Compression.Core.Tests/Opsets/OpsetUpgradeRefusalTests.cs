@@ -1,11 +1,11 @@
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using static Compression.Core.Tests.Support.Attributes;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Tests.Graph;
+namespace Compression.Core.Tests.Opsets;
 
 /// <summary>What the upgrade refuses and how it says so, and the properties of what it writes: deterministic,
 /// unique names, shared constants.</summary>

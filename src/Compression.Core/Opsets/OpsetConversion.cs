@@ -1,6 +1,6 @@
 using Compression.Onnx.Protos;
 
-namespace Compression.Core.Graph;
+namespace Compression.Core.Opsets;
 
 /// <summary>
 /// One run of <see cref="OpsetUpgrade"/>: carries every default-domain node of a graph and of its subgraphs through

@@ -1,14 +1,14 @@
 using Microsoft.ML.OnnxRuntime;
 using System.Diagnostics;
 using System.Text;
-using Compression.Core.Graph;
+using Compression.Core.Opsets;
 using Compression.Core.Validation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Core.Runtime;
 using Xunit.Abstractions;
 
-namespace Compression.Core.Tests.Graph;
+namespace Compression.Core.Tests.Opsets;
 
 /// <summary>
 /// The ONNX backend test suite as an oracle for <see cref="OpsetUpgrade"/>: every model of it below opset 13 with
