@@ -110,13 +110,13 @@ internal static class BenchmarkCommand
             clock.Restart();
             ModelCompressor.Compress(new CompressionRequest(model.Path, Path.Combine(work, "unvalidated", model.Name + ".onnx"))
             {
-                Settings = new CompressionSettings { Validate = false },
+                Settings = CompressionSettings.Default.Set(Compression.Core.Evaluation.EvaluationSettings.Validate, false),
             });
             unvalidated.Add(clock.Elapsed);
         }
 
-        return (outcome!, new CompressorRow(model.Name, outcome!.Report.Size.Original, outcome.Report.Quantized.Count,
-            outcome.Report.Quantized.Sum(w => w.OriginalBytes / sizeof(float)), unvalidated.Median, validated.Median,
+        return (outcome!, new CompressorRow(model.Name, outcome!.Report.Size.Original, outcome.Report.Changed.Count,
+            outcome.Report.Changed.Sum(w => w.BytesBefore / sizeof(float)), unvalidated.Median, validated.Median,
             outcome.Report.Validation?.Outputs.Min(o => o.CosineSimilarity ?? 1) ?? double.NaN));
     }
 

@@ -43,17 +43,15 @@ public sealed class CompressOnnxModel : ToolTask
     /// <summary>The dotnet host that runs the compressor; by default the one running the build (DOTNET_HOST_PATH).</summary>
     public string? DotNetHostPath { get; set; }
 
-    /// <summary>Weight quantization: <c>int8</c> or <c>none</c>.</summary>
-    public string? Quantize { get; set; }
+    /// <summary>The project-level settings, <c>Name=Value</c> one per line (the generated settings targets list them);
+    /// the model's metadata of the same names are its own settings.</summary>
+    public string? ProjectSettings { get; set; }
 
-    /// <summary>Weights with fewer elements stay float.</summary>
-    public string? WeightThreshold { get; set; }
+    /// <summary>The folder relative paths in settings are resolved against: the project folder.</summary>
+    public string? BaseDirectory { get; set; }
 
-    /// <summary>Compare the compressed model with the original in ONNX Runtime.</summary>
-    public bool Validate { get; set; } = true;
-
-    /// <summary>A folder of TensorProto files to validate with.</summary>
-    public string? ValidationData { get; set; }
+    /// <summary>Where the compressor lists the files it read, for the next build's up-to-date check.</summary>
+    public string? DependencyFile { get; set; }
 
     /// <summary>ONNX Runtime's native library to validate with (the native asset of the app's ONNX Runtime package).</summary>
     public string? OnnxRuntimeLibraryPath { get; set; }
@@ -113,18 +111,20 @@ public sealed class CompressOnnxModel : ToolTask
         Option(arguments, "--signature", SignaturePath);
         Option(arguments, "--report", ReportPath);
         Option(arguments, "--source-name", SourceName);
-        Option(arguments, "--quantize", Quantize);
-        Option(arguments, "--weight-threshold", WeightThreshold);
-        if (!Validate)
+        Option(arguments, "--base-directory", BaseDirectory);
+        Option(arguments, "--dependency-file", DependencyFile);
+        OnnxSettings settings = OnnxSettings.Read(ProjectSettings, Model);
+        foreach (var property in settings.Properties)
         {
-            Argument(arguments, "--no-validate");
-        }
-        else
-        {
-            Option(arguments, "--validation-data", ValidationData);
-            Option(arguments, "--onnxruntime", OnnxRuntimeLibraryPath);
+            Option(arguments, "--property", property.Key + "=" + property.Value);
         }
 
+        foreach (var metadata in settings.Metadata)
+        {
+            Option(arguments, "--metadata", metadata.Key + "=" + metadata.Value);
+        }
+
+        Option(arguments, "--onnxruntime", OnnxRuntimeLibraryPath);
         Option(arguments, "--diagnostic-format", "MSBuild");
         return arguments.ToString();
     }

@@ -1,10 +1,16 @@
 using System.CommandLine;
 using Compression.Core;
 using Compression.Core.Runtime;
+using Compression.Core.Settings;
 
 namespace Compression.Cli;
 
-/// <summary>The <c>onnx-compress</c> command: arguments in, a compressed model, signature and report out.</summary>
+/// <summary>
+/// The <c>onnx-compress</c> command: arguments in, a compressed model, signature and report out. Every compression
+/// setting is an option made from its declaration (<see cref="SettingsCatalog"/>): <c>WeightThreshold</c> is
+/// <c>--weight-threshold</c>. The build passes its project properties and item metadata with <c>--property</c> and
+/// <c>--metadata</c>, so that errors can say where a value came from.
+/// </summary>
 public static class CompressCommand
 {
     /// <summary>Exit code: the model was compressed.</summary>
@@ -21,30 +27,34 @@ public static class CompressCommand
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var outputPath = new Option<FileInfo>("--output", "-o") { Description = "Where to write the compressed model.", Required = true };
-        var quantize = new Option<string>("--quantize", "-q")
-        {
-            Description = "Weight quantization: int8 (MatMul/Gemm/Conv weights to int8, symmetric, per output channel) or none.",
-            DefaultValueFactory = _ => "int8",
-            HelpName = "int8|none",
-        };
-        var weightThreshold = new Option<string>("--weight-threshold")
-        {
-            Description = $"Leave weights with fewer elements than this in float.",
-            DefaultValueFactory = _ => CompressionSettings.DefaultWeightThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            HelpName = "elements",
-        };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write a JSON report of what was done and measured." };
         var signature = new Option<FileInfo?>("--signature") { Description = "Where to write the model signature the source generator reads (default: OUTPUT.signature)." };
         var sourceName = new Option<string?>("--source-name") { Description = "How the signature and report name the original model (default: the model argument)." };
-        var noValidate = new Option<bool>("--no-validate") { Description = "Skip running both models in ONNX Runtime; ONNX Runtime is then not needed." };
-        var validationData = new Option<DirectoryInfo?>("--validation-data") { Description = "A folder of TensorProto files (*.pb) to validate with, named after the inputs or input_K.pb." };
-        var onnxRuntime = new Option<FileInfo?>("--onnxruntime") { Description = $"ONNX Runtime's native library to validate with (default: the compressor's own native asset, else {OnnxRuntimeLibrary.PathVariable}); ONNX Runtime {OnnxRuntimeLibrary.OldestSupportedVersion} or newer." };
+        var noValidate = new Option<bool>("--no-validate") { Description = "Skip running both models in ONNX Runtime (the same as --validate false); ONNX Runtime is then not needed." };
+        var onnxRuntime = new Option<FileInfo?>("--onnxruntime") { Description = $"ONNX Runtime's native library to validate with (default: the compressor's own native asset, else {OnnxRuntimeLibrary.PathVariable}, else the NuGet packages folder); ONNX Runtime {OnnxRuntimeLibrary.OldestSupportedVersion} or newer." };
         var diagnosticFormat = new Option<DiagnosticFormat>("--diagnostic-format") { Description = "How errors and warnings are written: Text, or MSBuild's canonical form.", DefaultValueFactory = _ => DiagnosticFormat.Text };
+        var dependencies = new Option<FileInfo?>("--dependency-file") { Description = "Write the files and folders the compression read, one per line, for a build's up-to-date check." };
+        var baseDirectory = new Option<DirectoryInfo?>("--base-directory") { Description = "The folder relative paths in settings are resolved against (default: the current folder)." };
+        var properties = new Option<string[]>("--property") { Description = "A project-level setting as the build passes it: Name=Value (from the property OnnxName).", HelpName = "Name=Value", Hidden = true };
+        var metadata = new Option<string[]>("--metadata") { Description = "The model's item metadata as the build passes it: Name=Value; names that are no setting are ignored.", HelpName = "Name=Value", Hidden = true };
+
+        var settingOptions = new List<(Setting Setting, Option<string?> Option)>();
+        foreach (Setting setting in SettingsCatalog.All)
+        {
+            var option = setting.Alias is null ? new Option<string?>(setting.OptionName) : new Option<string?>(setting.OptionName, setting.Alias);
+            option.Description = setting.Doc.Replace("`", string.Empty, StringComparison.Ordinal) + (setting.DefaultText.Length > 0 ? $" [default: {setting.DefaultText}]" : string.Empty);
+            option.HelpName = setting.HelpName;
+            settingOptions.Add((setting, option));
+        }
 
         var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime.")
         {
-            model, outputPath, quantize, weightThreshold, report, signature, sourceName, noValidate, validationData, onnxRuntime, diagnosticFormat,
+            model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, baseDirectory, properties, metadata,
         };
+        foreach ((_, Option<string?> option) in settingOptions)
+        {
+            command.Options.Add(option);
+        }
 
         ParseResult parsed = command.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -57,19 +67,38 @@ public static class CompressCommand
         command.SetAction(result =>
         {
             FileInfo input = result.GetValue(model)!;
+            string source = result.GetValue(sourceName) ?? input.ToString();
             var console = new ConsoleReporter(output, error, result.GetValue(diagnosticFormat), input.FullName);
             try
             {
-                var settings = new CompressionSettings
+                CompressionSettings settings = CompressionSettings.Default.WithBaseDirectory(result.GetValue(baseDirectory)?.FullName);
+                foreach (string entry in result.GetValue(properties) ?? [])
                 {
-                    Quantize = CompressionSettings.ParseQuantize(result.GetValue(quantize), input.FullName),
-                    WeightThreshold = CompressionSettings.ParseWeightThreshold(result.GetValue(weightThreshold), input.FullName),
-                    Validate = !result.GetValue(noValidate),
-                    ValidationDataDirectory = result.GetValue(validationData)?.FullName,
-                };
+                    (Setting? setting, string value) = Split(entry);
+                    settings = setting is null ? settings : settings.Set(setting, value, new SettingOrigin(SettingLevel.Project, $"project property {setting.PropertyName}"));
+                }
+
+                foreach (string entry in result.GetValue(metadata) ?? [])
+                {
+                    (Setting? setting, string value) = Split(entry);
+                    settings = setting is null ? settings : settings.Set(setting, value, new SettingOrigin(SettingLevel.Model, $"metadata {setting.Name} of OnnxModel '{source}'"));
+                }
+
+                foreach ((Setting setting, Option<string?> option) in settingOptions)
+                {
+                    if (result.GetValue(option) is { } value)
+                    {
+                        settings = settings.Set(setting, value, new SettingOrigin(SettingLevel.Model, setting.OptionName + " on the command line"));
+                    }
+                }
+
+                if (result.GetValue(noValidate))
+                {
+                    settings = settings.Set(Core.Evaluation.EvaluationSettings.Validate, "false", new SettingOrigin(SettingLevel.Model, "--no-validate on the command line"));
+                }
 
                 FileInfo? library = result.GetValue(onnxRuntime);
-                if (settings.Validate && library is not null)
+                if (library is not null)
                 {
                     if (!library.Exists)
                     {
@@ -85,7 +114,8 @@ public static class CompressCommand
                 {
                     SignaturePath = result.GetValue(signature)?.FullName,
                     ReportPath = result.GetValue(report)?.FullName,
-                    SourceName = result.GetValue(sourceName) ?? input.ToString(),
+                    DependencyPath = result.GetValue(dependencies)?.FullName,
+                    SourceName = source,
                     Settings = settings,
                 };
 
@@ -103,5 +133,14 @@ public static class CompressCommand
         // Help, version and unexpected failures go to the writers this method was given, not to the process's console.
         int invoked = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
         return invoked != 0 ? invoked : exitCode;
+    }
+
+    /// <summary>Splits <c>Name=Value</c>; the setting is null when the name is no setting's.</summary>
+    private static (Setting? Setting, string Value) Split(string entry)
+    {
+        int equals = entry.IndexOf('=', StringComparison.Ordinal);
+        string name = equals < 0 ? entry : entry[..equals];
+        string value = equals < 0 ? string.Empty : entry[(equals + 1)..];
+        return (SettingsCatalog.Find(name.Trim()), value);
     }
 }

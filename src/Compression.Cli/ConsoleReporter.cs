@@ -1,7 +1,7 @@
 using System.Globalization;
 using Compression.Core;
 using Compression.Core.Reporting;
-using Compression.Core.Validation;
+using Compression.Core.Evaluation;
 
 namespace Compression.Cli;
 
@@ -58,12 +58,17 @@ internal sealed class ConsoleReporter
     private static string DescribeValidation(ValidationResult validation)
     {
         bool synthesized = validation.Inputs.All(i => i.Origin == "synthesized");
-        string inputs = synthesized ? $"{validation.Samples} synthesized input sets" : "the given validation inputs";
+        string inputs = synthesized ? $"{validation.Samples} synthesized input sets" : $"{validation.Samples} samples from {validation.Source}";
         IEnumerable<string> outputs = validation.Outputs.Select(o => o.CosineSimilarity is { } cosine
             ? string.Create(CultureInfo.InvariantCulture, $"{o.Name} max abs error {o.MaxAbsError:G4}, cosine {cosine:0.000000}")
             : string.Create(CultureInfo.InvariantCulture, $"{o.Name} {o.Mismatches} of {o.Elements} elements differ"));
-        string against = validation.Reference == ModelValidator.OriginalReference ? string.Empty : $" against the {validation.Reference}";
-        return $"validated in ONNX Runtime {validation.OnnxRuntimeVersion}{against} on {inputs}: {string.Join("; ", outputs)}";
+        string against = validation.Reference == Evaluator.OriginalReference ? string.Empty : $" against the {validation.Reference}";
+        string accuracy = validation.Accuracy is { } a
+            ? string.Create(CultureInfo.InvariantCulture, $"; accuracy {a.Original:0.##}% -> {a.Compressed:0.##}% on {a.Samples} labelled samples")
+            : string.Empty;
+        string gates = validation.Gates.Count == 0 ? string.Empty
+            : "; gates: " + string.Join(", ", validation.Gates.Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Gate} {(g.Passed ? "met" : "MISSED")} ({g.Measured:G6} against {g.Limit:G6})")));
+        return $"validated in ONNX Runtime {validation.OnnxRuntimeVersion}{against} on {inputs}: {string.Join("; ", outputs)}{accuracy}{gates}";
     }
 
     private void Diagnostic(string severity, string code, string message)

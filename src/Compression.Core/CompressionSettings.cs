@@ -1,85 +1,50 @@
-using System.Globalization;
+using Compression.Core.Settings;
 
 namespace Compression.Core;
 
-/// <summary>How weights are quantized.</summary>
-public enum WeightQuantization
-{
-    /// <summary>Weights stay as they are.</summary>
-    None,
-
-    /// <summary>Weights of MatMul, Gemm and Conv become int8, symmetric, one scale per output channel.</summary>
-    Int8,
-}
+/// <summary>One value given for a setting, as written, with where it was given.</summary>
+/// <param name="Setting">The setting.</param>
+/// <param name="Text">The value as written.</param>
+/// <param name="Origin">Where it was given: a project property, the model's metadata, the command line.</param>
+public sealed record SettingEntry(Setting Setting, string Text, SettingOrigin Origin);
 
 /// <summary>
-/// What to do to one model. The build fills it from project properties (global defaults) and item metadata
-/// (per model); the CLI from its options.
+/// The settings given for one model, at the project and model levels, as written: the build fills them from project
+/// properties and item metadata, the command line from its options, code with <see cref="Set{T}(Setting{T}, T)"/>.
+/// What is not given takes the declaration's default; the overrides file (<see cref="SettingsCatalog.Overrides"/>) adds
+/// the op type and node levels. <see cref="SettingsResolver"/> checks and resolves them.
 /// </summary>
-public sealed record CompressionSettings
+public sealed class CompressionSettings
 {
-    /// <summary>The default <see cref="WeightThreshold"/>: smaller tensors gain little and lose accuracy first.</summary>
-    public const int DefaultWeightThreshold = 1024;
+    private static readonly SettingOrigin Code = new(SettingLevel.Model, "the compression request");
 
-    /// <summary>The default number of synthesized input sets a validation runs.</summary>
-    public const int DefaultValidationSamples = 4;
-
-    /// <summary>The weight quantization to apply. <see cref="WeightQuantization.Int8"/> by default.</summary>
-    public WeightQuantization Quantize { get; init; } = WeightQuantization.Int8;
-
-    /// <summary>Weights with fewer elements than this are left in float.</summary>
-    public int WeightThreshold { get; init; } = DefaultWeightThreshold;
-
-    /// <summary>Run the original and the compressed model in ONNX Runtime and compare their outputs. On by default.</summary>
-    public bool Validate { get; init; } = true;
-
-    /// <summary>A folder of TensorProto files (<c>*.pb</c>) to validate with, instead of synthesized inputs.</summary>
-    public string? ValidationDataDirectory { get; init; }
-
-    /// <summary>How many synthesized input sets validation runs.</summary>
-    public int ValidationSamples { get; init; } = DefaultValidationSamples;
-
-    /// <summary>Reads a quantization name as users write it: <c>int8</c>, <c>none</c> (case-insensitive).</summary>
-    /// <exception cref="CompressionException">The name is not one of the known values (OCB0003).</exception>
-    public static WeightQuantization ParseQuantize(string? value, string? modelPath = null)
+    private CompressionSettings(IReadOnlyList<SettingEntry> entries, string? baseDirectory)
     {
-        string text = (value ?? string.Empty).Trim();
-        if (text.Length == 0 || text.Equals("none", StringComparison.OrdinalIgnoreCase) || text.Equals("false", StringComparison.OrdinalIgnoreCase))
-        {
-            return WeightQuantization.None;
-        }
-
-        if (text.Equals("int8", StringComparison.OrdinalIgnoreCase))
-        {
-            return WeightQuantization.Int8;
-        }
-
-        throw new CompressionException(DiagnosticCodes.InvalidSetting, modelPath,
-            $"Quantize='{value}' is not a known quantization. Use 'int8' (int8 weights, per output channel) or 'none'.");
+        Entries = entries;
+        BaseDirectory = baseDirectory;
     }
 
-    /// <summary>The name of a quantization as users write it.</summary>
-    public static string Format(WeightQuantization quantization) => quantization switch
+    /// <summary>Nothing given: every setting at its default.</summary>
+    public static CompressionSettings Default { get; } = new([], null);
+
+    /// <summary>The values given, in the order given; for one setting and level the last wins.</summary>
+    public IReadOnlyList<SettingEntry> Entries { get; }
+
+    /// <summary>The folder relative paths are resolved against (the project folder in a build); the current folder when null.</summary>
+    public string? BaseDirectory { get; }
+
+    /// <summary>These settings with <paramref name="setting"/> given the value <paramref name="value"/> at the model level.</summary>
+    public CompressionSettings Set<T>(Setting<T> setting, T value) where T : notnull =>
+        Set(setting, setting.Format(value), Code);
+
+    /// <summary>These settings with <paramref name="setting"/> given <paramref name="text"/> at <paramref name="origin"/>.</summary>
+    public CompressionSettings Set(Setting setting, string text, SettingOrigin origin)
     {
-        WeightQuantization.Int8 => "int8",
-        _ => "none",
-    };
-
-    /// <summary>Reads a weight threshold (a non-negative element count).</summary>
-    /// <exception cref="CompressionException">The value is not a non-negative integer (OCB0003).</exception>
-    public static int ParseWeightThreshold(string? value, string? modelPath = null)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return DefaultWeightThreshold;
-        }
-
-        if (int.TryParse(value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int threshold))
-        {
-            return threshold;
-        }
-
-        throw new CompressionException(DiagnosticCodes.InvalidSetting, modelPath,
-            $"WeightThreshold='{value}' is not a number of elements. Use a non-negative integer such as {DefaultWeightThreshold}.");
+        ArgumentNullException.ThrowIfNull(setting);
+        ArgumentNullException.ThrowIfNull(origin);
+        return new CompressionSettings([.. Entries, new SettingEntry(setting, text ?? string.Empty, origin)], BaseDirectory);
     }
+
+    /// <summary>These settings with relative paths resolved against <paramref name="directory"/>.</summary>
+    public CompressionSettings WithBaseDirectory(string? directory) => new(Entries, directory);
 }

@@ -24,6 +24,12 @@ public static class DiagnosticCodes
     /// <summary>The compressed model would exceed protobuf's 2 GiB limit.</summary>
     public const string ModelTooLarge = "OCB0006";
 
+    /// <summary>The model's overrides file cannot be read, is not of the expected shape, or names nodes the model lacks.</summary>
+    public const string InvalidOverrides = "OCB0007";
+
+    /// <summary>A weight read by several nodes would be compressed differently for each of them.</summary>
+    public const string SharedWeightConflict = "OCB0008";
+
     /// <summary>ONNX Runtime's native library was not found (see OnnxRuntimeLibrary).</summary>
     public const string OnnxRuntimeNotFound = "OCB0100";
 
@@ -36,9 +42,15 @@ public static class DiagnosticCodes
     /// <summary>The validation inputs the user gave do not fit the model.</summary>
     public const string InvalidValidationData = "OCB0103";
 
+    /// <summary>The compressed model missed a gate (accuracy drop, cosine similarity, output error): nothing was written.</summary>
+    public const string GateMissed = "OCB0104";
+
     /// <summary>Warning: validation was turned off.</summary>
     public const string ValidationDisabled = "OCB0200";
 
     /// <summary>Warning: the settings asked for compression but no tensor qualified.</summary>
     public const string NothingCompressed = "OCB0201";
+
+    /// <summary>Warning: the compressed model missed a gate, and CompressionGate=warn let it be written.</summary>
+    public const string GateMissedWarning = "OCB0202";
 }

@@ -1,10 +1,13 @@
 using System.Globalization;
 using System.Text;
+using Compression.Core.Evaluation;
+using Compression.Core.Ir;
 using Compression.Core.Opsets;
+using Compression.Core.Passes;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
+using Compression.Core.Settings;
 using Compression.Core.Signature;
-using Compression.Core.Validation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 
@@ -21,12 +24,16 @@ public sealed record CompressionRequest(string InputPath, string OutputPath)
     /// <summary>Where the JSON report goes; none by default.</summary>
     public string? ReportPath { get; init; }
 
+    /// <summary>Where the list of files the compression read goes (the model, its external data, the overrides file, the
+    /// sample folders), one per line, for the build's up-to-date check; none by default.</summary>
+    public string? DependencyPath { get; init; }
+
     /// <summary>How the original model is named in the signature and report (the project-relative path in a
     /// build); by default <see cref="InputPath"/> as given.</summary>
     public string? SourceName { get; init; }
 
-    /// <summary>What to do to the model.</summary>
-    public CompressionSettings Settings { get; init; } = new();
+    /// <summary>The settings given for the model; what is not given takes its default.</summary>
+    public CompressionSettings Settings { get; init; } = CompressionSettings.Default;
 }
 
 /// <summary>What a compression produced.</summary>
@@ -36,9 +43,10 @@ public sealed record CompressionRequest(string InputPath, string OutputPath)
 public sealed record CompressionOutcome(CompressionReport Report, ModelSignature Signature, IReadOnlyList<CompressionWarning> Warnings);
 
 /// <summary>
-/// Compresses one model: load, apply the techniques the settings ask for, check the result against the original in
-/// ONNX Runtime, then write the compressed model, its signature and its report. Every file is written to a temporary
-/// file and moved into place, and nothing is written when any step fails.
+/// Compresses one model: load it into the IR, resolve its settings, run the passes, judge the result against the
+/// original in ONNX Runtime (the original's outputs computed once), check the gates, then write the compressed model,
+/// its signature and its report. Every file is written to a temporary file and moved into place, and nothing is
+/// written when any step fails.
 /// </summary>
 public static class ModelCompressor
 {
@@ -56,37 +64,25 @@ public static class ModelCompressor
         string outputPath = Path.GetFullPath(request.OutputPath);
         string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);
         string sourceName = request.SourceName ?? request.InputPath;
-        CompressionSettings settings = request.Settings;
         var warnings = new List<CompressionWarning>();
 
-        (ModelProto model, long originalBytes) = LoadModel(inputPath);
-        (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(model);
-        string? description = ModelSignature.FirstParagraph(model.DocString);
+        (ModelProto proto, long originalBytes, IReadOnlyList<string> externalFiles) = LoadModel(inputPath);
+        ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
+        bool validate = settings.Get(EvaluationSettings.Validate);
+        CheckGatesNeedValidation(settings, validate, inputPath);
+        (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(proto);
+        string? description = ModelSignature.FirstParagraph(proto.DocString);
+        Model model = Model.FromProto(proto, inputPath);
+        settings.Overrides?.CheckNodesExist(model, inputPath);
 
-        // ONNX Runtime does not run models older than opset 7: validation then compares with the original raised to
-        // the opset the quantizer needs, unquantized, which the quantized model is built from anyway.
-        byte[]? reference = settings.Validate && (OpsetVersions.DefaultDomainVersion(model) ?? long.MaxValue) < ModelValidator.OldestRunnableOpset
-            ? RaisedReference(model, inputPath)
-            : null;
-
-        WeightQuantizationResult quantization = settings.Quantize == WeightQuantization.Int8
-            ? WeightQuantizer.Apply(model, settings.WeightThreshold, inputPath)
-            : new WeightQuantizationResult([], [], null, new Dictionary<string, string>());
-        if (settings.Quantize != WeightQuantization.None && quantization.Quantized.Count == 0)
+        // The original runs once, before the passes change the model: every candidate is judged against its outputs.
+        // ONNX Runtime does not run models older than opset 7: those are compared with the original raised to the
+        // opset the quantizer needs, unquantized, which the quantized model is built from anyway.
+        Evaluator? evaluator = null;
+        if (validate)
         {
-            warnings.Add(new CompressionWarning(DiagnosticCodes.NothingCompressed,
-                $"Quantize={CompressionSettings.Format(settings.Quantize)} found no MatMul, Gemm or Conv weight to quantize " +
-                $"(constant float weights of at least {settings.WeightThreshold} elements); the model is copied unchanged. " +
-                "Lower WeightThreshold to include smaller weights."));
-        }
-
-        byte[] compressed = Serialize(model, inputPath);
-        ValidationResult? validation = null;
-        if (settings.Validate)
-        {
-            validation = reference is null
-                ? ModelValidator.Validate(inputPath, compressed, quantization.SessionConfig, settings)
-                : ModelValidator.ValidateAgainstReference(inputPath, reference, $"original raised to opset {WeightQuantizer.RequiredOpset}", compressed, quantization.SessionConfig, settings);
+            byte[]? reference = (model.Opset ?? long.MaxValue) < Evaluator.OldestRunnableOpset ? RaisedReference(proto, inputPath) : null;
+            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings);
         }
         else
         {
@@ -95,27 +91,47 @@ public static class ModelCompressor
                 "Turn it on (OnnxValidate=true, or drop --no-validate) to see how far its outputs moved."));
         }
 
+        string calibrationFolder = settings.Get(EvaluationSettings.CalibrationData);
+        var context = new PassContext(model, settings, inputPath)
+        {
+            Calibration = calibrationFolder.Length > 0
+                ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
+                : null,
+        };
+        PipelineResult pipeline = CompressionPipeline.Run(context);
+        warnings.InsertRange(0, pipeline.Warnings);
+
+        ModelProto compressedModel = model.ToProto();
+        LoadRemainingExternalData(compressedModel, inputPath);
+        byte[] compressed = Serialize(compressedModel, inputPath);
+        ValidationResult? validation = null;
+        if (evaluator is not null)
+        {
+            validation = evaluator.Score(compressed, pipeline.SessionConfig);
+            validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
+            ApplyGates(validation, settings, inputPath, warnings);
+        }
+
         var signature = new ModelSignature(
             sourceName,
             description,
-            DescribeCompression(quantization),
+            pipeline.Techniques,
             originalBytes,
             compressed.Length,
-            quantization.SessionConfig,
+            pipeline.SessionConfig,
             inputs,
             outputs);
         var report = new CompressionReport(
             sourceName,
             Path.GetFileName(outputPath),
             $"onnx-compress {Version}",
-            new SettingsReport(CompressionSettings.Format(settings.Quantize), settings.WeightThreshold, settings.Validate),
+            settings.Report(),
             new SizeReport(originalBytes, compressed.Length),
-            quantization.Opset,
-            quantization.Quantized,
-            quantization.Skipped,
-            quantization.SessionConfig,
+            pipeline.Opset,
+            pipeline.Passes,
+            pipeline.SessionConfig,
             validation,
-            Notes(quantization),
+            pipeline.Notes,
             warnings.Select(w => $"{w.Code}: {w.Message}").ToList());
 
         var files = new List<OutputFile>
@@ -128,12 +144,105 @@ public static class ModelCompressor
             files.Add(new(Path.GetFullPath(request.ReportPath), "the compression report", Encoding.UTF8.GetBytes(report.ToJson())));
         }
 
+        if (request.DependencyPath is not null)
+        {
+            files.Add(new(Path.GetFullPath(request.DependencyPath), "the list of files the compression read",
+                Encoding.UTF8.GetBytes(Dependencies(inputPath, externalFiles, settings))));
+        }
+
         OutputFiles.WriteAll(files, inputPath);
 
         return new CompressionOutcome(report, signature, warnings);
     }
 
-    private static (ModelProto Model, long Bytes) LoadModel(string inputPath)
+    /// <summary>
+    /// The files and folders a compression read, one per line (<c>file</c> or <c>folder</c>, a TAB, the full path), in a
+    /// stable order: the build recompresses a model when one of them changes.
+    /// </summary>
+    private static string Dependencies(string inputPath, IReadOnlyList<string> externalFiles, ResolvedSettings settings)
+    {
+        var lines = new List<string> { "file\t" + inputPath };
+        lines.AddRange(externalFiles.Select(f => "file\t" + f));
+        string overrides = settings.Get(SettingsCatalog.Overrides);
+        if (overrides.Length > 0)
+        {
+            lines.Add("file\t" + overrides);
+        }
+
+        foreach (PathSetting folder in new[] { EvaluationSettings.ValidationData, EvaluationSettings.CalibrationData })
+        {
+            string path = settings.Get(folder);
+            if (path.Length > 0)
+            {
+                lines.Add("folder\t" + path);
+            }
+        }
+
+        return string.Join("\n", lines) + "\n";
+    }
+
+    private static void CheckGatesNeedValidation(ResolvedSettings settings, bool validate, string modelPath)
+    {
+        if (validate)
+        {
+            return;
+        }
+
+        foreach (NumberSetting gate in new[] { EvaluationSettings.MaxAccuracyDrop, EvaluationSettings.MinCosineSimilarity, EvaluationSettings.MaxOutputError })
+        {
+            if (!double.IsNaN(settings.Get(gate)))
+            {
+                throw new CompressionException(DiagnosticCodes.InvalidSetting, modelPath,
+                    $"{gate.Name}={gate.Format(settings.Get(gate))} ({settings.OriginOf(gate)}) is a gate on validation, but validation is off " +
+                    $"(Validate=false, {settings.OriginOf(EvaluationSettings.Validate)}). Turn validation on, or leave the gate unset.");
+            }
+        }
+    }
+
+    private static void ApplyGates(ValidationResult validation, ResolvedSettings settings, string modelPath, List<CompressionWarning> warnings)
+    {
+        GateCheck[] missed = validation.Gates.Where(g => !g.Passed).ToArray();
+        if (missed.Length == 0)
+        {
+            return;
+        }
+
+        string figures = string.Join("; ", missed.Select(g => g.Gate switch
+        {
+            "MaxAccuracyDrop" => string.Create(CultureInfo.InvariantCulture,
+                $"accuracy dropped {g.Measured:0.###} points ({validation.Accuracy!.Original:0.###}% -> {validation.Accuracy.Compressed:0.###}% on {validation.Accuracy.Samples} samples), more than MaxAccuracyDrop={g.Limit:0.###} ({settings.OriginOf(EvaluationSettings.MaxAccuracyDrop)})"),
+            "MinCosineSimilarity" => string.Create(CultureInfo.InvariantCulture,
+                $"the lowest output cosine similarity is {g.Measured:0.000000}, below MinCosineSimilarity={g.Limit:R} ({settings.OriginOf(EvaluationSettings.MinCosineSimilarity)})"),
+            _ => string.Create(CultureInfo.InvariantCulture,
+                $"the largest output error is {g.Measured:G6}, above MaxOutputError={g.Limit:R} ({settings.OriginOf(EvaluationSettings.MaxOutputError)})"),
+        }));
+        if (settings.Get(EvaluationSettings.CompressionGate) == EvaluationSettings.GateWarn)
+        {
+            warnings.Add(new CompressionWarning(DiagnosticCodes.GateMissedWarning,
+                $"The compressed model misses its gate: {figures}. It was written anyway because CompressionGate=warn."));
+            return;
+        }
+
+        throw new CompressionException(DiagnosticCodes.GateMissed, modelPath,
+            $"The compressed model misses its gate: {figures}. Nothing was written. Compress less (Quantize=none for sensitive nodes in an " +
+            "overrides file), loosen the gate, or set CompressionGate=warn to write it anyway.");
+    }
+
+    /// <summary>Reads the external data of every tensor still kept in files into the model: its output is one file.</summary>
+    private static void LoadRemainingExternalData(ModelProto model, string inputPath)
+    {
+        try
+        {
+            OnnxModelFile.LoadExternalData(model, Path.GetDirectoryName(inputPath)!);
+        }
+        catch (OnnxFormatException e)
+        {
+            throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath,
+                $"'{inputPath}' is not a readable ONNX model: {e.Message} Expected an ONNX ModelProto file, as exporters write it.", e);
+        }
+    }
+
+    private static (ModelProto Model, long Bytes, IReadOnlyList<string> ExternalFiles) LoadModel(string inputPath)
     {
         if (!File.Exists(inputPath))
         {
@@ -155,9 +264,13 @@ public static class ModelCompressor
                 }
             }
 
-            OnnxModelFile.LoadExternalData(model, directory);
             foreach (string file in externalFiles)
             {
+                if (!File.Exists(file))
+                {
+                    throw new OnnxFormatException($"Its external data file '{file}' does not exist; copy the model together with the data files beside it.", file);
+                }
+
                 bytes += new FileInfo(file).Length;
             }
 
@@ -166,7 +279,7 @@ public static class ModelCompressor
                 throw new OnnxFormatException("The file parses as protobuf but holds no graph, so it is not an ONNX model.", inputPath);
             }
 
-            return (model, bytes);
+            return (model, bytes, [.. externalFiles]);
         }
         catch (OnnxFormatException e)
         {
@@ -188,6 +301,7 @@ public static class ModelCompressor
     private static byte[]? RaisedReference(ModelProto model, string inputPath)
     {
         ModelProto raised = model.Clone();
+        LoadRemainingExternalData(raised, inputPath);
         try
         {
             OpsetUpgrade.Apply(raised, WeightQuantizer.RequiredOpset, inputPath);
@@ -211,36 +325,5 @@ public static class ModelCompressor
             throw new CompressionException(DiagnosticCodes.ModelTooLarge, inputPath,
                 $"The compressed model cannot be written as one file: {e.Message}", e);
         }
-    }
-
-    private static IReadOnlyList<string> DescribeCompression(WeightQuantizationResult quantization)
-    {
-        if (quantization.Quantized.Count == 0)
-        {
-            return [];
-        }
-
-        long values = quantization.Quantized.Sum(w => w.OriginalBytes / sizeof(float));
-        string operators = string.Join("/", quantization.Quantized.SelectMany(w => w.OpTypes).Distinct().Order(StringComparer.Ordinal));
-        return
-        [
-            string.Create(CultureInfo.InvariantCulture,
-                $"int8 weights: {quantization.Quantized.Count} {operators} weight {(quantization.Quantized.Count == 1 ? "tensor" : "tensors")} ({values:N0} values), symmetric, one scale per output channel"),
-        ];
-    }
-
-    private static IReadOnlyList<string> Notes(WeightQuantizationResult quantization)
-    {
-        if (!quantization.SessionConfig.ContainsKey(WeightQuantizer.DisableQdqConfigKey))
-        {
-            return [];
-        }
-
-        return
-        [
-            $"Run this model with the ONNX Runtime session option {WeightQuantizer.DisableQdqConfigKey}=1 (the generated class sets it). " +
-            "ONNX Runtime then folds the int8 weights back to float when it loads the model and runs it at float speed; " +
-            "without it ONNX Runtime keeps the DequantizeLinear nodes and runs the model about 2x slower.",
-        ];
     }
 }

@@ -35,7 +35,7 @@ public sealed class CompressOnnxModelTests : IDisposable
         File.WriteAllText(model, "not a model");
         string output = Path.Combine(project.Directory, "out", "broken.onnx");
 
-        (int exitCode, string log) = project.Run(Parameters(model, output, new() { ["Validate"] = "false" }));
+        (int exitCode, string log) = project.Run(Parameters(model, output, new() { ["ProjectSettings"] = "Validate=false" }));
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains($"{model} : error OCB0002:", log);
@@ -48,11 +48,11 @@ public sealed class CompressOnnxModelTests : IDisposable
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
 
-        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, new() { ["Quantize"] = "int3", ["Validate"] = "false" }));
+        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, new() { ["ProjectSettings"] = "Quantize=int3%0AValidate=false" }));
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("error OCB0003:", log);
-        Assert.Contains("'int8'", log);
+        Assert.Contains("Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, none.", log);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
 
-        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, new() { ["Validate"] = "false" }));
+        (int exitCode, string log) = project.Run(Parameters(RepositoryPaths.DigitsModel, output, new() { ["ProjectSettings"] = "Validate=false" }));
 
         Assert.True(exitCode == 0, log);
         Assert.Contains("warning OCB0200:", log);
@@ -86,7 +86,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     public void A_missing_compressor_is_reported_as_OCB2002()
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
-        Dictionary<string, string> parameters = Parameters(RepositoryPaths.DigitsModel, output, new() { ["Validate"] = "false" });
+        Dictionary<string, string> parameters = Parameters(RepositoryPaths.DigitsModel, output, new() { ["ProjectSettings"] = "Validate=false" });
         parameters["CompressorPath"] = Path.Combine(project.Directory, "missing", "onnx-compress.dll");
 
         (int exitCode, string log) = project.Run(parameters);
@@ -100,7 +100,7 @@ public sealed class CompressOnnxModelTests : IDisposable
     public void A_compressor_that_stops_without_an_error_line_is_reported_as_OCB2002()
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
-        Dictionary<string, string> parameters = Parameters(RepositoryPaths.DigitsModel, output, new() { ["Validate"] = "false" });
+        Dictionary<string, string> parameters = Parameters(RepositoryPaths.DigitsModel, output, new() { ["ProjectSettings"] = "Validate=false" });
         parameters["CompressorPath"] = TaskProject.TasksAssembly; // a library, not an app: dotnet refuses to run it
 
         (int exitCode, string log) = project.Run(parameters);

@@ -34,7 +34,7 @@ public sealed class HelpTests
 
         Assert.Contains("<int8|none>", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("[default: int8]", result.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"[default: {Compression.Core.CompressionSettings.DefaultWeightThreshold}]", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"[default: {Compression.Core.Passes.Quantization.QuantizationSettings.WeightThreshold.Default}]", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("(REQUIRED)", result.StdoutLines.Single(l => l.Contains("--output", StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 }

@@ -1,8 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Compression.Core.Opsets;
-using Compression.Core.Passes.Quantization;
-using Compression.Core.Validation;
+using Compression.Core.Passes;
+using Compression.Core.Settings;
+using Compression.Core.Evaluation;
 
 namespace Compression.Core.Reporting;
 
@@ -15,12 +16,6 @@ public sealed record SizeReport(long Original, long Compressed)
     public double Ratio => Original == 0 ? 1 : Math.Round((double)Compressed / Original, 4);
 }
 
-/// <summary>The settings a compression ran with.</summary>
-/// <param name="Quantize">The weight quantization.</param>
-/// <param name="WeightThreshold">The smallest weight, in elements, that was considered.</param>
-/// <param name="Validate">Whether validation ran.</param>
-public sealed record SettingsReport(string Quantize, int WeightThreshold, bool Validate);
-
 /// <summary>
 /// Everything one compression did, written as JSON beside the model (<c>--report</c>) and summed up on the console.
 /// It holds no times or machine-specific values, so the same model and settings give the same report.
@@ -28,11 +23,10 @@ public sealed record SettingsReport(string Quantize, int WeightThreshold, bool V
 /// <param name="Source">The original model as given.</param>
 /// <param name="Output">The compressed model's file name.</param>
 /// <param name="Tool">The compressor and its version.</param>
-/// <param name="Settings">The settings used.</param>
+/// <param name="Settings">Every setting's resolved value and where it came from.</param>
 /// <param name="Size">Sizes before and after.</param>
 /// <param name="Opset">The default opset change, if one was needed.</param>
-/// <param name="Quantized">The weights quantized.</param>
-/// <param name="Skipped">The weights looked at and left alone, with reasons.</param>
+/// <param name="Passes">What each pass did: the tensors it changed and those it left alone, with reasons.</param>
 /// <param name="SessionConfig">Session entries the compressed model needs in ONNX Runtime.</param>
 /// <param name="Validation">The comparison with the original, when validation ran.</param>
 /// <param name="Notes">Advice for people who run the model without the generated class.</param>
@@ -41,11 +35,10 @@ public sealed record CompressionReport(
     string Source,
     string Output,
     string Tool,
-    SettingsReport Settings,
+    IReadOnlyList<ResolvedSettingReport> Settings,
     SizeReport Size,
     OpsetChange? Opset,
-    IReadOnlyList<QuantizedWeight> Quantized,
-    IReadOnlyList<SkippedWeight> Skipped,
+    IReadOnlyList<PassResult> Passes,
     IReadOnlyDictionary<string, string> SessionConfig,
     ValidationResult? Validation,
     IReadOnlyList<string> Notes,
@@ -58,6 +51,14 @@ public sealed record CompressionReport(
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+
+    /// <summary>Every tensor the passes changed.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<TensorChange> Changed => Passes.SelectMany(p => p.Changed).ToList();
+
+    /// <summary>Every tensor the passes looked at and left alone.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<TensorLeftAlone> LeftAlone => Passes.SelectMany(p => p.LeftAlone).ToList();
 
     /// <summary>The report as indented JSON, ending with a newline.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";

@@ -1,5 +1,6 @@
+using Compression.Core.Passes.Quantization;
 using Compression.Core.Tests.Support;
-using Compression.Core.Validation;
+using Compression.Core.Evaluation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Core.Runtime;
@@ -57,10 +58,10 @@ public sealed class BackendSuiteSmokeTests
         OnnxModelFile.Save(model, input);
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(input, folder.File("compressed.onnx"))
         {
-            Settings = new CompressionSettings { WeightThreshold = 0 },
+            Settings = CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, 0L),
         });
 
-        Assert.Equal(weight.Name, Assert.Single(outcome.Report.Quantized).Name);
+        Assert.Equal(weight.Name, Assert.Single(outcome.Report.Changed).Name);
         Assert.Equal(13, outcome.Report.Opset?.To ?? model.OpsetImport.Single().Version);
         var inputs = new Dictionary<string, OnnxTensor>();
         for (int i = 0; i < model.Graph.Input.Count; i++)
@@ -100,7 +101,7 @@ public sealed class BackendSuiteSmokeTests
             {
                 outcome = ModelCompressor.Compress(new CompressionRequest(Path.Combine(testDir, "model.onnx"), folder.File("compressed.onnx"))
                 {
-                    Settings = new CompressionSettings { WeightThreshold = 0, Validate = false },
+                    Settings = CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, 0L).Set(EvaluationSettings.Validate, false),
                 });
             }
             catch (CompressionException e) when (e.Code == DiagnosticCodes.OpsetUpgradeBlocked)

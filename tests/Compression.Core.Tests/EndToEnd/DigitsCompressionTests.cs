@@ -1,9 +1,11 @@
+using Compression.Core.Settings;
+using Compression.Core.Passes;
 using System.Globalization;
 using System.Text.Json;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
 using Compression.Core.Tests.Support;
-using Compression.Core.Validation;
+using Compression.Core.Evaluation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Core.Runtime;
@@ -83,21 +85,21 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
         var largeMatMulWeights = original.Graph.Node
             .Where(n => n.OpType == "MatMul")
             .Select(n => original.Graph.Initializer.Single(t => t.Name == n.Input[1]))
-            .Where(t => TensorShape.ElementCount(t.Dims) >= CompressionSettings.DefaultWeightThreshold)
+            .Where(t => TensorShape.ElementCount(t.Dims) >= QuantizationSettings.WeightThreshold.Default)
             .ToList();
 
-        IReadOnlyList<QuantizedWeight> reported = digits.Outcome.Report.Quantized;
+        IReadOnlyList<TensorChange> reported = digits.Outcome.Report.Changed;
         Assert.Equal(largeMatMulWeights.Select(t => t.Name), reported.Select(w => w.Name));
-        Assert.Empty(digits.Outcome.Report.Skipped);
-        foreach ((TensorProto weight, QuantizedWeight entry) in largeMatMulWeights.Zip(reported))
+        Assert.Empty(digits.Outcome.Report.LeftAlone);
+        foreach ((TensorProto weight, TensorChange entry) in largeMatMulWeights.Zip(reported))
         {
             long elements = TensorShape.ElementCount(weight.Dims);
             long channels = weight.Dims[1];
             Assert.Equal(weight.Dims, entry.Shape);
             Assert.Equal(1, entry.Axis);
             Assert.Equal(["MatMul"], entry.OpTypes);
-            Assert.Equal(4 * elements, entry.OriginalBytes);
-            Assert.Equal(elements + (5 * channels), entry.QuantizedBytes);
+            Assert.Equal(4 * elements, entry.BytesBefore);
+            Assert.Equal(elements + (5 * channels), entry.BytesAfter);
             Assert.Equal(MeasuredDequantizationError(weight, compressed), entry.MaxAbsError);
         }
     }
@@ -107,7 +109,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     {
         ValidationResult validation = digits.Outcome.Report.Validation!;
         Assert.Equal(OnnxRuntimeLibrary.Version, validation.OnnxRuntimeVersion);
-        Assert.Equal(CompressionSettings.DefaultValidationSamples, validation.Samples);
+        Assert.Equal(EvaluationSettings.ValidationSamples.Default, validation.Samples);
         ValidationInput input = Assert.Single(validation.Inputs);
         Assert.Equal(("pixels", "float", "synthesized"), (input.Name, input.ElementType, input.Origin));
         Assert.Equal([InputSynthesizer.BatchSize, 64], input.Shape);
@@ -150,12 +152,17 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
         Assert.Equal(CompressedDigits.SourceName, root.GetProperty("source").GetString());
         Assert.Equal("digits.onnx", root.GetProperty("output").GetString());
         Assert.Equal($"onnx-compress {ModelCompressor.Version}", root.GetProperty("tool").GetString());
-        Assert.Equal("int8", root.GetProperty("settings").GetProperty("quantize").GetString());
+        JsonElement quantize = root.GetProperty("settings").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "Quantize");
+        Assert.Equal("int8", quantize.GetProperty("value").GetString());
+        Assert.Equal("default", quantize.GetProperty("source").GetString());
+        Assert.Equal(SettingsCatalog.All.Count, root.GetProperty("settings").GetArrayLength());
         Assert.Equal(report.Size.Original, root.GetProperty("size").GetProperty("original").GetInt64());
         Assert.Equal(report.Size.Compressed, root.GetProperty("size").GetProperty("compressed").GetInt64());
         Assert.Equal(report.Size.Ratio, root.GetProperty("size").GetProperty("ratio").GetDouble());
         Assert.Equal("1", root.GetProperty("sessionConfig").GetProperty(WeightQuantizer.DisableQdqConfigKey).GetString());
-        Assert.Equal(3, root.GetProperty("quantized").GetArrayLength());
+        JsonElement pass = Assert.Single(root.GetProperty("passes").EnumerateArray());
+        Assert.Equal("int8-weights", pass.GetProperty("pass").GetString());
+        Assert.Equal(3, pass.GetProperty("changed").GetArrayLength());
         Assert.Equal(2, root.GetProperty("validation").GetProperty("outputs").GetArrayLength());
         Assert.False(root.TryGetProperty("opset", out _), "An opset 17 model needs no opset change.");
         Assert.Empty(root.GetProperty("warnings").EnumerateArray());
@@ -167,7 +174,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
         ModelProto model = OnnxModelFile.Load(RepositoryPaths.DigitsModel);
         string description = model.DocString.Trim();
         Assert.DoesNotContain('\n', description);
-        long values = digits.Outcome.Report.Quantized.Sum(w => w.Shape.Aggregate(1L, (a, b) => a * b));
+        long values = digits.Outcome.Report.Changed.Sum(w => w.Shape.Aggregate(1L, (a, b) => a * b));
         string[] expected =
         [
             "# Compression.Build model signature. Generated; do not edit.",

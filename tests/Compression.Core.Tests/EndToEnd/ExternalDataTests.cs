@@ -19,7 +19,7 @@ public sealed class ExternalDataTests : IDisposable
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("out", "digits.onnx")));
 
         Assert.Equal(originalBytes, outcome.Report.Size.Original);
-        Assert.Equal(3, outcome.Report.Quantized.Count);
+        Assert.Equal(3, outcome.Report.Changed.Count);
         ModelProto compressed = OnnxModelFile.Load(folder.File("out", "digits.onnx"), loadExternalData: false);
         Assert.DoesNotContain(ModelTensors.Enumerate(compressed), t => t.DataLocation == TensorProto.Types.DataLocation.External);
         Assert.Equal(["digits.onnx", "digits.onnx.signature"], Directory.GetFiles(folder.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));

@@ -1,3 +1,6 @@
+using Compression.Core.Evaluation;
+using Compression.Core.Settings;
+using Compression.Core.Passes.Quantization;
 using Compression.Onnx;
 
 namespace Compression.Core.Tests.EndToEnd;
@@ -62,12 +65,14 @@ public sealed class FailureLeavesNothingTests : IDisposable
     {
         CompressionException error = Assert.Throws<CompressionException>(() =>
         {
-            var settings = new CompressionSettings { Quantize = CompressionSettings.ParseQuantize(value, RepositoryPaths.DigitsModel) };
+            CompressionSettings settings = CompressionSettings.Default.Set(QuantizationSettings.Quantize, value, new SettingOrigin(SettingLevel.Model, "the test"));
             ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("model.onnx")) { Settings = settings });
         });
 
         Assert.Equal(DiagnosticCodes.InvalidSetting, error.Code);
         Assert.Contains($"'{value}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(the test)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Valid values: int8, none", error.Message, StringComparison.Ordinal);
         Assert.Empty(folder.ListFiles());
     }
 
@@ -81,7 +86,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
         CompressionException error = CompressExpectingFailure(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "model.onnx"))
         {
             ReportPath = folder.File("out", "report.json"),
-            Settings = new CompressionSettings { ValidationDataDirectory = data },
+            Settings = CompressionSettings.Default.Set(EvaluationSettings.ValidationData, data),
         });
 
         Assert.Equal(DiagnosticCodes.InvalidValidationData, error.Code);
@@ -141,7 +146,7 @@ public sealed class FailureLeavesNothingTests : IDisposable
         string data = folder.File("validation");
         Directory.CreateDirectory(data);
 
-        CompressionException error = CompressExpectingFailure(request with { Settings = new CompressionSettings { ValidationDataDirectory = data } });
+        CompressionException error = CompressExpectingFailure(request with { Settings = CompressionSettings.Default.Set(EvaluationSettings.ValidationData, data) });
 
         Assert.Equal(DiagnosticCodes.InvalidValidationData, error.Code);
         AssertUnchanged(earlier);

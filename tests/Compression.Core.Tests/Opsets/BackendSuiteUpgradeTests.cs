@@ -2,7 +2,7 @@ using Microsoft.ML.OnnxRuntime;
 using System.Diagnostics;
 using System.Text;
 using Compression.Core.Opsets;
-using Compression.Core.Validation;
+using Compression.Core.Evaluation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Core.Runtime;

@@ -103,10 +103,10 @@ public sealed class ModelStructureTests
     }
 
     [Fact]
-    public void A_weight_read_only_inside_an_If_branch_is_left_float_and_the_model_still_runs()
+    public void A_weight_read_only_inside_an_If_branch_is_quantized_in_the_graph_that_holds_it_and_the_model_still_runs()
     {
-        // The pass looks at the main graph's MatMul, Gemm and Conv nodes; a weight that only a branch reads keeps
-        // its float values (it is not a candidate, so it is not reported as skipped either).
+        // The pass looks at MatMul, Gemm and Conv nodes of every graph: a weight that only a branch reads is quantized
+        // too, its DequantizeLinear in the main graph, where the initializer lives and the branch finds it by name.
         GraphProto thenBranch = new GraphBuilder("then")
             .Node("MatMul", ["x", "branch_only"], ["then_out"])
             .Output("then_out", DataType.Float, 2, 32)
@@ -128,8 +128,10 @@ public sealed class ModelStructureTests
 
         QuantizedModel quantized = QuantizedModel.Of(model);
 
-        Assert.Equal("main", Assert.Single(quantized.Result.Quantized).Name);
-        Assert.Equal((int)DataType.Float, quantized.Initializer("branch_only")!.DataType);
+        Assert.Equal(["branch_only", "main"], quantized.Result.Quantized.Select(w => w.Name));
+        Assert.Null(quantized.Initializer("branch_only"));
+        Assert.Equal((int)DataType.Int8, quantized.Initializer("branch_only_quantized")!.DataType);
+        Assert.Contains(quantized.Nodes("DequantizeLinear"), n => n.Output[0] == "branch_only");
         foreach (bool condition in new[] { true, false })
         {
             quantized.AssertOutputsMatch(new Dictionary<string, OnnxTensor>

@@ -28,7 +28,7 @@ internal sealed class QuantizedModel
     public byte[] QuantizedBytes { get; }
 
     /// <summary>Quantizes a copy of <paramref name="model"/>.</summary>
-    public static QuantizedModel Of(ModelProto model, int weightThreshold = CompressionSettings.DefaultWeightThreshold)
+    public static QuantizedModel Of(ModelProto model, long weightThreshold = 1024)
     {
         ModelProto quantized = model.Clone();
         WeightQuantizationResult result = WeightQuantizer.Apply(quantized, weightThreshold);

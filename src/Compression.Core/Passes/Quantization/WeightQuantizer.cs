@@ -1,4 +1,7 @@
+using System.Globalization;
+using Compression.Core.Ir;
 using Compression.Core.Opsets;
+using Compression.Core.Settings;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
@@ -21,7 +24,7 @@ public sealed record QuantizedWeight(string Name, IReadOnlyList<string> OpTypes,
 /// <param name="Reason">Why it was left alone.</param>
 public sealed record SkippedWeight(string Name, string OpType, string Reason);
 
-/// <summary>What <see cref="WeightQuantizer"/> changed.</summary>
+/// <summary>What <see cref="WeightQuantizer.Apply"/> changed.</summary>
 /// <param name="Quantized">The weights now stored as int8.</param>
 /// <param name="Skipped">The weights left in float, with reasons.</param>
 /// <param name="Opset">The opset change the new operators needed, if any.</param>
@@ -33,257 +36,271 @@ public sealed record WeightQuantizationResult(
     IReadOnlyDictionary<string, string> SessionConfig);
 
 /// <summary>
-/// int8 weight quantization of MatMul, Gemm and Conv: each float weight initializer with at least the threshold's
-/// number of elements becomes an int8 initializer feeding a DequantizeLinear node (symmetric, one scale per output
-/// channel, opset 13), whose output keeps the weight's name so that the nodes reading it are unchanged.
+/// int8 weight quantization of MatMul, Gemm and Conv: each float weight initializer with at least
+/// <see cref="QuantizationSettings.WeightThreshold"/> elements becomes an int8 initializer feeding a DequantizeLinear
+/// node (symmetric, one scale per output channel, opset 13), whose output keeps the weight's name so that the nodes
+/// reading it, in the main graph and in subgraphs, are unchanged. Settings apply per node (the overrides file); a weight
+/// read by several nodes is quantized only when they agree.
 /// </summary>
 /// <remarks>
 /// ONNX Runtime keeps DequantizeLinear nodes in place for QDQ fusion by default, which makes a weight-only
 /// quantized model slower than the original; with the session entry <c>session.disable_quant_qdq=1</c> it folds
 /// the constant weights back to float at load and runs at float speed. The result carries that entry.
 /// </remarks>
-public static class WeightQuantizer
+public sealed class WeightQuantizationPass : ICompressionPass
 {
     /// <summary>The opset per-axis DequantizeLinear needs.</summary>
-    public const long RequiredOpset = 13;
+    public const long RequiredOpsetVersion = 13;
 
     /// <summary>The session entry that lets ONNX Runtime fold constant DequantizeLinear nodes.</summary>
     public const string DisableQdqConfigKey = "session.disable_quant_qdq";
 
-    /// <summary>Quantizes the eligible weights of <paramref name="model"/> in place.</summary>
-    /// <param name="model">The model; its external data must be loaded.</param>
-    /// <param name="weightThreshold">Weights with fewer elements stay float.</param>
-    /// <param name="modelPath">The model's path, for error messages.</param>
-    public static WeightQuantizationResult Apply(ModelProto model, int weightThreshold, string? modelPath = null)
+    /// <inheritdoc />
+    public string Name => "int8-weights";
+
+    /// <inheritdoc />
+    public long RequiredOpset(PassContext context) => FindCandidates(context, []).Count > 0 ? RequiredOpsetVersion : 0;
+
+    /// <inheritdoc />
+    public PassResult Run(PassContext context)
     {
-        GraphProto graph = model.Graph ?? new GraphProto();
         var skipped = new List<SkippedWeight>();
-        List<Candidate> candidates = FindCandidates(graph, weightThreshold, skipped);
-        if (candidates.Count == 0)
-        {
-            return new WeightQuantizationResult([], skipped, null, new Dictionary<string, string>());
-        }
-
-        OpsetChange? opset = OpsetUpgrade.Apply(model, RequiredOpset, modelPath);
-
-        var names = new NameScope(graph);
-        var graphInputs = new Dictionary<string, ValueInfoProto>(StringComparer.Ordinal);
-        foreach (ValueInfoProto input in graph.Input)
-        {
-            graphInputs[input.Name] = input;
-        }
-
+        List<Candidate> candidates = FindCandidates(context, skipped);
         var quantized = new List<QuantizedWeight>(candidates.Count);
-        var dequantizeNodes = new List<NodeProto>(candidates.Count);
-        // Keyed by reference: protobuf messages compare by value, which would compare whole weight tensors.
-        var replacements = new Dictionary<TensorProto, TensorProto[]>(ReferenceEqualityComparer.Instance);
+        var inserted = new Dictionary<Graph, int>();
         foreach (Candidate candidate in candidates)
         {
-            TensorProto weight = candidate.Initializer;
-            long[] dims = [.. weight.Dims];
-            ReadOnlySpan<float> values = weight.View<float>().Span;
-            long channels = dims[candidate.Axis];
-            var levels = new sbyte[values.Length];
-            var scales = new float[channels];
-            Int8Quantization.QuantizePerChannel(values, dims, candidate.Axis, levels, scales);
-
-            string weightName = weight.Name;
-            string quantizedName = names.Reserve(weightName + "_quantized");
-            string scaleName = names.Reserve(weightName + "_scale");
-            string zeroPointName = names.Reserve(weightName + "_zero_point");
-
-            TensorProto quantizedTensor = TensorValues.Create<sbyte>(quantizedName, dims, levels);
-            TensorProto scaleTensor = TensorValues.Create<float>(scaleName, [channels], scales);
-            TensorProto zeroPointTensor = TensorValues.Create<sbyte>(zeroPointName, [channels], new sbyte[channels]);
-
-            replacements[weight] = [quantizedTensor, scaleTensor, zeroPointTensor];
-
-            // IR < 4 models list initializers among the graph inputs; the float weight no longer exists as a
-            // constant, so it cannot stay an input that callers could override.
-            if (graphInputs.TryGetValue(weightName, out ValueInfoProto? listedAsInput))
-            {
-                graph.Input.Remove(listedAsInput);
-            }
-
-            dequantizeNodes.Add(new NodeProto
-            {
-                Name = names.Reserve(weightName + "_DequantizeLinear"),
-                OpType = "DequantizeLinear",
-                Domain = string.Empty,
-                Input = { quantizedName, scaleName, zeroPointName },
-                Output = { weightName },
-                Attribute = { new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = candidate.Axis } },
-            });
-
-            quantized.Add(new QuantizedWeight(
-                weightName,
-                candidate.OpTypes,
-                dims,
-                candidate.Axis,
-                OriginalBytes: values.Length * sizeof(float),
-                QuantizedBytes: levels.Length + (channels * (sizeof(float) + sizeof(sbyte))),
-                MaxAbsError: MaxDequantizationError(values, dims, candidate.Axis, levels, scales)));
+            quantized.Add(Quantize(candidate, inserted));
         }
 
-        // Each quantized weight takes its float original's place among the initializers.
-        TensorProto[] initializers = [.. graph.Initializer];
-        graph.Initializer.Clear();
-        foreach (TensorProto initializer in initializers)
+        var warnings = new List<CompressionWarning>();
+        if (quantized.Count == 0 && candidates.Count == 0 && WantsInt8Anywhere(context))
         {
-            graph.Initializer.AddRange(replacements.TryGetValue(initializer, out TensorProto[]? replacement) ? replacement : [initializer]);
+            long threshold = context.Settings.Get(QuantizationSettings.WeightThreshold);
+            warnings.Add(new CompressionWarning(DiagnosticCodes.NothingCompressed,
+                $"Quantize={QuantizationSettings.Int8} found no MatMul, Gemm or Conv weight to quantize " +
+                $"(constant float weights of at least {threshold} elements); the model is copied unchanged. " +
+                "Lower WeightThreshold to include smaller weights."));
         }
 
-        // The new nodes read only initializers, so they go first and the graph stays in topological order.
-        NodeProto[] nodes = [.. graph.Node];
-        graph.Node.Clear();
-        graph.Node.AddRange(dequantizeNodes);
-        graph.Node.AddRange(nodes);
+        var result = new PassResult(Name)
+        {
+            Modified = quantized.Count > 0,
+            Techniques = Describe(quantized),
+            Changed = quantized.Select(w => new TensorChange(w.Name, "int8, symmetric, one scale per output channel", w.OpTypes, w.Shape, w.OriginalBytes, w.QuantizedBytes, w.MaxAbsError, w.Axis)).ToList(),
+            LeftAlone = skipped.Select(s => new TensorLeftAlone(s.Name, s.OpType, s.Reason)).ToList(),
+            Warnings = warnings,
+        };
+        if (quantized.Count == 0)
+        {
+            return result;
+        }
 
-        var sessionConfig = new SortedDictionary<string, string>(StringComparer.Ordinal) { [DisableQdqConfigKey] = "1" };
-        return new WeightQuantizationResult(quantized, skipped, opset, sessionConfig);
+        return result with
+        {
+            SessionConfig = new SortedDictionary<string, string>(StringComparer.Ordinal) { [DisableQdqConfigKey] = "1" },
+            Notes =
+            [
+                $"Run this model with the ONNX Runtime session option {DisableQdqConfigKey}=1 (the generated class sets it). " +
+                "ONNX Runtime then folds the int8 weights back to float when it loads the model and runs it at float speed; " +
+                "without it ONNX Runtime keeps the DequantizeLinear nodes and runs the model about 2x slower.",
+            ],
+        };
     }
 
-    private static List<Candidate> FindCandidates(GraphProto graph, int weightThreshold, List<SkippedWeight> skipped)
+    /// <summary>The weights as <see cref="QuantizedWeight"/>s, from a pass result (for callers of the pass alone).</summary>
+    internal static IReadOnlyList<string> Describe(IReadOnlyList<QuantizedWeight> quantized)
     {
-        var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
-        foreach (TensorProto tensor in graph.Initializer)
+        if (quantized.Count == 0)
         {
-            initializers[tensor.Name] = tensor;
+            return [];
         }
 
-        // Weight slot and channel axis of every use, grouped by initializer in the order the initializers appear.
-        var uses = new Dictionary<string, List<(string OpType, int Axis)>>(StringComparer.Ordinal);
-        var rejected = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (NodeProto node in graph.Node)
+        long values = quantized.Sum(w => w.OriginalBytes / sizeof(float));
+        string operators = string.Join("/", quantized.SelectMany(w => w.OpTypes).Distinct().Order(StringComparer.Ordinal));
+        return
+        [
+            string.Create(CultureInfo.InvariantCulture,
+                $"int8 weights: {quantized.Count} {operators} weight {(quantized.Count == 1 ? "tensor" : "tensors")} ({values:N0} values), symmetric, one scale per output channel"),
+        ];
+    }
+
+    private static bool WantsInt8Anywhere(PassContext context) =>
+        context.Settings.Get(QuantizationSettings.Quantize) != QuantizationSettings.None
+        || context.Model.Nodes.Any(n => context.Settings.Get(QuantizationSettings.Quantize, n) != QuantizationSettings.None);
+
+    private static QuantizedWeight Quantize(Candidate candidate, Dictionary<Graph, int> inserted)
+    {
+        Value weight = candidate.Weight;
+        Graph graph = weight.Graph;
+        TensorProto tensor = weight.LoadInitializer();
+        long[] dims = [.. tensor.Dims];
+        ReadOnlySpan<float> values = tensor.View<float>().Span;
+        long channels = dims[candidate.Axis];
+        var levels = new sbyte[values.Length];
+        var scales = new float[channels];
+        Int8Quantization.QuantizePerChannel(values, dims, candidate.Axis, levels, scales);
+        var result = new QuantizedWeight(
+            weight.Name,
+            candidate.OpTypes,
+            dims,
+            candidate.Axis,
+            OriginalBytes: values.Length * sizeof(float),
+            QuantizedBytes: levels.Length + (channels * (sizeof(float) + sizeof(sbyte))),
+            MaxAbsError: MaxDequantizationError(values, dims, candidate.Axis, levels, scales));
+
+        // The int8 tensor, its scales and zero points take the float weight's place among the initializers, and the
+        // weight's value is now computed by DequantizeLinear. New nodes read only initializers, so they go first, in
+        // the order of the weights, and the graph stays in topological order.
+        string name = weight.Name;
+        int position = graph.DetachInitializer(weight);
+        Value quantizedValue = graph.AddInitializer(TensorValues.Create<sbyte>(name + "_quantized", dims, levels), position);
+        Value scale = graph.AddInitializer(TensorValues.Create<float>(name + "_scale", [channels], scales), position + 1);
+        Value zeroPoint = graph.AddInitializer(TensorValues.Create<sbyte>(name + "_zero_point", [channels], new sbyte[channels]), position + 2);
+        Node dequantize = graph.CreateNode("DequantizeLinear", string.Empty, name + "_DequantizeLinear", [quantizedValue, scale, zeroPoint], [weight],
+            [new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = candidate.Axis }]);
+        int index = inserted.TryGetValue(graph, out int count) ? count : 0;
+        graph.Insert(index, dequantize);
+        inserted[graph] = index + 1;
+        return result;
+    }
+
+    private static List<Candidate> FindCandidates(PassContext context, List<SkippedWeight> skipped)
+    {
+        ResolvedSettings settings = context.Settings;
+
+        // Every weight slot of every MatMul, Gemm and Conv, in every graph, grouped by the value it reads.
+        var uses = new Dictionary<Value, List<(Node Node, int Axis, string? Problem)>>(ReferenceEqualityComparer.Instance);
+        foreach (Node node in context.Model.Nodes)
         {
-            if (!OpsetVersions.IsDefaultDomain(node.Domain) || node.Input.Count < 2 || !IsWeightOperator(node.OpType))
+            if (!node.IsDefaultDomain || node.Inputs.Count < 2 || !IsWeightOperator(node.OpType) || node.Inputs[1] is not { } value)
             {
                 continue;
             }
 
-            string name = node.Input[1];
-            if (name.Length == 0)
+            if (!value.IsInitializer)
+            {
+                skipped.Add(new SkippedWeight(value.Name, node.OpType, IsQuantized(value)
+                    ? "already quantized (int8 initializer through DequantizeLinear)"
+                    : "not a constant initializer (computed at run time)"));
+                continue;
+            }
+
+            if (!uses.TryGetValue(value, out List<(Node, int, string?)>? list))
+            {
+                uses[value] = list = [];
+            }
+
+            list.Add((node, OutputChannelAxis(node, value.Initializer!.Dims.Count), null));
+        }
+
+        var candidates = new List<Candidate>();
+        foreach (Value weight in context.Model.Graphs.SelectMany(g => g.Initializers))
+        {
+            if (!uses.TryGetValue(weight, out List<(Node Node, int Axis, string? Problem)>? list))
             {
                 continue;
             }
 
-            if (!initializers.TryGetValue(name, out TensorProto? weight))
+            string opTypes = string.Join("/", list.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal));
+            (string quantize, long threshold)? agreed = Agree(weight, list.Select(u => u.Node).ToList(), settings, context.ModelPath);
+            if (agreed is not { } chosen)
             {
-                skipped.Add(new SkippedWeight(name, node.OpType, "not a constant initializer (computed at run time)"));
                 continue;
             }
 
-            string? problem = CheckWeight(weight, weightThreshold);
-            int axis = OutputChannelAxis(node, weight.Dims.Count);
+            if (chosen.quantize == QuantizationSettings.None)
+            {
+                skipped.Add(new SkippedWeight(weight.Name, opTypes, $"Quantize=none ({settings.OriginOf(QuantizationSettings.Quantize, list[0].Node)})"));
+                continue;
+            }
+
+            string? problem = CheckWeight(weight, chosen.threshold);
+            int axis = list[0].Axis;
             if (problem is null && axis < 0)
             {
-                problem = $"a {weight.Dims.Count}-D weight is not the weight layout {node.OpType} quantization expects";
+                problem = $"a {weight.Initializer!.Dims.Count}-D weight is not the weight layout {list[0].Node.OpType} quantization expects";
+            }
+
+            if (problem is null && list.Any(u => u.Axis != axis))
+            {
+                problem = "read by operators with different output-channel axes";
             }
 
             if (problem is not null)
             {
-                rejected.TryAdd(name, problem);
-                skipped.Add(new SkippedWeight(name, node.OpType, problem));
+                foreach ((Node node, _, _) in list.DistinctBy(u => u.Node.OpType))
+                {
+                    skipped.Add(new SkippedWeight(weight.Name, problem.StartsWith("read by", StringComparison.Ordinal) ? opTypes : node.OpType, problem));
+                    if (problem.StartsWith("read by", StringComparison.Ordinal))
+                    {
+                        break;
+                    }
+                }
+
                 continue;
             }
 
-            if (!uses.TryGetValue(name, out List<(string, int)>? list))
-            {
-                uses[name] = list = [];
-            }
-
-            list.Add((node.OpType, axis));
-        }
-
-        var candidates = new List<Candidate>();
-        foreach (TensorProto tensor in graph.Initializer)
-        {
-            if (!uses.TryGetValue(tensor.Name, out List<(string OpType, int Axis)>? list))
-            {
-                continue;
-            }
-
-            if (rejected.ContainsKey(tensor.Name))
-            {
-                continue;
-            }
-
-            int axis = list[0].Axis;
-            bool agree = true;
-            var opTypes = new SortedSet<string>(StringComparer.Ordinal);
-            foreach ((string opType, int useAxis) in list)
-            {
-                agree &= useAxis == axis;
-                opTypes.Add(opType);
-            }
-
-            if (!agree)
-            {
-                skipped.Add(new SkippedWeight(tensor.Name, string.Join("/", opTypes), "read by operators with different output-channel axes"));
-                continue;
-            }
-
-            candidates.Add(new Candidate(tensor, axis, [.. opTypes]));
+            candidates.Add(new Candidate(weight, axis, list.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList()));
         }
 
         return candidates;
     }
 
+    /// <summary>The settings every reader of a shared weight gives it; an error when they differ.</summary>
+    private static (string Quantize, long Threshold)? Agree(Value weight, IReadOnlyList<Node> readers, ResolvedSettings settings, string modelPath)
+    {
+        (string Quantize, long Threshold) first = (settings.Get(QuantizationSettings.Quantize, readers[0]), settings.Get(QuantizationSettings.WeightThreshold, readers[0]));
+        foreach (Node reader in readers.Skip(1))
+        {
+            (string Quantize, long Threshold) other = (settings.Get(QuantizationSettings.Quantize, reader), settings.Get(QuantizationSettings.WeightThreshold, reader));
+            if (other != first)
+            {
+                throw new CompressionException(DiagnosticCodes.SharedWeightConflict, modelPath,
+                    $"The weight '{weight.Name}' is read by {readers[0]} and {reader}, whose settings differ: " +
+                    $"Quantize={first.Quantize}, WeightThreshold={first.Threshold} ({settings.OriginOf(QuantizationSettings.Quantize, readers[0])}) against " +
+                    $"Quantize={other.Quantize}, WeightThreshold={other.Threshold} ({settings.OriginOf(QuantizationSettings.Quantize, reader)}). " +
+                    "One tensor can be stored only one way: give every node that reads it the same settings in the overrides file.");
+            }
+        }
+
+        return first;
+    }
+
+    private static bool IsQuantized(Value value) =>
+        value.Producer is { OpType: "DequantizeLinear", IsDefaultDomain: true } producer && producer.Inputs.Count > 0 && producer.Inputs[0] is { IsInitializer: true };
+
     private static bool IsWeightOperator(string opType) => opType is "MatMul" or "Gemm" or "Conv";
 
-    private static string? CheckWeight(TensorProto weight, int weightThreshold)
+    private static string? CheckWeight(Value weight, long weightThreshold)
     {
-        if (weight.DataType != (int)DataType.Float)
+        TensorProto tensor = weight.Initializer!;
+        if (tensor.DataType != (int)DataType.Float)
         {
-            return $"element type {TensorDataTypes.Describe((DataType)weight.DataType)}, not float";
+            return $"element type {TensorDataTypes.Describe((DataType)tensor.DataType)}, not float";
         }
 
-        if (weight.DataLocation == TensorProto.Types.DataLocation.External)
-        {
-            return "external data was not loaded";
-        }
-
-        long count = TensorShape.ElementCount(weight.Dims);
+        long count = TensorShape.ElementCount(tensor.Dims);
         if (count < weightThreshold)
         {
             return $"{count} elements, below the weight threshold of {weightThreshold}";
         }
 
-        ReadOnlySpan<float> values = weight.View<float>().Span;
+        ReadOnlySpan<float> values = weight.LoadInitializer().View<float>().Span;
         return AllFinite(values) ? null : "holds NaN or infinite values";
     }
 
     /// <summary>The axis of the output channels in a weight of rank <paramref name="rank"/>, or -1 when the layout does not fit.</summary>
-    private static int OutputChannelAxis(NodeProto node, int rank)
+    private static int OutputChannelAxis(Node node, int rank) => node.OpType switch
     {
-        switch (node.OpType)
-        {
-            case "MatMul":
-                // [..., K, N]: N output features.
-                return rank >= 2 ? rank - 1 : -1;
-            case "Gemm":
-                // B is [K, N], or [N, K] with transB.
-                if (rank != 2)
-                {
-                    return -1;
-                }
-
-                foreach (AttributeProto attribute in node.Attribute)
-                {
-                    if (attribute.Name == "transB" && attribute.I != 0)
-                    {
-                        return 0;
-                    }
-                }
-
-                return 1;
-            case "Conv":
-                // [M, C/group, k1, k2, ...]: M output channels.
-                return rank >= 3 ? 0 : -1;
-            default:
-                return -1;
-        }
-    }
+        // [..., K, N]: N output features.
+        "MatMul" => rank >= 2 ? rank - 1 : -1,
+        // B is [K, N], or [N, K] with transB.
+        "Gemm" => rank != 2 ? -1 : node.GetInt("transB", 0) != 0 ? 0 : 1,
+        // [M, C/group, k1, k2, ...]: M output channels.
+        "Conv" => rank >= 3 ? 0 : -1,
+        _ => -1,
+    };
 
     private static bool AllFinite(ReadOnlySpan<float> values)
     {
@@ -311,5 +328,32 @@ public static class WeightQuantizer
         return max;
     }
 
-    private sealed record Candidate(TensorProto Initializer, int Axis, IReadOnlyList<string> OpTypes);
+    private sealed record Candidate(Value Weight, int Axis, IReadOnlyList<string> OpTypes);
+}
+
+/// <summary>int8 weight quantization of a model message on its own, with every setting at its default but the threshold.</summary>
+public static class WeightQuantizer
+{
+    /// <summary>The opset per-axis DequantizeLinear needs.</summary>
+    public const long RequiredOpset = WeightQuantizationPass.RequiredOpsetVersion;
+
+    /// <summary>The session entry that lets ONNX Runtime fold constant DequantizeLinear nodes.</summary>
+    public const string DisableQdqConfigKey = WeightQuantizationPass.DisableQdqConfigKey;
+
+    /// <summary>Quantizes the eligible weights of <paramref name="model"/> in place, raising its opset as needed.</summary>
+    /// <param name="model">The model; its external data must be loaded.</param>
+    /// <param name="weightThreshold">Weights with fewer elements stay float.</param>
+    /// <param name="modelPath">The model's path, for error messages.</param>
+    public static WeightQuantizationResult Apply(ModelProto model, long weightThreshold, string? modelPath = null)
+    {
+        Model ir = Model.FromProto(model);
+        ResolvedSettings settings = SettingsResolver.Resolve(CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, weightThreshold), modelPath ?? "model");
+        var context = new PassContext(ir, settings, modelPath ?? "model");
+        PipelineResult result = CompressionPipeline.Run(context, [new WeightQuantizationPass()]);
+        ir.ToProto();
+        PassResult pass = result.Passes[0];
+        var quantized = pass.Changed.Select(c => new QuantizedWeight(c.Name, c.OpTypes, c.Shape, c.Axis ?? -1, c.BytesBefore, c.BytesAfter, c.MaxAbsError)).ToList();
+        var skipped = pass.LeftAlone.Select(s => new SkippedWeight(s.Name, s.OpType, s.Reason)).ToList();
+        return new WeightQuantizationResult(quantized, skipped, result.Opset, result.SessionConfig);
+    }
 }

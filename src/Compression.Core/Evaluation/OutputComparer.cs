@@ -1,6 +1,6 @@
 using Compression.Core.Runtime;
 
-namespace Compression.Core.Validation;
+namespace Compression.Core.Evaluation;
 
 /// <summary>Accumulates the differences between one output of the original and of the compressed model over samples.</summary>
 internal sealed class OutputComparer
@@ -13,6 +13,8 @@ internal sealed class OutputComparer
     private double? lowestCosine;
     private long[]? firstShape;
     private TensorElementType elementType;
+    private long rowsCompared;
+    private long rowsAgreeing;
 
     public OutputComparer(string name)
     {
@@ -64,6 +66,51 @@ internal sealed class OutputComparer
 
         double cosine = normA == 0 && normB == 0 ? 1 : normA == 0 || normB == 0 ? 0 : dot / (Math.Sqrt(normA) * Math.Sqrt(normB));
         lowestCosine = Math.Min(lowestCosine ?? 1, cosine);
+
+        // Classifier-like outputs (a last axis of at least two scores): does the highest score stay in place, row by row?
+        int classes = original.Shape.Length == 0 ? 0 : (int)Math.Min(original.Shape[^1], int.MaxValue);
+        if (classes >= 2)
+        {
+            for (int row = 0; row + classes <= a.Length; row += classes)
+            {
+                rowsCompared++;
+                rowsAgreeing += ArgMax(a.AsSpan(row, classes)) == ArgMax(b.AsSpan(row, classes)) ? 1 : 0;
+            }
+        }
+    }
+
+    /// <summary>The index of the largest value (the first of equal ones); NaN never wins.</summary>
+    public static int ArgMax(ReadOnlySpan<double> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best] || double.IsNaN(values[best]))
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The row-wise top-1 indices of a classifier-like output (float, last axis of at least 2), or null.</summary>
+    public static long[]? Top1(OnnxTensor tensor)
+    {
+        double[]? values = AsDoubles(tensor);
+        int classes = tensor.Shape.Length == 0 ? 0 : (int)Math.Min(tensor.Shape[^1], int.MaxValue);
+        if (values is null || classes < 2)
+        {
+            return null;
+        }
+
+        var top = new long[values.Length / classes];
+        for (int row = 0; row < top.Length; row++)
+        {
+            top[row] = ArgMax(values.AsSpan(row * classes, classes));
+        }
+
+        return top;
     }
 
     /// <summary>The comparison over every sample added.</summary>
@@ -75,7 +122,8 @@ internal sealed class OutputComparer
         maxAbsError,
         elements == 0 ? 0 : sumAbsError / elements,
         lowestCosine,
-        mismatches);
+        mismatches,
+        rowsCompared == 0 ? null : Math.Round((double)rowsAgreeing / rowsCompared, 6));
 
     private static double[]? AsDoubles(OnnxTensor tensor) => tensor switch
     {

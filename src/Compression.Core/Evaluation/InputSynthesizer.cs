@@ -1,6 +1,6 @@
 using Compression.Core.Runtime;
 
-namespace Compression.Core.Validation;
+namespace Compression.Core.Evaluation;
 
 /// <summary>
 /// Makes sample inputs from a model's input signature when the user gives none: symbolic and unknown dimensions

@@ -1,12 +1,13 @@
+using Compression.Core.Passes.Quantization;
 using System.Text.Json;
 using Compression.Core.Tests.Support;
-using Compression.Core.Validation;
+using Compression.Core.Evaluation;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 using Compression.Core.Runtime;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
 
-namespace Compression.Core.Tests.Validation;
+namespace Compression.Core.Tests.Evaluation;
 
 /// <summary>Validation in ONNX Runtime: turned off, fed by the user's tensors, and failing on a model that does not run.</summary>
 public sealed class ValidationTests : IDisposable
@@ -23,13 +24,13 @@ public sealed class ValidationTests : IDisposable
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("digits.onnx"))
         {
             ReportPath = folder.File("report.json"),
-            Settings = new CompressionSettings { Validate = false },
+            Settings = CompressionSettings.Default.Set(EvaluationSettings.Validate, false),
         });
 
         CompressionWarning warning = Assert.Single(outcome.Warnings);
         Assert.Equal(DiagnosticCodes.ValidationDisabled, warning.Code);
         Assert.Null(outcome.Report.Validation);
-        Assert.False(outcome.Report.Settings.Validate);
+        Assert.Equal("false", outcome.Report.Settings.Single(s => s.Name == "Validate").Value);
         Assert.Equal([$"{DiagnosticCodes.ValidationDisabled}: {warning.Message}"], outcome.Report.Warnings);
         using JsonDocument report = JsonDocument.Parse(File.ReadAllText(folder.File("report.json")));
         Assert.False(report.RootElement.TryGetProperty("validation", out _));
@@ -44,7 +45,7 @@ public sealed class ValidationTests : IDisposable
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("linear.onnx"))
         {
-            Settings = new CompressionSettings { WeightThreshold = 16 },
+            Settings = CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, 16L),
         });
 
         Assert.Equal((6L, 13L), (outcome.Report.Opset!.From, outcome.Report.Opset.To));
@@ -67,11 +68,12 @@ public sealed class ValidationTests : IDisposable
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("digits.onnx"))
         {
-            Settings = new CompressionSettings { ValidationDataDirectory = data },
+            Settings = CompressionSettings.Default.Set(EvaluationSettings.ValidationData, data),
         });
 
         ValidationResult validation = outcome.Report.Validation!;
-        Assert.Equal(1, validation.Samples);
+        Assert.Equal(12, validation.Samples);
+        Assert.Equal(data, validation.Source);
         ValidationInput input = Assert.Single(validation.Inputs);
         Assert.Equal(("pixels", "float", fileName), (input.Name, input.ElementType, input.Origin));
         Assert.Equal([12L, 64L], input.Shape);

@@ -1,0 +1,167 @@
+using Compression.Core.Evaluation;
+using Compression.Core.Ir;
+using Compression.Core.Opsets;
+using Compression.Core.Settings;
+
+namespace Compression.Core.Passes;
+
+/// <summary>A tensor a pass changed, for the report.</summary>
+/// <param name="Name">The tensor's (the value's) name.</param>
+/// <param name="Technique">What was done (<c>int8 per channel</c>).</param>
+/// <param name="OpTypes">The operators that read it.</param>
+/// <param name="Shape">Its dimensions.</param>
+/// <param name="BytesBefore">Bytes of its data before.</param>
+/// <param name="BytesAfter">Bytes of the data that replaces it.</param>
+/// <param name="MaxAbsError">The largest difference between an element and what the changed model computes for it.</param>
+/// <param name="Axis">The channel axis the technique works along (one scale per index), or null.</param>
+public sealed record TensorChange(string Name, string Technique, IReadOnlyList<string> OpTypes, IReadOnlyList<long> Shape, long BytesBefore, long BytesAfter, double MaxAbsError, int? Axis = null);
+
+/// <summary>A tensor a pass looked at and left alone, with the reason, for the report.</summary>
+/// <param name="Name">The tensor's (the value's) name.</param>
+/// <param name="OpType">The operator that reads it.</param>
+/// <param name="Reason">Why it was left alone.</param>
+public sealed record TensorLeftAlone(string Name, string OpType, string Reason);
+
+/// <summary>What a pass did: for the report, the signature and the session that runs the result.</summary>
+/// <param name="Pass">The pass's name.</param>
+public sealed record PassResult(string Pass)
+{
+    /// <summary>True when the model changed.</summary>
+    public bool Modified { get; init; }
+
+    /// <summary>One sentence per technique applied, as the signature and the generated class's docs list them.</summary>
+    public IReadOnlyList<string> Techniques { get; init; } = [];
+
+    /// <summary>The tensors changed.</summary>
+    public IReadOnlyList<TensorChange> Changed { get; init; } = [];
+
+    /// <summary>The tensors looked at and left alone.</summary>
+    public IReadOnlyList<TensorLeftAlone> LeftAlone { get; init; } = [];
+
+    /// <summary>Session configuration entries ONNX Runtime needs to run the result well.</summary>
+    public IReadOnlyDictionary<string, string> SessionConfig { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Advice for people who run the model without the generated class.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>Warnings for the user.</summary>
+    public IReadOnlyList<CompressionWarning> Warnings { get; init; } = [];
+}
+
+/// <summary>What a pass works on: the model's IR, its resolved settings, the results of the passes before it, and data.</summary>
+public sealed class PassContext
+{
+    /// <summary>Creates the context.</summary>
+    public PassContext(Model model, ResolvedSettings settings, string modelPath)
+    {
+        Model = model;
+        Settings = settings;
+        ModelPath = modelPath;
+    }
+
+    /// <summary>The model, edited in place by the passes.</summary>
+    public Model Model { get; }
+
+    /// <summary>The model's settings, per node where a setting may vary.</summary>
+    public ResolvedSettings Settings { get; }
+
+    /// <summary>The model's path, for messages.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>The calibration samples, when the model has <c>CalibrationData</c>.</summary>
+    public SampleSet? Calibration { get; init; }
+
+    /// <summary>What the passes before this one did.</summary>
+    public IReadOnlyList<PassResult> Earlier { get; internal set; } = [];
+}
+
+/// <summary>
+/// One compression technique over the IR. A pass reads its options from <see cref="PassContext.Settings"/> (per node
+/// where they may vary), edits <see cref="PassContext.Model"/>, and says what it changed. The pipeline raises the model's
+/// opset once, to the highest version the passes need, before any of them runs.
+/// </summary>
+public interface ICompressionPass
+{
+    /// <summary>The pass's name in the report (<c>int8-weights</c>).</summary>
+    string Name { get; }
+
+    /// <summary>The default-domain opset the pass's output needs for this model and settings, or 0 when it adds nothing.</summary>
+    long RequiredOpset(PassContext context);
+
+    /// <summary>Applies the technique.</summary>
+    /// <exception cref="CompressionException">The settings or the model do not allow it.</exception>
+    PassResult Run(PassContext context);
+}
+
+/// <summary>What the pipeline did to a model.</summary>
+/// <param name="Opset">The opset change made for the passes, if any.</param>
+/// <param name="Passes">Each pass's result, in order.</param>
+public sealed record PipelineResult(OpsetChange? Opset, IReadOnlyList<PassResult> Passes)
+{
+    /// <summary>The techniques of every pass, in order.</summary>
+    public IReadOnlyList<string> Techniques => Passes.SelectMany(p => p.Techniques).ToList();
+
+    /// <summary>The session entries of every pass; a later pass's value for a key wins.</summary>
+    public IReadOnlyDictionary<string, string> SessionConfig
+    {
+        get
+        {
+            var merged = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            foreach (KeyValuePair<string, string> entry in Passes.SelectMany(p => p.SessionConfig))
+            {
+                merged[entry.Key] = entry.Value;
+            }
+
+            return merged;
+        }
+    }
+
+    /// <summary>The notes of every pass, each once.</summary>
+    public IReadOnlyList<string> Notes => Passes.SelectMany(p => p.Notes).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>The warnings of every pass.</summary>
+    public IReadOnlyList<CompressionWarning> Warnings => Passes.SelectMany(p => p.Warnings).ToList();
+}
+
+/// <summary>Runs passes in order over a model: raises the opset once for all of them, then applies each.</summary>
+public static class CompressionPipeline
+{
+    /// <summary>The passes of a compression, in the order they run.</summary>
+    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new Quantization.WeightQuantizationPass()];
+
+    /// <summary>Runs <paramref name="passes"/> (by default <see cref="DefaultPasses"/>) over <paramref name="context"/>'s model.</summary>
+    /// <exception cref="CompressionException">The opset cannot be raised (OCB0005), or a pass refused.</exception>
+    public static PipelineResult Run(PassContext context, IReadOnlyList<ICompressionPass>? passes = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        passes ??= DefaultPasses;
+        long required = passes.Select(p => p.RequiredOpset(context)).DefaultIfEmpty(0).Max();
+        OpsetChange? opset = required > 0 ? OpsetUpgradePass.Raise(context.Model, required, context.ModelPath) : null;
+
+        var results = new List<PassResult>();
+        foreach (ICompressionPass pass in passes)
+        {
+            context.Earlier = results.ToList();
+            results.Add(pass.Run(context));
+        }
+
+        return new PipelineResult(opset, results);
+    }
+}
+
+/// <summary>Raises a model's default opset: the upgrade's per-operator rewrites over the model (see <see cref="OpsetUpgrade"/>).</summary>
+public static class OpsetUpgradePass
+{
+    /// <summary>Raises <paramref name="model"/>'s default opset to <paramref name="target"/> when it is lower.</summary>
+    /// <returns>What changed, or null when the model already imports <paramref name="target"/> or newer.</returns>
+    /// <exception cref="CompressionException">The model uses operators that cannot be rewritten (OCB0005); the model is unchanged.</exception>
+    public static OpsetChange? Raise(Model model, long target, string? modelPath)
+    {
+        if ((model.Opset ?? target) >= target)
+        {
+            return null;
+        }
+
+        return model.RewriteProto(proto => OpsetUpgrade.Apply(proto, target, modelPath));
+    }
+}
