@@ -97,6 +97,61 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void Overrides_samples_and_gates_work_from_a_fresh_app_and_a_change_to_any_of_them_recompresses()
+    {
+        string app = CreateApp("SettingsApp", sensorWeightThreshold: 1024);
+        string obj = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models");
+        // Labelled samples as NumPy files, and an overrides file that leaves the first layer in float.
+        string samples = Directory.CreateDirectory(Path.Combine(app, "samples")).FullName;
+        (float[] pixels, long[] labels) = DigitsRows(64);
+        NumPyWriter.Write<float>(Path.Combine(samples, "pixels.npy"), pixels, 64, 64);
+        NumPyWriter.Write<long>(Path.Combine(samples, "labels.npy"), labels, 64);
+        File.WriteAllText(Path.Combine(app, "digits.overrides.json"), """{ "nodes": { "fc1_matmul": "none" } }""");
+        string project = Path.Combine(app, "SettingsApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project)
+            .Replace("<OnnxModel Include=\"Models/digits.onnx\" />",
+                "<OnnxModel Include=\"Models/digits.onnx\" Overrides=\"digits.overrides.json\" ValidationData=\"samples\" MaxAccuracyDrop=\"1\" />"));
+
+        // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels.
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.Contains("int8 weights: 2 MatMul weight tensors", build.Output);
+        Assert.Contains("on 64 samples from " + samples, build.Output);
+        Assert.Contains("labelled samples; gates: MaxAccuracyDrop met", build.Output);
+        string report = File.ReadAllText(Path.Combine(obj, "digits.onnx.report.json"));
+        Assert.Contains("\"Quantize=none (node 'fc1_matmul' in overrides file", report);
+        Assert.Contains("\"source\": \"metadata MaxAccuracyDrop of OnnxModel 'Models/digits.onnx'\"", report);
+
+        // 2. Nothing changed: nothing recompresses.
+        Assert.DoesNotContain("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the second build").Output);
+
+        // 3. An edit to the overrides file recompresses the model.
+        File.WriteAllText(Path.Combine(app, "digits.overrides.json"), """{ "nodes": { "fc1_matmul": "none", "fc2_matmul": "none" } }""");
+        ProcessResult edited = Dotnet(app, "build").ShouldSucceed("the build after the overrides changed");
+        Assert.Contains("int8 weights: 1 MatMul weight tensor", edited.Output);
+        Assert.DoesNotContain("Models/sensor_fusion.onnx: ", edited.Output);
+        Assert.DoesNotContain("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the build after that").Output);
+
+        // 4. A new file in the samples folder recompresses it too.
+        NumPyWriter.Write<float>(Path.Combine(samples, "notes.npy"), new float[4], 4);
+        Assert.Contains("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the build after the samples changed").Output);
+
+        // 5. A gate the model cannot meet fails the build with the figures and writes nothing; warn lets it through.
+        DateTime before = File.GetLastWriteTimeUtc(Path.Combine(obj, "digits.onnx"));
+        ProcessResult missed = Dotnet(app, "build", "-p:OnnxMinCosineSimilarity=1");
+        Assert.NotEqual(0, missed.ExitCode);
+        Assert.Contains(Path.Combine(app, "Models", "digits.onnx") + " : error OCB0104:", missed.Output);
+        Assert.Contains("below MinCosineSimilarity=1 (project property OnnxMinCosineSimilarity)", missed.Output);
+        Assert.Equal(before, File.GetLastWriteTimeUtc(Path.Combine(obj, "digits.onnx")));
+        ProcessResult warned = Dotnet(app, "build", "-p:OnnxMinCosineSimilarity=1", "-p:OnnxCompressionGate=warn").ShouldSucceed("the build with CompressionGate=warn");
+        Assert.Contains("warning OCB0202:", warned.Output);
+
+        // 6. A bad value names the setting, where it came from, and the valid values.
+        ProcessResult bad = Dotnet(app, "build", "-p:OnnxQuantize=int3");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("error OCB0003: Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, none.", bad.Output);
+    }
+
+    [Fact]
     public void The_compressor_tool_package_installs_and_runs()
     {
         string tools = Path.Combine(feed.Root, "tools");
@@ -145,6 +200,21 @@ public sealed class FreshAppTests
         Assert.NotEqual(0, build.ExitCode);
         Assert.Contains(Path.Combine(app, "Models", "digits.onnx") + " : error OCB0002:", build.Output);
         Assert.False(File.Exists(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")), "nothing is written for the broken model");
+    }
+
+    private static (float[] Pixels, long[] Labels) DigitsRows(int rows)
+    {
+        string[] lines = File.ReadAllLines(RepositoryPaths.DigitsTestData).Skip(1).Take(rows).ToArray();
+        var pixels = new float[rows * 64];
+        var labels = new long[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            float[] fields = lines[r].Split(',').Select(f => float.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            labels[r] = (long)fields[0];
+            fields.AsSpan(1).CopyTo(pixels.AsSpan(r * 64, 64));
+        }
+
+        return (pixels, labels);
     }
 
     private static void AssertAppRan(ProcessResult run, string onnxRuntimeVersion)

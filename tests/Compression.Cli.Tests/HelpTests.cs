@@ -25,6 +25,7 @@ public sealed class HelpTests
         Assert.Contains("Usage:", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("<model>", result.Stdout, StringComparison.Ordinal);
         Assert.All(Options, option => Assert.Contains(option, result.Stdout, StringComparison.Ordinal));
+        Assert.All(Compression.Core.Settings.SettingsCatalog.All, setting => Assert.Contains(setting.OptionName + " <" + setting.HelpName + ">", result.Stdout, StringComparison.Ordinal));
     }
 
     [Fact]

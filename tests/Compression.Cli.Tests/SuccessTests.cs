@@ -28,6 +28,41 @@ public sealed partial class SuccessTests : IDisposable
     }
 
     [Fact]
+    public void Every_setting_is_an_option_and_errors_name_the_option_it_came_from()
+    {
+        string overrides = folder.File("overrides.json");
+        File.WriteAllText(overrides, """{ "opTypes": { "MatMul": { "WeightThreshold": 100000 } } }""");
+        string dependencies = folder.File("out", "digits.deps");
+
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out", "digits.onnx"), "--overrides", overrides,
+            "--min-cosine-similarity", "0.99", "--validation-samples", "2", "--dependency-file", dependencies);
+        CommandResult bad = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("bad.onnx"), "--compression-gate", "maybe");
+
+        Assert.True(result.ExitCode == CompressCommand.Success, result.Stderr);
+        Assert.Contains(result.StdoutLines, l => l.StartsWith("onnx-compress: warning OCB0201:", StringComparison.Ordinal));
+        Assert.Contains("on 2 synthesized input sets", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("gates: MinCosineSimilarity met", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal([$"file\t{RepositoryPaths.DigitsModel}", $"file\t{overrides}"], File.ReadAllLines(dependencies));
+        Assert.Equal(CompressCommand.Failed, bad.ExitCode);
+        Assert.Equal("onnx-compress: error OCB0003: CompressionGate='maybe' (--compression-gate on the command line) is not a valid value. Valid values: error, warn.", bad.Stderr.Trim());
+    }
+
+    [Fact]
+    public void Project_properties_and_metadata_from_the_build_resolve_by_level_and_unknown_metadata_is_ignored()
+    {
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("digits.onnx"), "-r", folder.File("report.json"), "--no-validate",
+            "--property", "WeightThreshold=100000", "--property", "Quantize=int8", "--metadata", "WeightThreshold=0", "--metadata", "ClassName=Digits", "--source-name", "Models/digits.onnx");
+
+        Assert.Equal(CompressCommand.Success, result.ExitCode);
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(folder.File("report.json")));
+        JsonElement[] settings = report.RootElement.GetProperty("settings").EnumerateArray().ToArray();
+        JsonElement threshold = settings.Single(s => s.GetProperty("name").GetString() == "WeightThreshold");
+        JsonElement quantize = settings.Single(s => s.GetProperty("name").GetString() == "Quantize");
+        Assert.Equal(("0", "metadata WeightThreshold of OnnxModel 'Models/digits.onnx'"), (threshold.GetProperty("value").GetString(), threshold.GetProperty("source").GetString()));
+        Assert.Equal("project property OnnxQuantize", quantize.GetProperty("source").GetString());
+    }
+
+    [Fact]
     public void Signature_and_source_name_options_are_honoured()
     {
         string signature = folder.File("signatures", "digits.sig");

@@ -50,6 +50,8 @@ public sealed record CompressionReport(
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // A file people read: quotes, apostrophes and non-ASCII names as they are, not as \u0027 escapes.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>Every tensor the passes changed.</summary>
