@@ -27,6 +27,11 @@ public static class QuantizationSettings
         "WeightThreshold", Technique, SettingScope.Node, 1024, 0, long.MaxValue,
         "Weights with fewer elements stay float.");
 
+    /// <summary>One scale per output channel, or one for the whole tensor.</summary>
+    public static BooleanSetting PerChannel { get; } = new(
+        "PerChannel", Technique, SettingScope.Node, true,
+        "int8 scales: one per output channel (`true`), or one for the whole weight (`false`: a few bytes smaller, less accurate).");
+
     /// <summary>Every option of the technique, in README order.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Quantize, WeightThreshold];
+    public static IReadOnlyList<Setting> All { get; } = [Quantize, WeightThreshold, PerChannel];
 }

@@ -12,7 +12,7 @@ namespace Compression.Core.Passes.Quantization;
 /// <param name="Name">The initializer's name (the DequantizeLinear output keeps it).</param>
 /// <param name="OpTypes">The operators that read it (MatMul, Gemm, Conv).</param>
 /// <param name="Shape">Its dimensions.</param>
-/// <param name="Axis">The output-channel axis that has one scale per index.</param>
+/// <param name="Axis">The output-channel axis that has one scale per index, or -1 for one scale for the whole weight.</param>
 /// <param name="OriginalBytes">Bytes of the float data.</param>
 /// <param name="QuantizedBytes">Bytes of the int8 data, scales and zero points.</param>
 /// <param name="MaxAbsError">The largest difference between a weight and its dequantized value.</param>
@@ -87,7 +87,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
         {
             Modified = quantized.Count > 0,
             Techniques = Describe(quantized),
-            Changed = quantized.Select(w => new TensorChange(w.Name, "int8, symmetric, one scale per output channel", w.OpTypes, w.Shape, w.OriginalBytes, w.QuantizedBytes, w.MaxAbsError, w.Axis)).ToList(),
+            Changed = quantized.Select(w => new TensorChange(w.Name, "int8, symmetric, " + Granularity(w), w.OpTypes, w.Shape, w.OriginalBytes, w.QuantizedBytes, w.MaxAbsError, w.Axis < 0 ? null : w.Axis)).ToList(),
             LeftAlone = skipped.Select(s => new TensorLeftAlone(s.Name, s.OpType, s.Reason)).ToList(),
             Warnings = warnings,
         };
@@ -116,14 +116,20 @@ public sealed class WeightQuantizationPass : ICompressionPass
             return [];
         }
 
-        long values = quantized.Sum(w => w.OriginalBytes / sizeof(float));
-        string operators = string.Join("/", quantized.SelectMany(w => w.OpTypes).Distinct().Order(StringComparer.Ordinal));
-        return
-        [
-            string.Create(CultureInfo.InvariantCulture,
-                $"int8 weights: {quantized.Count} {operators} weight {(quantized.Count == 1 ? "tensor" : "tensors")} ({values:N0} values), symmetric, one scale per output channel"),
-        ];
+        // One line per granularity, per channel first: the line of a model quantized per channel is as it always was.
+        return quantized.GroupBy(Granularity).OrderBy(g => g.Key == PerChannelText ? 0 : 1).Select(group =>
+        {
+            long values = group.Sum(w => w.OriginalBytes / sizeof(float));
+            int count = group.Count();
+            string operators = string.Join("/", group.SelectMany(w => w.OpTypes).Distinct().Order(StringComparer.Ordinal));
+            return string.Create(CultureInfo.InvariantCulture,
+                $"int8 weights: {count} {operators} weight {(count == 1 ? "tensor" : "tensors")} ({values:N0} values), symmetric, {group.Key}");
+        }).ToList();
     }
+
+    private const string PerChannelText = "one scale per output channel";
+
+    private static string Granularity(QuantizedWeight weight) => weight.Axis < 0 ? "one scale per tensor" : PerChannelText;
 
     private static bool WantsInt8Anywhere(PassContext context) =>
         context.Settings.Get(QuantizationSettings.Quantize) != QuantizationSettings.None
@@ -136,18 +142,21 @@ public sealed class WeightQuantizationPass : ICompressionPass
         TensorProto tensor = weight.LoadInitializer();
         long[] dims = [.. tensor.Dims];
         ReadOnlySpan<float> values = tensor.View<float>().Span;
-        long channels = dims[candidate.Axis];
+        // One scale for the whole weight: the same arithmetic over the weight seen as a single channel.
+        long[] scaleDims = candidate.PerChannel ? dims : [1, values.Length];
+        int scaleAxis = candidate.PerChannel ? candidate.Axis : 0;
+        long channels = scaleDims[scaleAxis];
         var levels = new sbyte[values.Length];
         var scales = new float[channels];
-        Int8Quantization.QuantizePerChannel(values, dims, candidate.Axis, levels, scales);
+        Int8Quantization.QuantizePerChannel(values, scaleDims, scaleAxis, levels, scales);
         var result = new QuantizedWeight(
             weight.Name,
             candidate.OpTypes,
             dims,
-            candidate.Axis,
+            candidate.PerChannel ? candidate.Axis : -1,
             OriginalBytes: values.Length * sizeof(float),
             QuantizedBytes: levels.Length + (channels * (sizeof(float) + sizeof(sbyte))),
-            MaxAbsError: MaxDequantizationError(values, dims, candidate.Axis, levels, scales));
+            MaxAbsError: MaxDequantizationError(values, scaleDims, scaleAxis, levels, scales));
 
         // The int8 tensor, its scales and zero points take the float weight's place among the initializers, and the
         // weight's value is now computed by DequantizeLinear. New nodes read only initializers, so they go first, in
@@ -155,10 +164,11 @@ public sealed class WeightQuantizationPass : ICompressionPass
         string name = weight.Name;
         int position = graph.DetachInitializer(weight);
         Value quantizedValue = graph.AddInitializer(TensorValues.Create<sbyte>(name + "_quantized", dims, levels), position);
-        Value scale = graph.AddInitializer(TensorValues.Create<float>(name + "_scale", [channels], scales), position + 1);
-        Value zeroPoint = graph.AddInitializer(TensorValues.Create<sbyte>(name + "_zero_point", [channels], new sbyte[channels]), position + 2);
-        Node dequantize = graph.CreateNode("DequantizeLinear", string.Empty, name + "_DequantizeLinear", [quantizedValue, scale, zeroPoint], [weight],
-            [new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = candidate.Axis }]);
+        long[] parameterDims = candidate.PerChannel ? [channels] : [];
+        Value scale = graph.AddInitializer(TensorValues.Create<float>(name + "_scale", parameterDims, scales), position + 1);
+        Value zeroPoint = graph.AddInitializer(TensorValues.Create<sbyte>(name + "_zero_point", parameterDims, new sbyte[channels]), position + 2);
+        AttributeProto[] axis = candidate.PerChannel ? [new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = candidate.Axis }] : [];
+        Node dequantize = graph.CreateNode("DequantizeLinear", string.Empty, name + "_DequantizeLinear", [quantizedValue, scale, zeroPoint], [weight], axis);
         int index = inserted.TryGetValue(graph, out int count) ? count : 0;
         graph.Insert(index, dequantize);
         inserted[graph] = index + 1;
@@ -203,7 +213,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
             }
 
             string opTypes = string.Join("/", list.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal));
-            (string quantize, long threshold)? agreed = Agree(weight, list.Select(u => u.Node).ToList(), settings, context.ModelPath);
+            (string quantize, long threshold, bool perChannel)? agreed = Agree(weight, list.Select(u => u.Node).ToList(), settings, context.ModelPath);
             if (agreed is not { } chosen)
             {
                 continue;
@@ -241,25 +251,27 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 continue;
             }
 
-            candidates.Add(new Candidate(weight, axis, list.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList()));
+            candidates.Add(new Candidate(weight, axis, list.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(), chosen.perChannel));
         }
 
         return candidates;
     }
 
     /// <summary>The settings every reader of a shared weight gives it; an error when they differ.</summary>
-    private static (string Quantize, long Threshold)? Agree(Value weight, IReadOnlyList<Node> readers, ResolvedSettings settings, string modelPath)
+    private static (string Quantize, long Threshold, bool PerChannel)? Agree(Value weight, IReadOnlyList<Node> readers, ResolvedSettings settings, string modelPath)
     {
-        (string Quantize, long Threshold) first = (settings.Get(QuantizationSettings.Quantize, readers[0]), settings.Get(QuantizationSettings.WeightThreshold, readers[0]));
+        (string Quantize, long Threshold, bool PerChannel) Of(Node node) =>
+            (settings.Get(QuantizationSettings.Quantize, node), settings.Get(QuantizationSettings.WeightThreshold, node), settings.Get(QuantizationSettings.PerChannel, node));
+        (string Quantize, long Threshold, bool PerChannel) first = Of(readers[0]);
         foreach (Node reader in readers.Skip(1))
         {
-            (string Quantize, long Threshold) other = (settings.Get(QuantizationSettings.Quantize, reader), settings.Get(QuantizationSettings.WeightThreshold, reader));
+            (string Quantize, long Threshold, bool PerChannel) other = Of(reader);
             if (other != first)
             {
                 throw new CompressionException(DiagnosticCodes.SharedWeightConflict, modelPath,
                     $"The weight '{weight.Name}' is read by {readers[0]} and {reader}, whose settings differ: " +
-                    $"Quantize={first.Quantize}, WeightThreshold={first.Threshold} ({settings.OriginOf(QuantizationSettings.Quantize, readers[0])}) against " +
-                    $"Quantize={other.Quantize}, WeightThreshold={other.Threshold} ({settings.OriginOf(QuantizationSettings.Quantize, reader)}). " +
+                    $"Quantize={first.Quantize}, WeightThreshold={first.Threshold}, PerChannel={first.PerChannel} ({settings.OriginOf(QuantizationSettings.Quantize, readers[0])}) against " +
+                    $"Quantize={other.Quantize}, WeightThreshold={other.Threshold}, PerChannel={other.PerChannel} ({settings.OriginOf(QuantizationSettings.Quantize, reader)}). " +
                     "One tensor can be stored only one way: give every node that reads it the same settings in the overrides file.");
             }
         }
@@ -328,7 +340,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
         return max;
     }
 
-    private sealed record Candidate(Value Weight, int Axis, IReadOnlyList<string> OpTypes);
+    private sealed record Candidate(Value Weight, int Axis, IReadOnlyList<string> OpTypes, bool PerChannel);
 }
 
 /// <summary>int8 weight quantization of a model message on its own, with every setting at its default but the threshold.</summary>
