@@ -56,5 +56,15 @@ public sealed class SettingsDocumentationTests
         Assert.Equal("--max-accuracy-drop", EvaluationSettingsOption("MaxAccuracyDrop"));
     }
 
+    [Fact]
+    public void The_README_lists_every_diagnostic_code()
+    {
+        string readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "README.md"));
+        string[] codes = typeof(DiagnosticCodes).GetFields().Select(f => (string)f.GetValue(null)!).ToArray();
+
+        Assert.NotEmpty(codes);
+        Assert.All(codes, code => Assert.Contains("| " + code + " |", readme, StringComparison.Ordinal));
+    }
+
     private static string EvaluationSettingsOption(string name) => SettingsCatalog.Find(name)!.OptionName;
 }
