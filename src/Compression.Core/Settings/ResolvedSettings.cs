@@ -42,9 +42,6 @@ public sealed class ResolvedSettings
     public IReadOnlyList<ResolvedSettingReport> Report() =>
         SettingsCatalog.All.Select(s => new ResolvedSettingReport(s.Name, s.Format(model[s].Value), model[s].Origin.Description)).ToList();
 
-    /// <summary>The settings stamp: every value, one <c>Name=value</c> line each, in catalog order.</summary>
-    public string Stamp() => string.Join("\n", SettingsCatalog.All.Select(s => s.Name + "=" + s.Format(model[s].Value)));
-
     private (object Value, SettingOrigin Origin) Lookup(Setting setting, Node node)
     {
         if (setting.Scope == SettingScope.Node && Overrides is not null)
