@@ -94,7 +94,7 @@ public static class ModelCompressor
         string calibrationFolder = settings.Get(EvaluationSettings.CalibrationData);
         var context = new PassContext(model, settings, inputPath)
         {
-            Calibration = calibrationFolder.Length > 0
+            CalibrationSource = () => calibrationFolder.Length > 0
                 ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
                 : null,
         };
@@ -163,18 +163,13 @@ public static class ModelCompressor
     {
         var lines = new List<string> { "file\t" + inputPath };
         lines.AddRange(externalFiles.Select(f => "file\t" + f));
-        string overrides = settings.Get(SettingsCatalog.Overrides);
-        if (overrides.Length > 0)
+        // Every file or folder a setting names (the overrides file, the sample folders) is read by the compression.
+        foreach (PathSetting setting in SettingsCatalog.All.OfType<PathSetting>())
         {
-            lines.Add("file\t" + overrides);
-        }
-
-        foreach (PathSetting folder in new[] { EvaluationSettings.ValidationData, EvaluationSettings.CalibrationData })
-        {
-            string path = settings.Get(folder);
+            string path = settings.Get(setting);
             if (path.Length > 0)
             {
-                lines.Add("folder\t" + path);
+                lines.Add((setting.IsFolder ? "folder\t" : "file\t") + path);
             }
         }
 
@@ -188,7 +183,7 @@ public static class ModelCompressor
             return;
         }
 
-        foreach (NumberSetting gate in new[] { EvaluationSettings.MaxAccuracyDrop, EvaluationSettings.MinCosineSimilarity, EvaluationSettings.MaxOutputError })
+        foreach (NumberSetting gate in EvaluationSettings.Gates)
         {
             if (!double.IsNaN(settings.Get(gate)))
             {

@@ -54,6 +54,9 @@ public static class EvaluationSettings
         "CompressionGate", Technique, SettingScope.Model, GateError, [GateError, GateWarn],
         "What a missed gate does: `error` fails and writes nothing (OCB0104), `warn` warns (OCB0202) and writes the model.");
 
+    /// <summary>The gates on validation: a limit each, none by default.</summary>
+    public static IReadOnlyList<NumberSetting> Gates { get; } = [MaxAccuracyDrop, MinCosineSimilarity, MaxOutputError];
+
     /// <summary>Every option, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } =
         [Validate, ValidationData, ValidationSamples, CalibrationData, MaxAccuracyDrop, MinCosineSimilarity, MaxOutputError, CompressionGate];

@@ -306,24 +306,7 @@ public sealed class SampleSet
         }
 
         long[] sliced = squeeze ? shape[1..] : [rows, .. shape[1..]];
-        int offset = (int)(start * rowSize);
-        int length = (int)(rows * rowSize);
-        return array switch
-        {
-            OnnxTensor<float> t => new OnnxTensor<float>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<double> t => new OnnxTensor<double>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<Half> t => new OnnxTensor<Half>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<sbyte> t => new OnnxTensor<sbyte>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<byte> t => new OnnxTensor<byte>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<short> t => new OnnxTensor<short>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<ushort> t => new OnnxTensor<ushort>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<int> t => new OnnxTensor<int>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<uint> t => new OnnxTensor<uint>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<long> t => new OnnxTensor<long>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<ulong> t => new OnnxTensor<ulong>(t.Memory.Slice(offset, length), sliced),
-            OnnxTensor<bool> t => new OnnxTensor<bool>(t.Memory.Slice(offset, length), sliced),
-            _ => throw new NotSupportedException($"{array} cannot be split into rows."),
-        };
+        return array.Slice(start * rowSize, (int)(rows * rowSize), sliced);
     }
 
     private static int? Index(string stem, string prefix) =>

@@ -68,8 +68,14 @@ public sealed class PassContext
     /// <summary>The model's path, for messages.</summary>
     public string ModelPath { get; }
 
-    /// <summary>The calibration samples, when the model has <c>CalibrationData</c>.</summary>
-    public SampleSet? Calibration { get; init; }
+    private Lazy<SampleSet?> calibration = new(() => null);
+
+    /// <summary>The calibration samples, when the model has <c>CalibrationData</c>; read when a pass first asks for them.</summary>
+    /// <exception cref="CompressionException">The samples do not fit the model (OCB0103).</exception>
+    public SampleSet? Calibration => calibration.Value;
+
+    /// <summary>How to read the calibration samples (only passes that use them make it run).</summary>
+    public Func<SampleSet?> CalibrationSource { init => calibration = new Lazy<SampleSet?>(value); }
 
     /// <summary>What the passes before this one did.</summary>
     public IReadOnlyList<PassResult> Earlier { get; internal set; } = [];

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
@@ -326,22 +325,7 @@ public sealed class OnnxSession : IDisposable
             return value;
         }
 
-        (IntPtr data, long bytes) = tensor switch
-        {
-            OnnxTensor<float> t => Pin(t, out pin),
-            OnnxTensor<double> t => Pin(t, out pin),
-            OnnxTensor<Half> t => Pin(t, out pin),
-            OnnxTensor<sbyte> t => Pin(t, out pin),
-            OnnxTensor<byte> t => Pin(t, out pin),
-            OnnxTensor<short> t => Pin(t, out pin),
-            OnnxTensor<ushort> t => Pin(t, out pin),
-            OnnxTensor<int> t => Pin(t, out pin),
-            OnnxTensor<uint> t => Pin(t, out pin),
-            OnnxTensor<long> t => Pin(t, out pin),
-            OnnxTensor<ulong> t => Pin(t, out pin),
-            OnnxTensor<bool> t => Pin(t, out pin),
-            _ => throw new NotSupportedException($"Tensors of {tensor.GetType().Name} cannot be passed to ONNX Runtime."),
-        };
+        IntPtr data = Pin(tensor, out pin, out long bytes);
         try
         {
             return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, (OrtElementType)(int)tensor.ElementType, shape, data, bytes);
@@ -353,18 +337,11 @@ public sealed class OnnxSession : IDisposable
         }
     }
 
-    private static unsafe (IntPtr Data, long Bytes) Pin<T>(OnnxTensor<T> tensor, out MemoryHandle pin) where T : unmanaged
+    private static unsafe IntPtr Pin(OnnxTensor tensor, out MemoryHandle pin, out long bytes)
     {
-        pin = tensor.Memory.Pin();
+        pin = tensor.Pin(out bytes);
         IntPtr pointer = (IntPtr)pin.Pointer;
-        if (pointer == IntPtr.Zero)
-        {
-            pointer = Marshal.UnsafeAddrOfPinnedArrayElement(EmptyData, 0);
-        }
-
-        // Unsafe.SizeOf, not Marshal.SizeOf: the latter is the size of T marshalled to native code, 4 for bool (Win32
-        // BOOL), while the tensor's elements are T as it lies in memory, 1 byte for bool.
-        return (pointer, (long)tensor.Memory.Length * Unsafe.SizeOf<T>());
+        return pointer == IntPtr.Zero ? Marshal.UnsafeAddrOfPinnedArrayElement(EmptyData, 0) : pointer;
     }
 
     /// <summary>

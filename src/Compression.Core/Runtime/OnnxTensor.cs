@@ -69,6 +69,14 @@ public abstract class OnnxTensor
 
     /// <inheritdoc />
     public override string ToString() => $"{TensorElementTypes.Name(ElementType)}{FormatShape(Shape)}";
+
+    /// <summary>Pins the elements for a native call and returns how many bytes they take.</summary>
+    /// <exception cref="NotSupportedException">The elements are not of an unmanaged type (strings).</exception>
+    internal abstract System.Buffers.MemoryHandle Pin(out long bytes);
+
+    /// <summary>Elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) as a tensor of
+    /// <paramref name="shape"/>, over the same memory where the elements are unmanaged.</summary>
+    internal abstract OnnxTensor Slice(long start, int count, long[] shape);
 }
 
 /// <summary>A dense tensor of unmanaged elements over caller memory.</summary>
@@ -113,6 +121,16 @@ public sealed class OnnxTensor<T> : OnnxTensor where T : unmanaged
     // Unsafe.SizeOf, not Marshal.SizeOf: the latter is the size of T marshalled to native code, 4 for bool (Win32 BOOL),
     // while the tensor's elements are T as it lies in memory, 1 byte for bool.
     internal int ByteLength => Memory.Length * Unsafe.SizeOf<T>();
+
+    /// <inheritdoc />
+    internal override System.Buffers.MemoryHandle Pin(out long bytes)
+    {
+        bytes = ByteLength;
+        return Memory.Pin();
+    }
+
+    /// <inheritdoc />
+    internal override OnnxTensor Slice(long start, int count, long[] shape) => new OnnxTensor<T>(Memory.Slice(checked((int)start), count), shape, ElementType);
 }
 
 /// <summary>A tensor of strings.</summary>
@@ -138,4 +156,11 @@ public sealed class OnnxStringTensor : OnnxTensor
     public IReadOnlyList<string> Values => values;
 
     internal string[] Array => values;
+
+    /// <inheritdoc />
+    internal override System.Buffers.MemoryHandle Pin(out long bytes) =>
+        throw new NotSupportedException("String tensors are passed to ONNX Runtime element by element, not pinned.");
+
+    /// <inheritdoc />
+    internal override OnnxTensor Slice(long start, int count, long[] shape) => new OnnxStringTensor(values.AsSpan(checked((int)start), count).ToArray(), shape);
 }

@@ -41,13 +41,13 @@ public static class SettingsDocumentation
     {
         var text = new StringBuilder();
         text.Append(TableStart).Append('\n');
-        text.Append("| Metadata and overrides key | Project property | Command line | Default | Valid values | Per op type / node | What it does |\n");
-        text.Append("|---|---|---|---|---|---|---|\n");
+        text.Append("| Technique | Metadata and overrides key | Project property | Command line | Default | Valid values | Per op type / node | What it does |\n");
+        text.Append("|---|---|---|---|---|---|---|---|\n");
         foreach (Setting setting in SettingsCatalog.All)
         {
             string option = setting.OptionName + (setting.Alias is null ? string.Empty : ", " + setting.Alias);
             string defaultText = setting.DefaultText.Length == 0 ? "(none)" : "`" + setting.DefaultText + "`";
-            text.Append("| `").Append(setting.Name).Append("` | `").Append(setting.PropertyName).Append("` | `").Append(option).Append("` | ")
+            text.Append("| ").Append(setting.Technique).Append(" | `").Append(setting.Name).Append("` | `").Append(setting.PropertyName).Append("` | `").Append(option).Append("` | ")
                 .Append(defaultText).Append(" | ").Append(setting.ValidValues).Append(" | ")
                 .Append(setting.Scope == SettingScope.Node ? "yes" : "no").Append(" | ").Append(setting.Doc.Replace("|", "\\|", StringComparison.Ordinal)).Append(" |\n");
         }
