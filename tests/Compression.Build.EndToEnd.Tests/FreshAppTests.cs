@@ -41,9 +41,10 @@ public sealed class FreshAppTests
             $"the compressed digits model is {compressedDigits.Length} bytes, more than 0.3x the original");
         Assert.True(File.Exists(Path.Combine(bin, "Models", "sensor_fusion.onnx")));
 
-        // 2. The app runs the compressed models through the generated classes, with session options of its own that
-        //    carry an extra entry, and ONNX Runtime applies the entries the compressed model needs: with them it folds
-        //    the int8 weights' DequantizeLinear nodes away, without them it keeps them.
+        // 2. The app runs the compressed models through the generated classes. The digits model (the default form, dynamic
+        //    MatMulInteger) needs no session entries. The sensor model (StandardOps: DequantizeLinear) runs with session
+        //    options of the app's own that carry an extra entry, and ONNX Runtime applies the entries the model needs: with
+        //    them it folds the DequantizeLinear nodes away, without them it keeps them.
         ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
         AssertAppRan(run, PackageFeed.OnnxRuntimeVersion);
 
@@ -114,7 +115,7 @@ public sealed class FreshAppTests
 
         // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels.
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
-        Assert.Contains("int8 weights: 2 MatMul weight tensors", build.Output);
+        Assert.Contains("8-bit dynamic MatMulInteger: 2 MatMul weight tensors", build.Output);
         Assert.Contains("on 64 samples from " + samples, build.Output);
         Assert.Contains("labelled samples; gates: MaxAccuracyDrop met", build.Output);
         string report = File.ReadAllText(Path.Combine(obj, "digits.onnx.report.json"));
@@ -127,7 +128,7 @@ public sealed class FreshAppTests
         // 3. An edit to the overrides file recompresses the model.
         File.WriteAllText(Path.Combine(app, "digits.overrides.json"), """{ "nodes": { "fc1_matmul": "none", "fc2_matmul": "none" } }""");
         ProcessResult edited = Dotnet(app, "build").ShouldSucceed("the build after the overrides changed");
-        Assert.Contains("int8 weights: 1 MatMul weight tensor", edited.Output);
+        Assert.Contains("8-bit dynamic MatMulInteger: 1 MatMul weight tensor", edited.Output);
         Assert.DoesNotContain("Models/sensor_fusion.onnx: ", edited.Output);
         Assert.DoesNotContain("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the build after that").Output);
 
@@ -148,7 +149,7 @@ public sealed class FreshAppTests
         // 6. A bad value names the setting, where it came from, and the valid values.
         ProcessResult bad = Dotnet(app, "build", "-p:OnnxQuantize=int3");
         Assert.NotEqual(0, bad.ExitCode);
-        Assert.Contains("error OCB0003: Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, none.", bad.Output);
+        Assert.Contains("error OCB0003: Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, uint8, int4, uint4, none.", bad.Output);
     }
 
     [Fact]
@@ -222,6 +223,8 @@ public sealed class FreshAppTests
         Assert.Equal(onnxRuntimeVersion, Line(run.Output, "onnx runtime: "));
         double accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
         Assert.True(accuracy >= 0.95, $"accuracy {accuracy} on the held-out digits is below 0.95:\n{run.Output}");
+        Assert.Equal("0", Line(run.Output, "digits session entries: "));
+        Assert.Equal("0", Line(run.Output, "digits DequantizeLinear count, plain options: "));
         Assert.Equal("0", Line(run.Output, "DequantizeLinear with the generated options: "));
         Assert.NotEqual("0", Line(run.Output, "DequantizeLinear with plain options: "));
         Assert.Equal("True", Line(run.Output, "binding matches run: "));
@@ -259,7 +262,7 @@ public sealed class FreshAppTests
               </ItemGroup>
               <ItemGroup>
                 <OnnxModel Include="Models/digits.onnx" />
-                <OnnxModel Include="Models/sensor_fusion.onnx" WeightThreshold="{sensorWeightThreshold}" />
+                <OnnxModel Include="Models/sensor_fusion.onnx" WeightThreshold="{sensorWeightThreshold}" StandardOps="true" />
                 <None Include="digits-test.csv" CopyToOutputDirectory="PreserveNewest" />
               </ItemGroup>
             </Project>
@@ -283,19 +286,27 @@ public sealed class FreshAppTests
 
         Console.WriteLine("onnx runtime: " + OrtEnv.Instance().GetVersionString());
         string modelPath = Path.Combine(AppContext.BaseDirectory, Digits.ModelPath);
+        string optimized = Path.Combine(AppContext.BaseDirectory, "optimized.onnx");
+        Console.WriteLine("digits session entries: " + Digits.SessionConfigEntries.Count);
+        using (var plain = new SessionOptions { OptimizedModelFilePath = optimized })
+        using (var withPlain = new Digits(modelPath, plain))
+        {
+        }
+
+        Console.WriteLine("digits DequantizeLinear count, plain options: " + Count(File.ReadAllBytes(optimized), "DequantizeLinear"));
 
         // Session options of the app's own: the generated entries, one more entry, and the optimized graph written out.
-        string optimized = Path.Combine(AppContext.BaseDirectory, "digits.optimized.onnx");
-        using (SessionOptions options = Digits.CreateSessionOptions())
+        string sensorPath = Path.Combine(AppContext.BaseDirectory, SensorFusion.ModelPath);
+        using (SessionOptions options = SensorFusion.CreateSessionOptions())
         {
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             options.OptimizedModelFilePath = optimized;
-            using var withOptions = new Digits(modelPath, options);
+            using var withOptions = new SensorFusion(sensorPath, options);
         }
 
         Console.WriteLine("DequantizeLinear with the generated options: " + Count(File.ReadAllBytes(optimized), "DequantizeLinear"));
         using (var plain = new SessionOptions { OptimizedModelFilePath = optimized })
-        using (var withPlain = new Digits(modelPath, plain))
+        using (var withPlain = new SensorFusion(sensorPath, plain))
         {
         }
 

@@ -39,10 +39,10 @@ public sealed class FailureTests : IDisposable
     [Fact]
     public void An_unknown_quantization_gives_OCB0003()
     {
-        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "-q", "int4");
+        CommandResult result = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", folder.File("out.onnx"), "-q", "int3");
 
         Assert.Equal(CompressCommand.Failed, result.ExitCode);
-        Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.InvalidSetting}: Quantize='int4'", Assert.Single(result.StderrLines), StringComparison.Ordinal);
+        Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.InvalidSetting}: Quantize='int3'", Assert.Single(result.StderrLines), StringComparison.Ordinal);
         Assert.Empty(folder.ListFiles());
     }
 

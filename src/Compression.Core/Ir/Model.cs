@@ -58,6 +58,20 @@ public sealed class Model
         return new Model(proto, path);
     }
 
+    /// <summary>Imports <paramref name="domain"/> at <paramref name="version"/> or newer, for nodes of that domain a pass adds.</summary>
+    public void ImportOperatorSet(string domain, long version)
+    {
+        OperatorSetIdProto? import = Proto.OpsetImport.FirstOrDefault(o => o.Domain == domain);
+        if (import is null)
+        {
+            Proto.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+        }
+        else if (import.Version < version)
+        {
+            import.Version = version;
+        }
+    }
+
     /// <summary>Writes the IR's edits into the model's messages and returns the model message.</summary>
     public ModelProto ToProto()
     {

@@ -14,7 +14,17 @@ namespace Compression.Core.Passes;
 /// <param name="BytesAfter">Bytes of the data that replaces it.</param>
 /// <param name="MaxAbsError">The largest difference between an element and what the changed model computes for it.</param>
 /// <param name="Axis">The channel axis the technique works along (one scale per index), or null.</param>
-public sealed record TensorChange(string Name, string Technique, IReadOnlyList<string> OpTypes, IReadOnlyList<long> Shape, long BytesBefore, long BytesAfter, double MaxAbsError, int? Axis = null);
+public sealed record TensorChange(string Name, string Technique, IReadOnlyList<string> OpTypes, IReadOnlyList<long> Shape, long BytesBefore, long BytesAfter, double MaxAbsError, int? Axis = null)
+{
+    /// <summary>
+    /// The layer's relative output error on the calibration activations (<c>|X (W - Q)|^2 / |X W|^2</c>), where the pass
+    /// measured it (GPTQ), or null.
+    /// </summary>
+    public double? OutputError { get; init; }
+
+    /// <summary>The same error with plain rounding to the nearest level, for comparison, or null.</summary>
+    public double? RoundingOutputError { get; init; }
+}
 
 /// <summary>A tensor a pass looked at and left alone, with the reason, for the report.</summary>
 /// <param name="Name">The tensor's (the value's) name.</param>

@@ -19,7 +19,7 @@ public sealed class OnnxSessionOptions
     public GraphOptimizationLevel OptimizationLevel { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
     /// <summary>Session configuration entries (<c>AddSessionConfigEntry</c>), such as
-    /// <c>session.disable_quant_qdq</c> = <c>1</c>, which compressed models record in their signature.</summary>
+    /// <c>session.disable_quant_qdq</c> = <c>1</c>, which models compressed with StandardOps record in their signature.</summary>
     public IDictionary<string, string> ConfigEntries { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Fixed sizes for symbolic dimensions, by name (<c>AddFreeDimensionOverrideByName</c>).</summary>

@@ -200,8 +200,13 @@ public sealed class IntegerSetting : Setting<long>
     /// <summary>The largest value.</summary>
     public long Maximum { get; }
 
+    /// <summary>True when only powers of two between <see cref="Minimum"/> and <see cref="Maximum"/> are valid.</summary>
+    public bool PowerOfTwo { get; init; }
+
     /// <inheritdoc />
-    public override string ValidValues => Maximum == long.MaxValue
+    public override string ValidValues => PowerOfTwo
+        ? $"a power of two from {Minimum.ToString(CultureInfo.InvariantCulture)} to {Maximum.ToString(CultureInfo.InvariantCulture)}"
+        : Maximum == long.MaxValue
         ? $"a whole number of at least {Minimum.ToString(CultureInfo.InvariantCulture)}"
         : $"a whole number from {Minimum.ToString(CultureInfo.InvariantCulture)} to {Maximum.ToString(CultureInfo.InvariantCulture)}";
 
@@ -211,6 +216,7 @@ public sealed class IntegerSetting : Setting<long>
     /// <inheritdoc />
     protected override long ParseValue(string text) =>
         long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value) && value >= Minimum && value <= Maximum
+            && (!PowerOfTwo || (value & (value - 1)) == 0)
             ? value
             : throw new FormatException($"valid values: {ValidValues}");
 

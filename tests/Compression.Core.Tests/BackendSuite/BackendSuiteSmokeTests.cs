@@ -24,7 +24,7 @@ public sealed class BackendSuiteSmokeTests
     }
 
     /// <summary>One-operator node tests whose weight (input 1) is a graph input; the test makes it an initializer
-    /// with the suite's values, as an exporter would. Conv tests are opset 11 (raised to 13), the others opset 13.</summary>
+    /// with the suite's values, as an exporter would. Conv tests are opset 11, the others opset 13: new enough for every form.</summary>
     public static TheoryData<string> NodeTests => new()
     {
         "test_basic_conv_with_padding",
@@ -62,7 +62,7 @@ public sealed class BackendSuiteSmokeTests
         });
 
         Assert.Equal(weight.Name, Assert.Single(outcome.Report.Changed).Name);
-        Assert.Equal(13, outcome.Report.Opset?.To ?? model.OpsetImport.Single().Version);
+        Assert.Null(outcome.Report.Opset);
         var inputs = new Dictionary<string, OnnxTensor>();
         for (int i = 0; i < model.Graph.Input.Count; i++)
         {

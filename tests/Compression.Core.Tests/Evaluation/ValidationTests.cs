@@ -38,7 +38,7 @@ public sealed class ValidationTests : IDisposable
     }
 
     [Fact]
-    public void A_model_older_than_ONNX_Runtime_runs_is_compared_with_the_original_raised_to_opset_13()
+    public void A_model_older_than_ONNX_Runtime_runs_is_compared_with_the_original_raised_to_the_opset_of_the_compressed_model()
     {
         // test_Linear: a Gemm at opset 6, which ONNX Runtime (1.23 and 1.31 alike) does not run.
         string model = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "pytorch-converted", "test_Linear", "model.onnx");
@@ -48,7 +48,8 @@ public sealed class ValidationTests : IDisposable
             Settings = CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, 16L),
         });
 
-        Assert.Equal((6L, 13L), (outcome.Report.Opset!.From, outcome.Report.Opset.To));
+        // Dynamic MatMulInteger needs opset 11 (DynamicQuantizeLinear).
+        Assert.Equal((6L, 11L), (outcome.Report.Opset!.From, outcome.Report.Opset.To));
         ValidationResult validation = outcome.Report.Validation!;
         Assert.Equal("original raised to opset 13", validation.Reference);
         OutputComparison output = Assert.Single(validation.Outputs);

@@ -20,10 +20,11 @@ public sealed class PerChannelTests : IDisposable
         CompressionOutcome perTensor = Compress("per-tensor", CompressionSettings.Default.Set(QuantizationSettings.PerChannel, false));
 
         ModelProto model = OnnxModelFile.Load(folder.File("per-tensor", "digits.onnx"));
-        Assert.All(model.Graph.Node.Where(n => n.OpType == "DequantizeLinear"), n => Assert.Empty(n.Attribute));
-        Assert.All(model.Graph.Initializer.Where(t => t.Name.EndsWith("_scale", StringComparison.Ordinal)), t => Assert.Empty(t.Dims));
+        Assert.Equal(3, model.Graph.Node.Count(n => n.OpType == "MatMulInteger"));
+        Assert.Equal(6, model.Graph.Initializer.Count(t => t.Name.EndsWith("_scale", StringComparison.Ordinal) || t.Name.EndsWith("_zero_point", StringComparison.Ordinal)));
+        Assert.All(model.Graph.Initializer.Where(t => t.Name.EndsWith("_scale", StringComparison.Ordinal) || t.Name.EndsWith("_zero_point", StringComparison.Ordinal)), t => Assert.Empty(t.Dims));
         Assert.True(perTensor.Report.Size.Compressed < perChannel.Report.Size.Compressed);
-        Assert.Equal(["int8 weights: 3 MatMul weight tensors (84,480 values), symmetric, one scale per tensor"], perTensor.Signature.Compression);
+        Assert.Equal(["8-bit dynamic MatMulInteger: 3 MatMul weight tensors (84,480 values), symmetric, one scale per tensor"], perTensor.Signature.Compression);
         Assert.All(perTensor.Report.Changed, c => Assert.Null(c.Axis));
         double ErrorOf(CompressionOutcome o) => o.Report.Validation!.Outputs[0].MaxAbsError;
         Assert.True(ErrorOf(perTensor) > ErrorOf(perChannel), $"per tensor {ErrorOf(perTensor)}, per channel {ErrorOf(perChannel)}");
@@ -39,8 +40,8 @@ public sealed class PerChannelTests : IDisposable
         CompressionOutcome outcome = Compress("mixed", CompressionSettings.Default.Set(SettingsCatalog.Overrides, overrides));
 
         Assert.Equal(
-            ["int8 weights: 2 MatMul weight tensors (81,920 values), symmetric, one scale per output channel",
-             "int8 weights: 1 MatMul weight tensor (2,560 values), symmetric, one scale per tensor"],
+            ["8-bit dynamic MatMulInteger: 2 MatMul weight tensors (81,920 values), symmetric, one scale per output channel",
+             "8-bit dynamic MatMulInteger: 1 MatMul weight tensor (2,560 values), symmetric, one scale per tensor"],
             outcome.Signature.Compression);
         Assert.Equal([1, 1, (int?)null], outcome.Report.Changed.Select(c => c.Axis));
     }

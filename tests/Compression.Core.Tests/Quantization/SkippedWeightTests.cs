@@ -84,18 +84,22 @@ public sealed class SkippedWeightTests
         QuantizedModel quantized = QuantizedModel.Of(model);
 
         Assert.Equal("w2", Assert.Single(quantized.Result.Quantized).Name);
-        SkippedWeight skipped = Assert.Single(quantized.Result.Skipped);
-        Assert.Equal(("w1", "MatMul"), (skipped.Name, skipped.OpType));
+        SkippedWeight skipped = Assert.Single(quantized.Result.Skipped, s => s.Name == "w1");
+        Assert.Equal("MatMul", skipped.OpType);
         Assert.Contains("computed at run time", skipped.Reason, StringComparison.Ordinal);
+        // The float tensor it is computed from is listed too, with its own reason.
+        SkippedWeight source = Assert.Single(quantized.Result.Skipped, s => s.Name == "wT");
+        Assert.Equal(("Transpose", "read by Transpose, which has no quantized form"), (source.OpType, source.Reason));
         Assert.NotNull(quantized.Initializer("wT"));
         quantized.AssertOutputsMatch(new Dictionary<string, OnnxTensor> { ["x"] = Ort.RandomFloats(6, 4, 64) });
         quantized.AssertShrankAsExpected();
     }
 
     [Fact]
-    public void A_weight_read_by_Gemm_transB_and_by_MatMul_stays_float_because_their_channel_axes_differ()
+    public void A_weight_read_by_Gemm_transB_and_by_MatMul_gets_one_scale_because_their_channel_axes_differ()
     {
-        // Gemm with transB=1 reads w as [N, K] (channels on axis 0), MatMul as [K, N] (channels on axis 1).
+        // Gemm with transB=1 reads w as [N, K] (channels on axis 0), MatMul as [K, N] (channels on axis 1): no per-channel
+        // scale fits both, so the weight gets one scale for the whole tensor and both nodes read it unchanged.
         ModelProto model = new ModelBuilder()
             .Input("x", DataType.Float, "batch", 48)
             .Initializer("w", [48, 48], SeededValues.Uniform(7, 48 * 48))
@@ -107,12 +111,12 @@ public sealed class SkippedWeightTests
 
         QuantizedModel quantized = QuantizedModel.Of(model);
 
-        Assert.Empty(quantized.Result.Quantized);
-        SkippedWeight skipped = Assert.Single(quantized.Result.Skipped);
-        Assert.Equal("w", skipped.Name);
-        Assert.Equal("Gemm/MatMul", skipped.OpType);
-        Assert.Contains("different output-channel axes", skipped.Reason, StringComparison.Ordinal);
-        Assert.Equal(quantized.OriginalBytes, quantized.QuantizedBytes);
+        QuantizedWeight weight = Assert.Single(quantized.Result.Quantized);
+        Assert.Equal(("w", -1), (weight.Name, weight.Axis));
+        Assert.Equal(["Gemm", "MatMul"], weight.OpTypes);
+        NodeProto dequantize = Assert.Single(quantized.Nodes("DequantizeLinear"));
+        Assert.Empty(dequantize.Attribute);
+        quantized.AssertOutputsMatch(new Dictionary<string, OnnxTensor> { ["x"] = Ort.RandomFloats(8, 4, 48) });
     }
 
     [Fact]

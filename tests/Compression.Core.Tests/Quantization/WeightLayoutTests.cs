@@ -113,13 +113,31 @@ public sealed class WeightLayoutTests
         Assert.Equal((int)DataType.Int8, zeroPoints.DataType);
         Assert.All(zeroPoints.ToArray<sbyte>(), z => Assert.Equal(0, z));
 
-        // The stored levels and scales are the quantization of the original values.
+        // The stored levels are the original values rounded to the nearest level of their channel's scale, and no channel's
+        // squared error exceeds that of naive round-to-nearest from the channel's largest magnitude (the scale search
+        // starts there and keeps a smaller scale only where it lowers the error).
         float[] values = original.ToArray<float>();
-        var expectedLevels = new sbyte[values.Length];
-        var expectedScales = new float[channels];
-        Int8Quantization.QuantizePerChannel(values, original.Dims.ToArray(), axis, expectedLevels, expectedScales);
-        Assert.Equal(expectedLevels, levels.ToArray<sbyte>());
-        Assert.Equal(expectedScales, scales.ToArray<float>());
+        sbyte[] stored = levels.ToArray<sbyte>();
+        float[] storedScales = scales.ToArray<float>();
+        var naiveLevels = new sbyte[values.Length];
+        var naiveScales = new float[channels];
+        Int8Quantization.QuantizePerChannel(values, original.Dims.ToArray(), axis, naiveLevels, naiveScales);
+        var error = new double[channels];
+        var naiveError = new double[channels];
+        long inner = original.Dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
+        for (int i = 0; i < values.Length; i++)
+        {
+            int channel = (int)(i / inner % channels);
+            float scale = storedScales[channel];
+            Assert.Equal(Math.Clamp(MathF.Round(values[i] / scale, MidpointRounding.ToEven), -128, 127), stored[i]);
+            error[channel] += Math.Pow(values[i] - (stored[i] * scale), 2);
+            naiveError[channel] += Math.Pow(values[i] - (naiveLevels[i] * naiveScales[channel]), 2);
+        }
+
+        for (int channel = 0; channel < channels; channel++)
+        {
+            Assert.True(error[channel] <= naiveError[channel] * (1 + 1e-6), $"channel {channel}: squared error {error[channel]} above naive {naiveError[channel]}");
+        }
 
         // The node comes before every node that reads the weight.
         int position = quantized.Quantized.Graph.Node.IndexOf(node);

@@ -71,7 +71,7 @@ internal sealed class QuantizedModel
         foreach (QuantizedWeight weight in Result.Quantized)
         {
             long elements = weight.Shape.Aggregate(1L, (a, b) => a * b);
-            long channels = weight.Shape[weight.Axis];
+            long channels = weight.Axis < 0 ? 1 : weight.Shape[weight.Axis];
             expectedSaving += (3 * elements) - (5 * channels);
             largestOverhead += (8 * weight.Name.Length) + 160;
         }

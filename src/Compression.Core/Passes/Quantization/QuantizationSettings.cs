@@ -11,16 +11,67 @@ public static class QuantizationSettings
     /// <summary>Quantize nothing.</summary>
     public const string None = "none";
 
-    /// <summary>int8 weights, symmetric, one scale per output channel.</summary>
+    /// <summary>8-bit levels, symmetric around zero unless <see cref="Symmetric"/> is false.</summary>
     public const string Int8 = "int8";
+
+    /// <summary>8-bit levels with a zero point: each channel or block maps its own [min, max].</summary>
+    public const string UInt8 = "uint8";
+
+    /// <summary>4-bit levels in blocks, symmetric around zero unless <see cref="Symmetric"/> is false.</summary>
+    public const string Int4 = "int4";
+
+    /// <summary>4-bit levels in blocks with a zero point per block.</summary>
+    public const string UInt4 = "uint4";
+
+    /// <summary>8-bit MatMul and Gemm that quantize their input at run time and multiply in integers.</summary>
+    public const string Dynamic = "dynamic";
+
+    /// <summary>Weights stored quantized, inputs kept in float.</summary>
+    public const string WeightOnly = "weight-only";
+
+    /// <summary>Round each weight to its nearest level.</summary>
+    public const string Rtn = "rtn";
+
+    /// <summary>GPTQ: round input by input and compensate the error from calibration activations.</summary>
+    public const string GptqAlgorithm = "gptq";
 
     /// <summary>Which weight quantization applies.</summary>
     public static ChoiceSetting Quantize { get; } = new(
-        "Quantize", Technique, SettingScope.Node, Int8, [Int8, None],
-        "Weight quantization: `int8` (MatMul, Gemm and Conv weights, symmetric, one scale per output channel) or `none`.")
+        "Quantize", Technique, SettingScope.Node, Int8, [Int8, UInt8, Int4, UInt4, None],
+        "Weight quantization: `int8`, `uint8` (8 bits with a zero point per channel or block), `int4`, `uint4` (4 bits in blocks of " +
+        "`BlockSize`), or `none`. Quantizes the weights of MatMul, Gemm and Conv and the tables of Gather (embeddings); " +
+        "the form each gets is in the README's quantization section.")
     {
         Alias = "-q",
     };
+
+    /// <summary>How 8-bit MatMul and Gemm run.</summary>
+    public static ChoiceSetting QuantizeMode { get; } = new(
+        "QuantizeMode", Technique, SettingScope.Node, Dynamic, [Dynamic, WeightOnly],
+        "8-bit MatMul and Gemm: `dynamic` (the input is quantized at run time and multiplied in integers: fastest on CPU) or " +
+        "`weight-only` (MatMulNBits: weights packed in blocks, input kept in float). 4-bit is always weight-only.");
+
+    /// <summary>Values per block of the packed forms.</summary>
+    public static IntegerSetting BlockSize { get; } = new(
+        "BlockSize", Technique, SettingScope.Node, 32, 16, 256,
+        "Values that share one scale in the packed forms (4-bit and weight-only 8-bit MatMul and Gemm, Gather tables): " +
+        "smaller blocks are more accurate and a little larger.")
+    {
+        PowerOfTwo = true,
+    };
+
+    /// <summary>Levels symmetric around zero, or a zero point per channel or block.</summary>
+    public static BooleanSetting Symmetric { get; } = new(
+        "Symmetric", Technique, SettingScope.Node, true,
+        "`int8` and `int4`: levels symmetric around zero (`true`), or a zero point per channel or block (`false`). " +
+        "`uint8` and `uint4` always use zero points.");
+
+    /// <summary>How levels are chosen.</summary>
+    public static ChoiceSetting Algorithm { get; } = new(
+        "Algorithm", Technique, SettingScope.Node, Rtn, [Rtn, GptqAlgorithm],
+        "`rtn`: each weight rounds to its nearest level, with the scale of each channel or block searched for the least error. " +
+        "`gptq`: MatMul and Gemm weights are rounded one input at a time and each rounding error is compensated on the inputs " +
+        "not yet rounded, from the layer's input activations on `CalibrationData` (required); the report gives both errors.");
 
     /// <summary>The smallest weight, in elements, that is quantized.</summary>
     public static IntegerSetting WeightThreshold { get; } = new(
@@ -30,8 +81,18 @@ public static class QuantizationSettings
     /// <summary>One scale per output channel, or one for the whole tensor.</summary>
     public static BooleanSetting PerChannel { get; } = new(
         "PerChannel", Technique, SettingScope.Node, true,
-        "int8 scales: one per output channel (`true`), or one for the whole weight (`false`: a few bytes smaller, less accurate).");
+        "8-bit scales of the forms that are not blocked (dynamic MatMul and Gemm, Conv, `StandardOps`): one per output channel " +
+        "(`true`), or one for the whole weight (`false`: a few bytes smaller, less accurate).");
+
+    /// <summary>Only operators of the ONNX standard.</summary>
+    public static BooleanSetting StandardOps { get; } = new(
+        "StandardOps", Technique, SettingScope.Node, false,
+        "Only standard ONNX operators: 8-bit weights through DequantizeLinear, for runtimes other than ONNX Runtime. ONNX Runtime " +
+        "runs this form at float speed only with the session entry `session.disable_quant_qdq=1` (the generated class sets it).");
 
     /// <summary>Every option of the technique, in README order.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Quantize, WeightThreshold, PerChannel];
+    public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, BlockSize, Symmetric, Algorithm, WeightThreshold, PerChannel, StandardOps];
+
+    /// <summary>Bits per value of a <see cref="Quantize"/> choice.</summary>
+    public static int BitsOf(string quantize) => quantize is Int4 or UInt4 ? 4 : 8;
 }

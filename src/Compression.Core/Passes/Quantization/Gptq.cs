@@ -1,0 +1,280 @@
+using System.Numerics.Tensors;
+
+namespace Compression.Core.Passes.Quantization;
+
+/// <summary>
+/// GPTQ (Frantar et al., 2023): quantizes a layer's weight one input at a time and, after each, spreads the error it made
+/// over the inputs not yet quantized, weighted by the inverse of the layer's input Hessian <c>H = X^T X</c> (from calibration
+/// activations), so that the layer's outputs on those activations move as little as possible. Scales are chosen per block
+/// when the block's first input is reached, from the weights as the updates left them.
+/// </summary>
+public static class Gptq
+{
+    /// <summary>The damping added to H's diagonal, as a fraction of its mean diagonal.</summary>
+    public const double Damping = 0.01;
+
+    /// <summary>Quantizes <paramref name="weights"/> (<c>[N, K]</c>, one row per output channel) with the input Hessian <paramref name="hessian"/>.</summary>
+    /// <param name="weights">The float weights, row-major <c>[N, K]</c>.</param>
+    /// <param name="n">Output channels.</param>
+    /// <param name="k">Inputs per channel.</param>
+    /// <param name="hessian">X^T X over the calibration rows, row-major <c>[K, K]</c>.</param>
+    /// <param name="format">Bits, block size and symmetry.</param>
+    public static BlockQuantizedWeight Quantize(ReadOnlySpan<float> weights, int n, int k, ReadOnlySpan<double> hessian, BlockFormat format)
+    {
+        if (weights.Length != (long)n * k || hessian.Length != (long)k * k)
+        {
+            throw new ArgumentException($"The weights [{n}, {k}] and the Hessian of {hessian.Length} values do not match.");
+        }
+
+        // Work on W^T ([K, N]): input i's weights are one contiguous row, and each update is one vector operation.
+        var transposed = new float[(long)k * n];
+        for (int row = 0; row < n; row++)
+        {
+            for (int col = 0; col < k; col++)
+            {
+                transposed[((long)col * n) + row] = weights[(row * k) + col];
+            }
+        }
+
+        double[] h = hessian.ToArray();
+        for (int i = 0; i < k; i++)
+        {
+            if (h[(i * k) + i] == 0)
+            {
+                // An input that is always zero: its weights never matter; quantize them to zero.
+                h[(i * k) + i] = 1;
+                transposed.AsSpan(i * n, n).Clear();
+            }
+        }
+
+        double[] inverseFactor = InverseCholeskyUpper(h, k);
+        int blocks = format.BlocksPer(k);
+        var levels = new byte[(long)n * k];
+        var scales = new float[n * blocks];
+        var zeros = new byte[n * blocks];
+        var error = new float[n];
+        var blockValues = new float[format.BlockSize];
+        for (int i = 0; i < k; i++)
+        {
+            int block = i / format.BlockSize;
+            if (i % format.BlockSize == 0)
+            {
+                int length = Math.Min(format.BlockSize, k - i);
+                for (int row = 0; row < n; row++)
+                {
+                    for (int j = 0; j < length; j++)
+                    {
+                        blockValues[j] = transposed[((long)(i + j) * n) + row];
+                    }
+
+                    (float scale, byte zero) = BlockQuantization.ChooseScale(blockValues.AsSpan(0, length), format);
+                    scales[(row * blocks) + block] = scale;
+                    zeros[(row * blocks) + block] = zero;
+                }
+            }
+
+            Span<float> column = transposed.AsSpan(i * n, n);
+            float diagonal = (float)inverseFactor[((long)i * k) + i];
+            for (int row = 0; row < n; row++)
+            {
+                float scale = scales[(row * blocks) + block];
+                byte zero = zeros[(row * blocks) + block];
+                byte level = BlockQuantization.Level(column[row], scale, zero, format.MaxLevel);
+                levels[((long)row * k) + i] = level;
+                error[row] = (column[row] - ((level - zero) * scale)) / diagonal;
+            }
+
+            for (int j = i + 1; j < k; j++)
+            {
+                float factor = (float)inverseFactor[((long)i * k) + j];
+                if (factor != 0)
+                {
+                    Span<float> target = transposed.AsSpan(j * n, n);
+                    TensorPrimitives.MultiplyAdd(error, -factor, target, target);
+                }
+            }
+        }
+
+        return new BlockQuantizedWeight(format, n, k, levels, scales, zeros);
+    }
+
+    /// <summary>
+    /// The relative output error of a quantized weight on the calibration activations:
+    /// <c>sum_n (w_n - q_n)^T H (w_n - q_n) / sum_n w_n^T H w_n</c>, the squared error of the layer's outputs over its input rows.
+    /// </summary>
+    public static double RelativeOutputError(ReadOnlySpan<float> weights, BlockQuantizedWeight quantized, ReadOnlySpan<double> hessian)
+    {
+        int k = quantized.K;
+        var difference = new double[k];
+        var original = new double[k];
+        var product = new double[k];
+        double errorSum = 0;
+        double signalSum = 0;
+        for (int row = 0; row < quantized.N; row++)
+        {
+            for (int col = 0; col < k; col++)
+            {
+                original[col] = weights[(row * k) + col];
+                difference[col] = original[col] - quantized.Dequantize(row, col);
+            }
+
+            errorSum += Quadratic(hessian, difference, product, k);
+            signalSum += Quadratic(hessian, original, product, k);
+        }
+
+        return signalSum > 0 ? errorSum / signalSum : 0;
+    }
+
+    private static double Quadratic(ReadOnlySpan<double> matrix, double[] vector, double[] product, int k)
+    {
+        for (int i = 0; i < k; i++)
+        {
+            product[i] = TensorPrimitives.Dot(matrix.Slice(i * k, k), vector);
+        }
+
+        return TensorPrimitives.Dot<double>(vector, product);
+    }
+
+    /// <summary>
+    /// The upper Cholesky factor <c>U</c> of <c>H^-1</c> (<c>H^-1 = U^T U</c>) after damping, row-major <c>[K, K]</c>: row
+    /// <c>i</c> holds how input <c>i</c>'s error spreads to the inputs after it. More damping is added until H is positive
+    /// definite.
+    /// </summary>
+    private static double[] InverseCholeskyUpper(double[] h, int k)
+    {
+        double mean = 0;
+        for (int i = 0; i < k; i++)
+        {
+            mean += h[(i * k) + i];
+        }
+
+        mean /= k;
+        double damping = Damping * mean;
+        for (int attempt = 0; attempt < 8; attempt++, damping *= 10)
+        {
+            double[] damped = (double[])h.Clone();
+            for (int i = 0; i < k; i++)
+            {
+                damped[(i * k) + i] += damping;
+            }
+
+            if (!CholeskyLower(damped, k))
+            {
+                continue;
+            }
+
+            // H^-1 = L^-T L^-1; its Cholesky factor gives the update order GPTQ needs.
+            double[] inverseLower = InvertLower(damped, k);
+            var inverse = new double[(long)k * k];
+            for (int i = 0; i < k; i++)
+            {
+                for (int j = 0; j <= i; j++)
+                {
+                    double sum = 0;
+                    for (int m = i; m < k; m++)
+                    {
+                        sum += inverseLower[((long)m * k) + i] * inverseLower[((long)m * k) + j];
+                    }
+
+                    inverse[((long)i * k) + j] = sum;
+                    inverse[((long)j * k) + i] = sum;
+                }
+            }
+
+            // Upper factor U with H^-1 = U^T U: reverse the order, factor, reverse back.
+            if (CholeskyUpper(inverse, k))
+            {
+                return inverse;
+            }
+        }
+
+        throw new InvalidOperationException("The input Hessian is not positive definite even after damping.");
+    }
+
+    /// <summary>In place: the lower factor L of A = L L^T (the upper triangle is cleared). False when A is not positive definite.</summary>
+    private static bool CholeskyLower(double[] a, int k)
+    {
+        for (int j = 0; j < k; j++)
+        {
+            double diagonal = a[((long)j * k) + j] - TensorPrimitives.Dot<double>(a.AsSpan(j * k, j), a.AsSpan(j * k, j));
+            if (!(diagonal > 0))
+            {
+                return false;
+            }
+
+            double root = Math.Sqrt(diagonal);
+            a[((long)j * k) + j] = root;
+            for (int i = j + 1; i < k; i++)
+            {
+                double value = a[((long)i * k) + j] - TensorPrimitives.Dot<double>(a.AsSpan(i * k, j), a.AsSpan(j * k, j));
+                a[((long)i * k) + j] = value / root;
+            }
+
+            a.AsSpan((j * k) + j + 1, k - j - 1).Clear();
+        }
+
+        return true;
+    }
+
+    /// <summary>In place: the upper factor U of A = U^T U (the lower triangle is cleared). False when A is not positive definite.</summary>
+    private static bool CholeskyUpper(double[] a, int k)
+    {
+        // U^T U = A: U[i, i] = sqrt(A[i, i] - sum_{m < i} U[m, i]^2), U[i, j] = (A[i, j] - sum_{m < i} U[m, i] U[m, j]) / U[i, i].
+        for (int i = 0; i < k; i++)
+        {
+            double diagonal = a[((long)i * k) + i];
+            for (int m = 0; m < i; m++)
+            {
+                double u = a[((long)m * k) + i];
+                diagonal -= u * u;
+            }
+
+            if (!(diagonal > 0))
+            {
+                return false;
+            }
+
+            double root = Math.Sqrt(diagonal);
+            a[((long)i * k) + i] = root;
+            for (int j = i + 1; j < k; j++)
+            {
+                double value = a[((long)i * k) + j];
+                for (int m = 0; m < i; m++)
+                {
+                    value -= a[((long)m * k) + i] * a[((long)m * k) + j];
+                }
+
+                a[((long)i * k) + j] = value / root;
+            }
+        }
+
+        for (int i = 0; i < k; i++)
+        {
+            a.AsSpan(i * k, i).Clear();
+        }
+
+        return true;
+    }
+
+    /// <summary>The inverse of a lower-triangular matrix, itself lower-triangular.</summary>
+    private static double[] InvertLower(double[] lower, int k)
+    {
+        var inverse = new double[(long)k * k];
+        for (int j = 0; j < k; j++)
+        {
+            inverse[((long)j * k) + j] = 1 / lower[((long)j * k) + j];
+            for (int i = j + 1; i < k; i++)
+            {
+                double sum = 0;
+                for (int m = j; m < i; m++)
+                {
+                    sum += lower[((long)i * k) + m] * inverse[((long)m * k) + j];
+                }
+
+                inverse[((long)i * k) + j] = -sum / lower[((long)i * k) + i];
+            }
+        }
+
+        return inverse;
+    }
+}

@@ -1,0 +1,422 @@
+using System.Globalization;
+using Compression.Core.Evaluation;
+using Compression.Core.Ir;
+using Compression.Core.Settings;
+using Compression.Onnx;
+using Compression.Onnx.Protos;
+using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
+
+namespace Compression.Core.Passes.Quantization;
+
+/// <summary>
+/// Weight quantization of MatMul, Gemm, Conv and Gather (embedding tables), in the form ONNX Runtime runs fastest on CPU
+/// with its default session options:
+/// <list type="bullet">
+/// <item>8-bit MatMul and Gemm, <c>QuantizeMode=dynamic</c> (the default): DynamicQuantizeLinear and MatMulInteger. The
+/// weights are stored unsigned with a zero point (128 when symmetric), because ONNX Runtime's x64 kernels for unsigned
+/// inputs times signed weights add pairs of products in 16 bits and saturate without AVX-VNNI.</item>
+/// <item>4-bit, and 8-bit with <c>QuantizeMode=weight-only</c>: com.microsoft.MatMulNBits with <c>accuracy_level=4</c>,
+/// which keeps the weights packed in memory.</item>
+/// <item>Gather tables read by row: com.microsoft.GatherBlockQuantized.</item>
+/// <item>Conv, and weights read by other operators too: integer constants with Cast and Mul, which ONNX Runtime's constant
+/// folding turns back into the float weight at load (a smaller file that runs at float speed).</item>
+/// <item><c>StandardOps=true</c>: the standard DequantizeLinear (opset 13), for other runtimes.</item>
+/// </list>
+/// Settings apply per node (the overrides file); a weight read by several nodes is quantized only when they agree.
+/// </summary>
+public sealed class WeightQuantizationPass : ICompressionPass
+{
+    /// <summary>The opset per-axis DequantizeLinear needs.</summary>
+    public const long RequiredOpsetVersion = 13;
+
+    /// <summary>The opset DynamicQuantizeLinear needs.</summary>
+    public const long DynamicOpsetVersion = 11;
+
+    /// <summary>The oldest opset ONNX Runtime runs, which the other forms need.</summary>
+    public const long MinimumOpsetVersion = 7;
+
+    /// <summary>The session entry that lets ONNX Runtime fold constant DequantizeLinear nodes.</summary>
+    public const string DisableQdqConfigKey = "session.disable_quant_qdq";
+
+    /// <inheritdoc />
+    public string Name => "weight-quantization";
+
+    /// <inheritdoc />
+    public long RequiredOpset(PassContext context) =>
+        FindPlans(context, [], []).Select(p => p.Form switch
+        {
+            WeightForm.Standard => RequiredOpsetVersion,
+            WeightForm.DynamicMatMul => DynamicOpsetVersion,
+            _ => MinimumOpsetVersion,
+        }).DefaultIfEmpty(0).Max();
+
+    /// <inheritdoc />
+    public PassResult Run(PassContext context)
+    {
+        var skipped = new List<TensorLeftAlone>();
+        var warnings = new List<CompressionWarning>();
+        List<WeightPlan> plans = FindPlans(context, skipped, warnings);
+        Dictionary<string, ChannelStatisticsCollector> hessians = RecordHessians(context, plans);
+        var writer = new QuantizedWeightWriter(context.Model);
+        var changed = new List<TensorChange>(plans.Count);
+        foreach (WeightPlan plan in plans)
+        {
+            changed.Add(writer.Write(plan, plan.UsesGptq ? SumOfGrams(plan, hessians) : null));
+        }
+
+        ListFloatTensorsLeftAlone(context, plans, skipped);
+        if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context))
+        {
+            long threshold = context.Settings.Get(QuantizationSettings.WeightThreshold);
+            string[] quantizedOperators = context.Model.Nodes.Where(IsQuantizedOperator).Select(n => n.OpType).Distinct().Order(StringComparer.Ordinal).ToArray();
+            warnings.Add(new CompressionWarning(DiagnosticCodes.NothingCompressed, quantizedOperators.Length > 0
+                ? $"Quantize={context.Settings.Get(QuantizationSettings.Quantize)} found no float weight to quantize: the model is already quantized " +
+                  $"({string.Join(", ", quantizedOperators)}) and is copied unchanged. Compress the float original instead."
+                : $"Quantize={context.Settings.Get(QuantizationSettings.Quantize)} found no MatMul, Gemm, Conv or Gather weight to quantize " +
+                  $"(constant float weights of at least {threshold} elements); the model is copied unchanged. " +
+                  "Lower WeightThreshold to include smaller weights."));
+        }
+
+        var result = new PassResult(Name)
+        {
+            Modified = changed.Count > 0,
+            Techniques = Describe(plans, changed),
+            Changed = changed,
+            LeftAlone = skipped,
+            Warnings = warnings,
+        };
+        if (!plans.Any(p => p.Form == WeightForm.Standard))
+        {
+            return result;
+        }
+
+        return result with
+        {
+            SessionConfig = new SortedDictionary<string, string>(StringComparer.Ordinal) { [DisableQdqConfigKey] = "1" },
+            Notes =
+            [
+                $"Run this model with the ONNX Runtime session option {DisableQdqConfigKey}=1 (the generated class sets it). " +
+                "ONNX Runtime then folds the DequantizeLinear weights (StandardOps=true) back to float when it loads the model and runs it at float speed; " +
+                "without it ONNX Runtime keeps the DequantizeLinear nodes and runs the model several times slower.",
+            ],
+        };
+    }
+
+    /// <summary>
+    /// Records X^T X of the input of every node whose weight GPTQ quantizes, over the calibration samples, with the model
+    /// as it is before any weight changes.
+    /// </summary>
+    private static Dictionary<string, ChannelStatisticsCollector> RecordHessians(PassContext context, IReadOnlyList<WeightPlan> plans)
+    {
+        var collectors = new Dictionary<string, ChannelStatisticsCollector>(StringComparer.Ordinal);
+        List<WeightPlan> gptq = plans.Where(p => p.UsesGptq).ToList();
+        if (gptq.Count == 0)
+        {
+            return collectors;
+        }
+
+        SampleSet samples = context.Calibration ?? throw new CompressionException(DiagnosticCodes.InvalidSetting, context.ModelPath,
+            $"Algorithm={QuantizationSettings.GptqAlgorithm} ({context.Settings.OriginOf(QuantizationSettings.Algorithm, gptq[0].Slots[0].Node)}) needs " +
+            "calibration data: GPTQ compensates each rounding error from the layer's input activations. Set CalibrationData to a folder of " +
+            "input samples (.npy or ONNX tensor files, as for ValidationData), or use Algorithm=rtn.");
+        foreach (Value input in gptq.SelectMany(p => p.Slots).Select(s => s.Node.Inputs[0]).OfType<Value>())
+        {
+            collectors.TryAdd(input.Name, new ChannelStatisticsCollector(input.Name, withGram: true));
+        }
+
+        ActivationRecorder.Record(context.Model.ToProto().Clone(), samples, collectors.Values.ToList(), context.ModelPath);
+        return collectors;
+    }
+
+    /// <summary>The input Hessian of a weight: the sum of X^T X over the inputs of the nodes that read it.</summary>
+    private static double[] SumOfGrams(WeightPlan plan, Dictionary<string, ChannelStatisticsCollector> hessians)
+    {
+        double[]? sum = null;
+        foreach (string input in plan.Slots.Select(s => s.Node.Inputs[0]!.Name).Distinct(StringComparer.Ordinal))
+        {
+            ReadOnlySpan<double> gram = hessians[input].Gram;
+            sum ??= new double[gram.Length];
+            System.Numerics.Tensors.TensorPrimitives.Add(sum, gram, sum);
+        }
+
+        return sum!;
+    }
+
+    /// <summary>One line per form and levels, as the signature and the generated class's docs list the techniques.</summary>
+    private static IReadOnlyList<string> Describe(IReadOnlyList<WeightPlan> plans, IReadOnlyList<TensorChange> changed) =>
+        plans.Zip(changed).GroupBy(p => (p.First.FormText, p.First.LevelsText)).OrderBy(g => g.Key.FormText, StringComparer.Ordinal).ThenBy(g => g.Key.LevelsText, StringComparer.Ordinal).Select(group =>
+        {
+            long values = group.Sum(p => TensorShape.ElementCount(p.Second.Shape));
+            int count = group.Count();
+            string operators = string.Join("/", group.SelectMany(p => p.Second.OpTypes).Distinct().Order(StringComparer.Ordinal));
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{group.Key.FormText}: {count} {operators} weight {(count == 1 ? "tensor" : "tensors")} ({values:N0} values), {group.Key.LevelsText}");
+        }).ToList();
+
+    private static bool WantsQuantization(PassContext context) =>
+        context.Settings.Get(QuantizationSettings.Quantize) != QuantizationSettings.None
+        || context.Model.Nodes.Any(n => context.Settings.Get(QuantizationSettings.Quantize, n) != QuantizationSettings.None);
+
+    private static List<WeightPlan> FindPlans(PassContext context, List<TensorLeftAlone> skipped, List<CompressionWarning> warnings)
+    {
+        ResolvedSettings settings = context.Settings;
+
+        // Every weight slot of every MatMul, Gemm, Conv and Gather, in every graph, grouped by the value it reads.
+        var slots = new Dictionary<Value, List<WeightSlot>>(ReferenceEqualityComparer.Instance);
+        foreach (Node node in context.Model.Nodes)
+        {
+            if (!node.IsDefaultDomain || SlotOf(node) is not { } slot || node.Inputs.Count <= slot.Input || node.Inputs[slot.Input] is not { } value)
+            {
+                continue;
+            }
+
+            if (!value.IsInitializer)
+            {
+                if (slot.Kind != SlotKind.Gather)
+                {
+                    skipped.Add(new TensorLeftAlone(value.Name, node.OpType, IsQuantized(value)
+                        ? "already quantized (an integer initializer through DequantizeLinear)"
+                        : "not a constant initializer (computed at run time)"));
+                }
+
+                continue;
+            }
+
+            if (!slots.TryGetValue(value, out List<WeightSlot>? list))
+            {
+                slots[value] = list = [];
+            }
+
+            list.Add(new WeightSlot(node, slot.Kind, SlotAxis(node, slot.Kind, value.Initializer!.Dims.Count)));
+        }
+
+        var plans = new List<WeightPlan>();
+        foreach (Value weight in context.Model.Graphs.SelectMany(g => g.Initializers))
+        {
+            if (!slots.TryGetValue(weight, out List<WeightSlot>? list))
+            {
+                continue;
+            }
+
+            string opTypes = string.Join("/", list.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal));
+            WeightChoice choice = Agree(weight, list, settings, context.ModelPath);
+            if (choice.Quantize == QuantizationSettings.None)
+            {
+                skipped.Add(new TensorLeftAlone(weight.Name, opTypes, $"Quantize=none ({settings.OriginOf(QuantizationSettings.Quantize, list[0].Node)})"));
+                continue;
+            }
+
+            if (choice.StandardOps && choice.Bits == 4)
+            {
+                throw new CompressionException(DiagnosticCodes.InvalidSetting, context.ModelPath,
+                    $"StandardOps=true ({settings.OriginOf(QuantizationSettings.StandardOps, list[0].Node)}) with Quantize={choice.Quantize} " +
+                    $"({settings.OriginOf(QuantizationSettings.Quantize, list[0].Node)}) for '{weight.Name}': the standard form is 8-bit " +
+                    "DequantizeLinear; 4-bit DequantizeLinear needs opset 21, which this version does not write. " +
+                    "Use Quantize=int8 or uint8 with StandardOps, or leave StandardOps=false for ONNX Runtime's 4-bit kernels.");
+            }
+
+            string? problem = CheckWeight(weight, choice.Threshold);
+            if (problem is not null && list.All(s => s.Kind == SlotKind.Gather) && weight.Initializer!.DataType != (int)DataType.Float)
+            {
+                // A lookup in a constant table of integers or strings is not a weight.
+                continue;
+            }
+
+            if (problem is not null)
+            {
+                skipped.Add(new TensorLeftAlone(weight.Name, opTypes, problem));
+                continue;
+            }
+
+            WeightPlan? plan = Plan(weight, list, choice, out string? refusal);
+            if (plan is null)
+            {
+                skipped.Add(new TensorLeftAlone(weight.Name, opTypes, refusal!));
+                continue;
+            }
+
+            plans.Add(plan);
+        }
+
+        return plans;
+    }
+
+    /// <summary>Chooses the form of a weight from its readers and settings, or says why it stays float.</summary>
+    private static WeightPlan? Plan(Value weight, List<WeightSlot> slots, WeightChoice choice, out string? refusal)
+    {
+        refusal = null;
+        int rank = weight.Initializer!.Dims.Count;
+        bool allMatrix = slots.All(s => s.Kind is SlotKind.MatMul or SlotKind.Gemm);
+        bool allTable = slots.All(s => s.Kind == SlotKind.Gather);
+        if (!allTable && slots.Any(s => s.Kind == SlotKind.Gather))
+        {
+            refusal = "read as a Gather table and by other operators";
+            return null;
+        }
+
+        // The packed and integer forms replace the nodes that read the weight; a weight that is also a graph output keeps
+        // its float values under its name, which only the folded form (or DequantizeLinear) gives.
+        string? kernelProblem = slots.Select(s => s.KernelProblem(rank)).FirstOrDefault(p => p is not null);
+        if (!choice.StandardOps && !weight.IsGraphOutput && kernelProblem is null)
+        {
+            if (allMatrix && slots.All(s => s.Axis == slots[0].Axis))
+            {
+                int axis = slots[0].Axis;
+                return choice.Bits == 4 || choice.Mode == QuantizationSettings.WeightOnly
+                    ? new WeightPlan(weight, slots, choice, WeightForm.PackedMatMul, axis, (int)choice.BlockSize, choice.Bits, null)
+                    : new WeightPlan(weight, slots, choice, WeightForm.DynamicMatMul, choice.PerChannel ? axis : -1, 0, 8, null);
+            }
+
+            if (allTable && FitBlock(weight.Initializer.Dims[1], (int)choice.BlockSize) is int block)
+            {
+                return new WeightPlan(weight, slots, choice, WeightForm.PackedGather, 0, block, choice.Bits, null);
+            }
+        }
+
+        if (!allTable && slots.FirstOrDefault(s => s.Axis < 0) is { } misfit)
+        {
+            refusal = $"a {rank}-D weight is not the weight layout {misfit.Node.OpType} quantization expects";
+            return null;
+        }
+
+        // Folded or standard: one scale per output channel (per table row) where every reader agrees on the axis.
+        int foldedAxis = choice.PerChannel && slots.All(s => s.Axis == slots[0].Axis) ? slots[0].Axis : -1;
+        var notes = new List<string>();
+        if (choice.Bits == 4)
+        {
+            notes.Add($"8 bits: ONNX Runtime has no 4-bit kernel for {string.Join("/", slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal))} here");
+        }
+
+        if (!choice.StandardOps && (allMatrix || allTable))
+        {
+            notes.Add(weight.IsGraphOutput ? "also a graph output" : kernelProblem ?? (allTable ? "no block size of 16 or more divides the table's width" : "readers with different output-channel axes"));
+        }
+
+        WeightForm form = choice.StandardOps ? WeightForm.Standard : WeightForm.Folded;
+        return new WeightPlan(weight, slots, choice, form, foldedAxis, 0, 8, notes.Count == 0 ? null : string.Join("; ", notes));
+    }
+
+    /// <summary>The largest power of two from 16 to <paramref name="block"/> that divides <paramref name="width"/>, or null.</summary>
+    private static int? FitBlock(long width, int block)
+    {
+        for (; block >= 16; block /= 2)
+        {
+            if (width % block == 0)
+            {
+                return block;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The settings every reader of a weight gives it; an error when they differ.</summary>
+    private static WeightChoice Agree(Value weight, IReadOnlyList<WeightSlot> readers, ResolvedSettings settings, string modelPath)
+    {
+        WeightChoice Of(Node node) => new(
+            settings.Get(QuantizationSettings.Quantize, node),
+            settings.Get(QuantizationSettings.QuantizeMode, node),
+            settings.Get(QuantizationSettings.WeightThreshold, node),
+            settings.Get(QuantizationSettings.PerChannel, node),
+            settings.Get(QuantizationSettings.BlockSize, node),
+            settings.Get(QuantizationSettings.Symmetric, node),
+            settings.Get(QuantizationSettings.StandardOps, node),
+            settings.Get(QuantizationSettings.Algorithm, node));
+        WeightChoice first = Of(readers[0].Node);
+        foreach (WeightSlot reader in readers.Skip(1))
+        {
+            WeightChoice other = Of(reader.Node);
+            if (other != first)
+            {
+                throw new CompressionException(DiagnosticCodes.SharedWeightConflict, modelPath,
+                    $"The weight '{weight.Name}' is read by {readers[0].Node} and {reader.Node}, whose settings differ: " +
+                    $"{first} ({settings.OriginOf(QuantizationSettings.Quantize, readers[0].Node)}) against " +
+                    $"{other} ({settings.OriginOf(QuantizationSettings.Quantize, reader.Node)}). " +
+                    "One tensor can be stored only one way: give every node that reads it the same settings in the overrides file.");
+            }
+        }
+
+        return first;
+    }
+
+    /// <summary>Lists every float initializer no plan changed, with the reason, unless a weight slot already listed it.</summary>
+    private static void ListFloatTensorsLeftAlone(PassContext context, IReadOnlyList<WeightPlan> plans, List<TensorLeftAlone> skipped)
+    {
+        var listed = new HashSet<string>(skipped.Select(s => s.Name), StringComparer.Ordinal);
+        var planned = new HashSet<Value>(plans.Select(p => p.Weight), ReferenceEqualityComparer.Instance);
+        foreach (Value value in context.Model.Graphs.SelectMany(g => g.Initializers))
+        {
+            if (planned.Contains(value) || listed.Contains(value.Name) || value.Initializer!.DataType != (int)DataType.Float)
+            {
+                continue;
+            }
+
+            string readers = string.Join("/", value.Uses.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal));
+            long count = TensorShape.ElementCount(value.Initializer.Dims);
+            Node? reader = value.Uses.Select(u => u.Node).FirstOrDefault();
+            long threshold = reader is null ? context.Settings.Get(QuantizationSettings.WeightThreshold) : context.Settings.Get(QuantizationSettings.WeightThreshold, reader);
+            string reason = value.Uses.Count == 0 ? "read by no node"
+                : count < threshold ? $"{count} elements, below the weight threshold of {threshold}"
+                : $"read by {readers}, which has no quantized form";
+            skipped.Add(new TensorLeftAlone(value.Name, readers.Length == 0 ? "-" : readers, reason));
+        }
+    }
+
+    private static (SlotKind Kind, int Input)? SlotOf(Node node) => node.OpType switch
+    {
+        "MatMul" => (SlotKind.MatMul, 1),
+        "Gemm" => (SlotKind.Gemm, 1),
+        "Conv" => (SlotKind.Conv, 1),
+        "Gather" => (SlotKind.Gather, 0),
+        _ => null,
+    };
+
+    /// <summary>The axis of the output channels in a weight of rank <paramref name="rank"/>, or -1 when the layout does not fit.</summary>
+    private static int SlotAxis(Node node, SlotKind kind, int rank) => kind switch
+    {
+        // [..., K, N]: N output features.
+        SlotKind.MatMul => rank >= 2 ? rank - 1 : -1,
+        // B is [K, N], or [N, K] with transB.
+        SlotKind.Gemm => rank != 2 ? -1 : node.GetInt("transB", 0) != 0 ? 0 : 1,
+        // [M, C/group, k1, k2, ...]: M output channels.
+        SlotKind.Conv => rank >= 3 ? 0 : -1,
+        // [rows, width]: one row per index.
+        _ => rank == 2 ? 0 : -1,
+    };
+
+    private static bool IsQuantizedOperator(Node node) => node.OpType is "MatMulInteger" or "ConvInteger" or "DequantizeLinear" or "QLinearMatMul" or "QLinearConv"
+        || (node.Domain == QuantizedWeightWriter.MicrosoftDomain && node.OpType is "MatMulNBits" or "GatherBlockQuantized" or "DynamicQuantizeMatMul");
+
+    private static bool IsQuantized(Value value) =>
+        value.Producer is { OpType: "DequantizeLinear", IsDefaultDomain: true } producer && producer.Inputs.Count > 0 && producer.Inputs[0] is { IsInitializer: true };
+
+    private static string? CheckWeight(Value weight, long weightThreshold)
+    {
+        TensorProto tensor = weight.Initializer!;
+        if (tensor.DataType != (int)DataType.Float)
+        {
+            return $"element type {TensorDataTypes.Describe((DataType)tensor.DataType)}, not float";
+        }
+
+        long count = TensorShape.ElementCount(tensor.Dims);
+        if (count < weightThreshold)
+        {
+            return $"{count} elements, below the weight threshold of {weightThreshold}";
+        }
+
+        if (count == 0 || tensor.Dims.Any(d => d == 0))
+        {
+            return "an empty tensor";
+        }
+
+        foreach (float value in weight.LoadInitializer().View<float>().Span)
+        {
+            if (!float.IsFinite(value))
+            {
+                return "holds NaN or infinite values";
+            }
+        }
+
+        return null;
+    }
+}
