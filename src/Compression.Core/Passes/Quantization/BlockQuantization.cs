@@ -100,9 +100,9 @@ public sealed record BlockQuantizedWeight(BlockFormat Format, int N, int K, byte
 
 /// <summary>
 /// Block-wise round-to-nearest with a searched scale: for each block, the scale (and, when asymmetric, the range) that
-/// gives the smallest squared error among a grid of clipping ratios, optionally weighted per input by the mean square of
-/// the activation that multiplies it. The ratio 1 is always among the candidates, so the result is never worse than
-/// plain round-to-nearest from the block's range.
+/// gives the smallest squared error among a grid of clipping ratios. The ratio 1 is always among the candidates, so the
+/// result is never worse than plain round-to-nearest from the block's range. Channels are quantized in parallel; every
+/// element-wise step is exact IEEE arithmetic and errors are summed in order, so the result is the same on every machine.
 /// </summary>
 public static class BlockQuantization
 {
@@ -114,8 +114,7 @@ public static class BlockQuantization
     /// <param name="n">Output channels.</param>
     /// <param name="k">Inputs per channel.</param>
     /// <param name="format">Bits, block size and symmetry.</param>
-    /// <param name="importance">Optional weight per input (<c>K</c> long): the mean square of the activation it multiplies.</param>
-    public static BlockQuantizedWeight Quantize(ReadOnlySpan<float> weights, int n, int k, BlockFormat format, ReadOnlySpan<double> importance = default)
+    public static BlockQuantizedWeight Quantize(float[] weights, int n, int k, BlockFormat format)
     {
         if (weights.Length != (long)n * k)
         {
@@ -126,30 +125,30 @@ public static class BlockQuantization
         var levels = new byte[(long)n * k];
         var scales = new float[n * blocks];
         var zeros = new byte[n * blocks];
-        for (int row = 0; row < n; row++)
+        Parallel.For(0, n, () => new float[Math.Min(format.BlockSize, k)], (row, _, scratch) =>
         {
             for (int b = 0; b < blocks; b++)
             {
                 int start = b * format.BlockSize;
                 int length = Math.Min(format.BlockSize, k - start);
-                ReadOnlySpan<float> block = weights.Slice((row * k) + start, length);
-                ReadOnlySpan<double> blockImportance = importance.IsEmpty ? default : importance.Slice(start, length);
-                (float scale, byte zero) = ChooseScale(block, format, blockImportance);
+                ReadOnlySpan<float> block = weights.AsSpan((int)(((long)row * k) + start), length);
+                (float scale, byte zero) = ChooseScale(block, format, scratch);
                 scales[(row * blocks) + b] = scale;
                 zeros[(row * blocks) + b] = zero;
-                Span<byte> target = levels.AsSpan((row * k) + start, length);
-                for (int i = 0; i < length; i++)
-                {
-                    target[i] = Level(block[i], scale, zero, format.MaxLevel);
-                }
+                Levels(block, scale, zero, format.MaxLevel, scratch, levels.AsSpan((int)(((long)row * k) + start), length));
             }
-        }
+
+            return scratch;
+        }, _ => { });
 
         return new BlockQuantizedWeight(format, n, k, levels, scales, zeros);
     }
 
-    /// <summary>The scale and zero point of one block: the candidate with the least (weighted) squared error.</summary>
-    public static (float Scale, byte Zero) ChooseScale(ReadOnlySpan<float> block, BlockFormat format, ReadOnlySpan<double> importance = default)
+    /// <summary>The scale and zero point of one block: the candidate with the least squared error.</summary>
+    public static (float Scale, byte Zero) ChooseScale(ReadOnlySpan<float> block, BlockFormat format) =>
+        ChooseScale(block, format, new float[block.Length]);
+
+    private static (float Scale, byte Zero) ChooseScale(ReadOnlySpan<float> block, BlockFormat format, Span<float> scratch)
     {
         float min = Math.Min(0f, TensorPrimitives.Min(block));
         float max = Math.Max(0f, TensorPrimitives.Max(block));
@@ -173,14 +172,7 @@ public static class BlockQuantization
                 }
 
                 (float scale, byte zero) = candidate;
-                double error = 0;
-                for (int i = 0; i < block.Length; i++)
-                {
-                    float restored = (Level(block[i], scale, zero, format.MaxLevel) - zero) * scale;
-                    double difference = block[i] - restored;
-                    error += difference * difference * (importance.IsEmpty ? 1 : importance[i]);
-                }
-
+                double error = SquaredError(block, scale, zero, format.MaxLevel, scratch);
                 if (error < bestError)
                 {
                     (bestError, bestScale, bestZero) = (error, scale, zero);
@@ -194,6 +186,43 @@ public static class BlockQuantization
     /// <summary>The stored level of <paramref name="value"/>: round half to even, clamped to the levels.</summary>
     public static byte Level(float value, float scale, byte zero, int maxLevel) =>
         (byte)Math.Clamp(MathF.Round(value / scale, MidpointRounding.ToEven) + zero, 0, maxLevel);
+
+    /// <summary>The levels of a block, as <see cref="Level"/> computes them, a vector at a time.</summary>
+    private static void Levels(ReadOnlySpan<float> block, float scale, byte zero, int maxLevel, Span<float> scratch, Span<byte> levels)
+    {
+        Span<float> t = scratch[..block.Length];
+        RoundToLevels(block, scale, zero, maxLevel, t);
+        for (int i = 0; i < t.Length; i++)
+        {
+            levels[i] = (byte)t[i];
+        }
+    }
+
+    /// <summary>The sum of squared differences between a block and its dequantized levels.</summary>
+    private static double SquaredError(ReadOnlySpan<float> block, float scale, byte zero, int maxLevel, Span<float> scratch)
+    {
+        Span<float> t = scratch[..block.Length];
+        RoundToLevels(block, scale, zero, maxLevel, t);
+        TensorPrimitives.Subtract(t, zero, t);
+        TensorPrimitives.Multiply(t, scale, t);
+        TensorPrimitives.Subtract(block, t, t);
+        double sum = 0;
+        foreach (float difference in t)
+        {
+            sum += (double)difference * difference;
+        }
+
+        return sum;
+    }
+
+    private static void RoundToLevels(ReadOnlySpan<float> block, float scale, byte zero, int maxLevel, Span<float> levels)
+    {
+        TensorPrimitives.Divide(block, scale, levels);
+        TensorPrimitives.Round(levels, MidpointRounding.ToEven, levels);
+        TensorPrimitives.Add(levels, zero, levels);
+        TensorPrimitives.Max(levels, 0f, levels);
+        TensorPrimitives.Min(levels, maxLevel, levels);
+    }
 
     /// <summary>
     /// The scale and zero point that map [<paramref name="min"/>, <paramref name="max"/>] onto the levels. Symmetric

@@ -287,18 +287,32 @@ internal sealed class QuantizedWeightWriter(Model model)
         return dynamicInputs[(input, graph)] = (levels, scale, zeroPoint);
     }
 
+    /// <summary>The largest difference between a weight and the value the runtime computes for it, channels in parallel.</summary>
     private static double MaxError(float[] channelMajor, BlockQuantizedWeight quantized)
     {
-        double max = 0;
-        for (int n = 0; n < quantized.N; n++)
+        int k = quantized.K;
+        int blockSize = quantized.Format.BlockSize;
+        int blocks = quantized.Format.BlocksPer(k);
+        var rowMaxima = new double[quantized.N];
+        Parallel.For(0, quantized.N, row =>
         {
-            for (int k = 0; k < quantized.K; k++)
+            double max = 0;
+            for (int b = 0; b < blocks; b++)
             {
-                max = Math.Max(max, Math.Abs((double)channelMajor[((long)n * quantized.K) + k] - quantized.Dequantize(n, k)));
+                float scale = quantized.Scales[(row * blocks) + b];
+                int zero = quantized.ZeroPoints[(row * blocks) + b];
+                long offset = (long)row * k;
+                for (int col = b * blockSize; col < Math.Min(k, (b + 1) * blockSize); col++)
+                {
+                    float restored = (quantized.Levels[offset + col] - zero) * scale;
+                    max = Math.Max(max, Math.Abs((double)channelMajor[offset + col] - restored));
+                }
             }
-        }
 
-        return max;
+            rowMaxima[row] = max;
+        });
+
+        return rowMaxima.Max();
     }
 
     private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeType.Int, I = value };
