@@ -1,23 +1,36 @@
 using System.Diagnostics;
 using System.Globalization;
 using Compression.Core;
-using Compression.Onnx;
+using Compression.Core.Evaluation;
+using Compression.Core.Passes.Quantization;
 using Compression.Core.Runtime;
+using Compression.Onnx;
+using Compression.Onnx.Protos;
 
 namespace Compression.Benchmarks;
 
 /// <summary>
-/// Proves (or disproves) "the compressed model is never slower than the original": compresses each model with the
-/// real compressor, then times the original and the compressed model in ONNX Runtime, with one intra-op thread and
-/// with ONNX Runtime's default, after warm-up runs, interleaving the variants so that noise hits them alike.
+/// The quantization benchmark: compresses each model with the real compressor in every quantization form, then measures
+/// in ONNX Runtime, with its default session options unless a variant's signature asks for entries: file size, session
+/// memory (in a child process per variant), median latency (variants interleaved, their order rotated every round), and
+/// quality against the fp32 original (accuracy on the digits test split; elsewhere output cosine and top-1 agreement).
+/// The naive floor is per-channel round-to-nearest int8 of the same weights, applied in float (so only its accuracy is
+/// meaningful).
 /// </summary>
 internal static class BenchmarkCommand
 {
-    /// <summary>The digits MLP runs in about 10 microseconds, so it gets this many times the iterations.</summary>
-    private const int DigitsIterationScale = 100;
-
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == ChildMode.SessionMemory)
+        {
+            return ChildMode.MeasureSession(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == ChildMode.Compress)
+        {
+            return ChildMode.MeasureCompression(args[1..]);
+        }
+
         BenchmarkOptions? options = BenchmarkOptions.Parse(args, Console.Error);
         if (options is null)
         {
@@ -31,160 +44,143 @@ internal static class BenchmarkCommand
         }
 
         Directory.CreateDirectory(work);
-        Console.WriteLine($"ONNX Runtime {OnnxRuntimeLibrary.Version} ({OnnxRuntimeLibrary.LoadedPath})");
+        Console.WriteLine($"ONNX Runtime {OnnxRuntimeLibrary.Version} ({OnnxRuntimeLibrary.LoadedPath}), default session options but " +
+            (options.Threads == 1 ? "1 intra-op thread" : $"{(options.Threads == 0 ? "the default number of" : options.Threads.ToString(CultureInfo.InvariantCulture))} intra-op threads without spinning"));
         Console.WriteLine($".NET {Environment.Version}, {Environment.ProcessorCount} logical processors, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        Console.WriteLine($"{options.Iterations} timed runs after {options.Warmup} warm-up runs per model, variant and thread setting " +
-            $"({DigitsIterationScale}x as many for the digits MLP); the compressor runs {options.CompressRuns} times per model.");
+        Console.WriteLine($"{options.Iterations} timed runs after {options.Warmup} warm-up runs per variant (x{BenchModel.SmallModelScale} for models under 1 ms); batch 1.");
         Console.WriteLine();
-
-        var models = new List<BenchModel> { Transformer(options, work) };
-        if (options.Digits)
-        {
-            models.Add(Digits(work));
-        }
 
         var rows = new List<Row>();
-        var compressorRows = new List<CompressorRow>();
-        foreach (BenchModel model in models)
+        foreach (BenchModel model in BenchModels.Create(options, work))
         {
-            Console.Error.WriteLine($"[{model.Name}] compressing {model.Path} ...");
-            (CompressionOutcome outcome, CompressorRow compressorRow) = Compress(model, work, options.CompressRuns);
-            compressorRows.Add(compressorRow);
-            foreach (int threads in new[] { 1, 0 })
+            if (!options.Models.Contains(model.Name))
             {
-                Console.Error.WriteLine($"[{model.Name}] timing with {(threads == 0 ? "default" : threads.ToString(CultureInfo.InvariantCulture))} intra-op threads ...");
-                rows.AddRange(TimeVariants(model, outcome, threads, options));
+                continue;
             }
+
+            Console.Error.WriteLine($"[{model.Name}] {model.Path} ({new FileInfo(model.Path).Length:N0} bytes)");
+            IReadOnlyList<Prepared> variants = Prepare(model, work, options);
+            rows.AddRange(Measure(model, variants, options));
+            PrintTable(rows.Where(r => r.Model == model.Name).ToList());
+            Console.WriteLine();
         }
 
-        PrintTable(rows);
-        Console.WriteLine();
-        PrintCompressor(compressorRows);
-        Console.WriteLine();
-        PrintVerdict(rows);
         return 0;
     }
 
-    private static BenchModel Transformer(BenchmarkOptions options, string work)
+    private static IReadOnlyList<Prepared> Prepare(BenchModel model, string work, BenchmarkOptions options)
     {
-        OnnxTensor<float> input = new(NormalValues(7, TransformerModel.Batch * TransformerModel.Sequence * TransformerModel.Hidden),
-            [TransformerModel.Batch, TransformerModel.Sequence, TransformerModel.Hidden]);
-        if (options.ModelPath is not null)
+        string folder = Directory.CreateDirectory(Path.Combine(work, model.Name)).FullName;
+        var prepared = new List<Prepared>
         {
-            return new BenchModel("transformer", Path.GetFullPath(options.ModelPath), TransformerModel.InputName, input, work);
-        }
-
-        string path = Path.Combine(work, "transformer.onnx");
-        var build = Stopwatch.StartNew();
-        OnnxModelFile.Save(TransformerModel.Build(), path);
-        Console.Error.WriteLine($"[transformer] built in C# in {build.Elapsed.TotalSeconds:F1} s: {path}");
-        return new BenchModel("transformer", path, TransformerModel.InputName, input, work);
-    }
-
-    private static BenchModel Digits(string work)
-    {
-        string root = RepositoryRoot();
-        string source = Path.Combine(root, "samples", "Digits", "Models", "digits.onnx");
-        string csv = Path.Combine(root, "samples", "Digits", "Data", "digits-test.csv");
-        // One image (the first of the test split), as an app classifies them.
-        float[] pixels = File.ReadLines(csv).Skip(1).First().Split(',').Skip(1).Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-        string path = Path.Combine(work, "digits.onnx");
-        File.Copy(source, path);
-        return new BenchModel("digits", path, "pixels", new OnnxTensor<float>(pixels, [1, pixels.Length]), work) { IterationScale = DigitsIterationScale };
-    }
-
-    private static (CompressionOutcome Outcome, CompressorRow Row) Compress(BenchModel model, string work, int runs)
-    {
-        var validated = new Timing();
-        var unvalidated = new Timing();
-        CompressionOutcome? outcome = null;
-        for (int run = 0; run < runs; run++)
-        {
-            var clock = Stopwatch.StartNew();
-            outcome = ModelCompressor.Compress(new CompressionRequest(model.Path, model.CompressedPath)
-            {
-                ReportPath = model.CompressedPath + ".report.json",
-            });
-            validated.Add(clock.Elapsed);
-
-            clock.Restart();
-            ModelCompressor.Compress(new CompressionRequest(model.Path, Path.Combine(work, "unvalidated", model.Name + ".onnx"))
-            {
-                Settings = CompressionSettings.Default.Set(Compression.Core.Evaluation.EvaluationSettings.Validate, false),
-            });
-            unvalidated.Add(clock.Elapsed);
-        }
-
-        return (outcome!, new CompressorRow(model.Name, outcome!.Report.Size.Original, outcome.Report.Changed.Count,
-            outcome.Report.Changed.Sum(w => w.BytesBefore / sizeof(float)), unvalidated.Median, validated.Median,
-            outcome.Report.Validation?.Outputs.Min(o => o.CosineSimilarity ?? 1) ?? double.NaN));
-    }
-
-    private static IEnumerable<Row> TimeVariants(BenchModel model, CompressionOutcome outcome, int threads, BenchmarkOptions options)
-    {
-        var variants = new List<Variant>
-        {
-            new("original fp32", model.Path, new Dictionary<string, string>()),
-            new("int8, session config from the signature", model.CompressedPath, outcome.Signature.SessionConfig),
-            new("int8, no session config (QDQ kept)", model.CompressedPath, new Dictionary<string, string>()),
-            // A/A control: a second session of the original shows how far two identical sessions drift on this machine.
-            new("original fp32 again (A/A control)", model.Path, new Dictionary<string, string>()),
+            new("fp32 original", model.Path, new Dictionary<string, string>(), 0, Measured: true),
         };
+        if (!model.Large)
+        {
+            string naive = Path.Combine(folder, "naive.onnx");
+            OnnxModelFile.Save(NaiveRounding.Apply(OnnxModelFile.Load(model.Path)), naive);
+            prepared.Add(new("naive int8 RTN per channel (accuracy floor, in float)", naive, new Dictionary<string, string>(), 0, Measured: false));
+        }
 
-        var sessions = new List<(Variant Variant, OnnxSession Session, double LoadMs)>();
+        foreach (Variant variant in Variants(model))
+        {
+            Console.Error.WriteLine($"[{model.Name}] compressing: {variant.Name} ...");
+            string output = Path.Combine(folder, variant.File + ".onnx");
+            var clock = Stopwatch.StartNew();
+            CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model.Path, output)
+            {
+                Settings = variant.Settings.Set(EvaluationSettings.Validate, false),
+                ReportPath = output + ".report.json",
+            });
+            double seconds = clock.Elapsed.TotalSeconds;
+            IReadOnlyDictionary<string, string> config = variant.WithoutSessionEntries ? new Dictionary<string, string>() : outcome.Signature.SessionConfig;
+            prepared.Add(new(variant.Name, output, config, seconds, Measured: true));
+        }
+
+        return prepared;
+    }
+
+    private static IEnumerable<Variant> Variants(BenchModel model)
+    {
+        CompressionSettings defaults = CompressionSettings.Default;
+        yield return new("int8 (default: dynamic MatMulInteger; Conv folded)", "int8", defaults);
+        yield return new("int8 weight-only (MatMulNBits 8-bit)", "int8-weight-only", defaults.Set(QuantizationSettings.QuantizeMode, QuantizationSettings.WeightOnly));
+        yield return new("int8 StandardOps (DequantizeLinear), ONNX Runtime defaults", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true), WithoutSessionEntries: true);
+        yield return new("int8 StandardOps + session.disable_quant_qdq=1", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true));
+        yield return new("int4 (MatMulNBits, blocks of 32)", "int4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Int4));
+        yield return new("uint4 (MatMulNBits, zero points)", "uint4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.UInt4));
+        if (model.Calibration is not null)
+        {
+            yield return new("int4 GPTQ (calibrated on the first 180 test images)", "int4-gptq", defaults
+                .Set(QuantizationSettings.Quantize, QuantizationSettings.Int4)
+                .Set(QuantizationSettings.Algorithm, QuantizationSettings.GptqAlgorithm)
+                .Set(EvaluationSettings.CalibrationData, model.Calibration));
+        }
+    }
+
+    private static List<Row> Measure(BenchModel model, IReadOnlyList<Prepared> variants, BenchmarkOptions options)
+    {
+        Console.Error.WriteLine($"[{model.Name}] session memory, one child process per variant ...");
+        var memory = variants.Select(v => v.Measured ? ChildMode.SessionMemoryOf(v.Path, v.SessionConfig) : double.NaN).ToArray();
+
+        var sessions = new List<OnnxSession>();
         try
         {
-            foreach (Variant variant in variants)
+            foreach (Prepared variant in variants)
             {
-                var sessionOptions = new OnnxSessionOptions { IntraOpThreads = threads };
+                var sessionOptions = new OnnxSessionOptions { IntraOpThreads = options.Threads };
+                if (options.Threads != 1)
+                {
+                    // Each session's idle pool threads spin after a run; interleaved, they would steal the next variant's cores.
+                    sessionOptions.ConfigEntries["session.intra_op.allow_spinning"] = "0";
+                }
+
                 foreach (KeyValuePair<string, string> entry in variant.SessionConfig)
                 {
                     sessionOptions.ConfigEntries[entry.Key] = entry.Value;
                 }
 
-                var load = Stopwatch.StartNew();
-                var session = new OnnxSession(variant.Path, sessionOptions);
-                sessions.Add((variant, session, load.Elapsed.TotalMilliseconds));
+                sessions.Add(new OnnxSession(variant.Path, sessionOptions));
             }
 
-            string[] names = [model.InputName];
-            OnnxTensor[] inputs = [model.Input];
-            var reference = sessions[0].Session.Run(names, inputs, []);
-            var cosines = sessions.Select(s => Cosine(reference[0], s.Session.Run(names, inputs, [])[0])).ToArray();
-            for (int i = 0; i < options.Warmup * model.IterationScale; i++)
-            {
-                foreach ((_, OnnxSession session, _) in sessions)
-                {
-                    session.Run(names, inputs, []);
-                }
-            }
+            Console.Error.WriteLine($"[{model.Name}] quality ...");
+            Quality[] quality = sessions.Select(s => model.Judge(s, sessions[0])).ToArray();
 
+            Console.Error.WriteLine($"[{model.Name}] latency ...");
+            string[] names = model.InputNames;
+            OnnxTensor[] inputs = model.LatencyInputs;
+            int scale = model.Large ? 1 : BenchModel.SmallModelScale;
             var timings = sessions.Select(_ => new Timing()).ToArray();
-            int iterations = options.Iterations * model.IterationScale;
-            for (int i = 0; i < iterations; i++)
+            var measured = Enumerable.Range(0, sessions.Count).Where(i => variants[i].Measured).ToArray();
+            for (int round = -options.Warmup; round < options.Iterations; round++)
             {
-                // Rotate the order every round so that no variant always runs right after another.
-                for (int k = 0; k < sessions.Count; k++)
+                for (int k = 0; k < measured.Length; k++)
                 {
-                    int index = (i + k) % sessions.Count;
-                    long start = Stopwatch.GetTimestamp();
-                    sessions[index].Session.Run(names, inputs, []);
-                    timings[index].Add(Stopwatch.GetElapsedTime(start));
+                    int index = measured[(round + options.Warmup + k) % measured.Length];
+                    for (int repeat = 0; repeat < (model.Fast ? scale : 1); repeat++)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        sessions[index].Run(names, inputs, []);
+                        if (round >= 0)
+                        {
+                            timings[index].Add(Stopwatch.GetElapsedTime(start));
+                        }
+                    }
                 }
             }
 
-            long originalBytes = new FileInfo(model.Path).Length;
+            long originalBytes = new FileInfo(variants[0].Path).Length;
             double originalMedian = timings[0].Median;
-            return sessions.Select((s, i) =>
+            return variants.Select((v, i) =>
             {
-                long bytes = new FileInfo(s.Variant.Path).Length;
-                return new Row(model.Name, s.Variant.Name, threads, bytes, (double)bytes / originalBytes, s.LoadMs,
-                    timings[i].Median, timings[i].P90, timings[i].Median / originalMedian, cosines[i]);
+                long bytes = new FileInfo(v.Path).Length;
+                return new Row(model.Name, v.Name, bytes, (double)bytes / originalBytes, memory[i], timings[i].Median,
+                    timings[i].Median / originalMedian, quality[i], v.CompressSeconds, v.Measured);
             }).ToList();
         }
         finally
         {
-            foreach ((_, OnnxSession session, _) in sessions)
+            foreach (OnnxSession session in sessions)
             {
                 session.Dispose();
             }
@@ -193,96 +189,26 @@ internal static class BenchmarkCommand
 
     private static void PrintTable(IReadOnlyList<Row> rows)
     {
-        Console.WriteLine("| model | variant | intra-op threads | size bytes | ratio | load ms | median ms | p90 ms | median vs original | output cosine |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Row original = rows[0];
+        Console.WriteLine($"### {original.Model}");
+        Console.WriteLine();
+        Console.WriteLine($"| variant | file bytes | file vs fp32 | session MB | memory vs fp32 | median ms | latency vs fp32 | {original.Quality.Name} | compress s |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (Row row in rows)
         {
+            string memory = double.IsNaN(row.SessionBytes) ? "-" : (row.SessionBytes / 1e6).ToString("F1", CultureInfo.InvariantCulture);
+            string memoryRatio = double.IsNaN(row.SessionBytes) ? "-" : (row.SessionBytes / original.SessionBytes).ToString("F2", CultureInfo.InvariantCulture) + "x";
+            string latency = row.Measured ? row.MedianMs.ToString("F3", CultureInfo.InvariantCulture) : "-";
+            string latencyRatio = row.Measured ? row.LatencyRatio.ToString("F2", CultureInfo.InvariantCulture) + "x" : "-";
+            string seconds = row.CompressSeconds > 0 ? row.CompressSeconds.ToString("F1", CultureInfo.InvariantCulture) : "-";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {row.Model} | {row.Variant} | {(row.Threads == 0 ? "default" : row.Threads.ToString(CultureInfo.InvariantCulture))} | {row.Bytes:N0} | {row.Ratio:0.000} | {row.LoadMs:0.0} | {row.MedianMs:0.000} | {row.P90Ms:0.000} | {row.Relative:0.00}x | {row.Cosine:0.000000} |"));
+                $"| {row.Variant} | {row.Bytes:N0} | {row.SizeRatio:F3}x | {memory} | {memoryRatio} | {latency} | {latencyRatio} | {row.Quality.Text} | {seconds} |"));
         }
     }
 
-    private static void PrintCompressor(IReadOnlyList<CompressorRow> rows)
-    {
-        Console.WriteLine("| compressor on | original bytes | weights quantized | weight values | median s, no validation | median s, with validation | lowest validation cosine |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
-        foreach (CompressorRow row in rows)
-        {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {row.Model} | {row.OriginalBytes:N0} | {row.Weights} | {row.Values:N0} | {row.UnvalidatedMs / 1000:0.000} | {row.ValidatedMs / 1000:0.000} | {row.LowestCosine:0.000000} |"));
-        }
-    }
+    private sealed record Variant(string Name, string File, CompressionSettings Settings, bool WithoutSessionEntries = false);
 
-    private static void PrintVerdict(IReadOnlyList<Row> rows)
-    {
-        foreach (IGrouping<(string Model, int Threads), Row> group in rows.GroupBy(r => (r.Model, r.Threads)))
-        {
-            Row compressed = group.Single(r => r.Variant.StartsWith("int8, session config", StringComparison.Ordinal));
-            Row control = group.Single(r => r.Variant.Contains("A/A control", StringComparison.Ordinal));
-            string threads = group.Key.Threads == 0 ? "default threads" : "1 thread";
-            // Slower means beyond 5% and beyond what the A/A control drifted.
-            double noise = Math.Max(0.05, Math.Abs(control.Relative - 1));
-            string verdict = compressed.Relative <= 1 + noise ? $"not slower (within {noise * 100:0}%, the larger of 5% and the A/A drift)" : "SLOWER";
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{group.Key.Model}, {threads}: compressed, run as the generated class runs it, takes {compressed.Relative:0.00}x the original's median (A/A control {control.Relative:0.00}x): {verdict}."));
-        }
-    }
+    private sealed record Prepared(string Name, string Path, IReadOnlyDictionary<string, string> SessionConfig, double CompressSeconds, bool Measured);
 
-    private static float[] NormalValues(int seed, int count)
-    {
-        var random = new Random(seed);
-        var values = new float[count];
-        for (int i = 0; i < count; i++)
-        {
-            values[i] = (float)(Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
-        }
-
-        return values;
-    }
-
-    private static double Cosine(OnnxTensor a, OnnxTensor b)
-    {
-        ReadOnlySpan<float> x = a.As<float>().Span;
-        ReadOnlySpan<float> y = b.As<float>().Span;
-        double dot = 0, nx = 0, ny = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            dot += (double)x[i] * y[i];
-            nx += (double)x[i] * x[i];
-            ny += (double)y[i] * y[i];
-        }
-
-        return dot / Math.Sqrt(nx * ny);
-    }
-
-    private static string RepositoryRoot()
-    {
-        foreach (string start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Compression.Build.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (Compression.Build.sln) was not found; run the benchmark from the repository.");
-    }
-
-    /// <summary>A model to bench; its compressed form goes to <c>WORK/compressed/NAME.onnx</c>.</summary>
-    private sealed record BenchModel(string Name, string Path, string InputName, OnnxTensor Input, string Work)
-    {
-        /// <summary>Runs this many times the given iterations and warm-ups (a run of a small model takes microseconds).</summary>
-        public int IterationScale { get; init; } = 1;
-
-        public string CompressedPath => System.IO.Path.Combine(Work, "compressed", Name + ".onnx");
-    }
-
-    private sealed record Variant(string Name, string Path, IReadOnlyDictionary<string, string> SessionConfig);
-
-    private sealed record Row(string Model, string Variant, int Threads, long Bytes, double Ratio, double LoadMs, double MedianMs, double P90Ms, double Relative, double Cosine);
-
-    private sealed record CompressorRow(string Model, long OriginalBytes, int Weights, long Values, double UnvalidatedMs, double ValidatedMs, double LowestCosine);
+    private sealed record Row(string Model, string Variant, long Bytes, double SizeRatio, double SessionBytes, double MedianMs, double LatencyRatio, Quality Quality, double CompressSeconds, bool Measured);
 }

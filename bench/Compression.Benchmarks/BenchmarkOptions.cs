@@ -2,28 +2,26 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--compress-runs N] [--model PATH] [--no-digits]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--models a,b] [--large]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
 
     public int Warmup { get; init; } = 5;
 
-    public int CompressRuns { get; init; } = 3;
+    /// <summary>Intra-op threads; 0 is ONNX Runtime's default (then, as for any count above 1, without spinning).</summary>
+    public int Threads { get; init; } = 1;
 
-    /// <summary>A transformer model file to bench (e.g. written by bench/models/make_transformer.py); by default the
-    /// benchmark builds the same architecture in C#.</summary>
-    public string? ModelPath { get; init; }
+    /// <summary>The models to bench.</summary>
+    public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n != BenchModels.LargeMlp), StringComparer.Ordinal);
 
-    public bool Digits { get; init; } = true;
-
-    public const string Usage =
-        "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--compress-runs N] [--model PATH] [--no-digits]\n" +
-        "  --iterations N     timed runs per model, variant and thread setting (default 30; 100x for the digits MLP); the table gives their median and 90th percentile\n" +
-        "  --warmup N         untimed runs first (default 5)\n" +
-        "  --compress-runs N  times the compressor runs on each model (default 3; the median is reported)\n" +
-        "  --model PATH       bench this transformer model instead of the one built in C# (bench/models/make_transformer.py writes one)\n" +
-        "  --no-digits        skip the digits MLP";
+    public static string Usage =>
+        "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--models a,b] [--large]\n" +
+        "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
+        "  --warmup N      untimed rounds first (default 5)\n" +
+        "  --threads N     intra-op threads (default 1; 0: ONNX Runtime's default; above 1 with session.intra_op.allow_spinning=0)\n" +
+        $"  --models a,b    which models (default all but {BenchModels.LargeMlp}): {string.Join(", ", BenchModels.Names)}\n" +
+        $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)";
 
     public static BenchmarkOptions? Parse(string[] args, TextWriter error)
     {
@@ -35,19 +33,27 @@ internal sealed record BenchmarkOptions
             switch (arg)
             {
                 case "--iterations":
-                    options = options with { Iterations = Positive(arg, Next(), error) ?? -1 };
+                    options = options with { Iterations = Number(arg, Next(), error, 1) ?? -1 };
                     break;
                 case "--warmup":
-                    options = options with { Warmup = Positive(arg, Next(), error, allowZero: true) ?? -1 };
+                    options = options with { Warmup = Number(arg, Next(), error, 0) ?? -1 };
                     break;
-                case "--compress-runs":
-                    options = options with { CompressRuns = Positive(arg, Next(), error) ?? -1 };
+                case "--threads":
+                    options = options with { Threads = Number(arg, Next(), error, 0) ?? -1 };
                     break;
-                case "--model":
-                    options = options with { ModelPath = Next() };
+                case "--models":
+                    string[] names = (Next() ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    string? unknown = names.FirstOrDefault(n => !BenchModels.Names.Contains(n));
+                    if (unknown is not null || names.Length == 0)
+                    {
+                        error.WriteLine($"--models takes names from: {string.Join(", ", BenchModels.Names)}; not '{unknown}'.\n{Usage}");
+                        return null;
+                    }
+
+                    options = options with { Models = new HashSet<string>(names, StringComparer.Ordinal) };
                     break;
-                case "--no-digits":
-                    options = options with { Digits = false };
+                case "--large":
+                    options = options with { Models = new HashSet<string>(options.Models.Append(BenchModels.LargeMlp), StringComparer.Ordinal) };
                     break;
                 case "-h" or "--help":
                     error.WriteLine(Usage);
@@ -58,19 +64,17 @@ internal sealed record BenchmarkOptions
             }
         }
 
-        return options.Iterations < 1 || options.Warmup < 0 || options.CompressRuns < 1 || (options.ModelPath is null && args.Contains("--model"))
-            ? null
-            : options;
+        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 ? null : options;
     }
 
-    private static int? Positive(string name, string? value, TextWriter error, bool allowZero = false)
+    private static int? Number(string name, string? value, TextWriter error, int minimum)
     {
-        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && (n > 0 || (allowZero && n == 0)))
+        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= minimum)
         {
             return n;
         }
 
-        error.WriteLine($"{name} takes a {(allowZero ? "non-negative" : "positive")} integer, not '{value}'.\n{Usage}");
+        error.WriteLine($"{name} takes a whole number of at least {minimum}, not '{value}'.\n{Usage}");
         return null;
     }
 }

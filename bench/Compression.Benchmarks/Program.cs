@@ -1,5 +1,5 @@
-// The compression benchmark. From the repository root:
-//   dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--compress-runs N] [--model PATH] [--no-digits]
+// The quantization benchmark. From the repository root:
+//   dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--models a,b] [--large]
 using Compression.Benchmarks;
 
 return BenchmarkCommand.Run(args);

@@ -24,7 +24,14 @@ internal static class TransformerModel
     /// <summary>The model's input name and shape.</summary>
     public const string InputName = "embeddings";
 
-    public static ModelProto Build(int seed = 20240601)
+    /// <summary>The token ids input of the variant with an embedding table.</summary>
+    public const string TokenInputName = "ids";
+
+    /// <summary>The vocabulary of the variant with an embedding table.</summary>
+    public const int Vocabulary = 8000;
+
+    /// <summary>The encoder; with <paramref name="embedding"/>, it starts from token ids through an 8000 x 512 table (Gather).</summary>
+    public static ModelProto Build(int seed = 20240601, bool embedding = false)
     {
         var b = new Builder(seed);
         b.Constant("shape.heads", [4], new long[] { Batch, Sequence, Heads, HeadSize });
@@ -35,6 +42,12 @@ internal static class TransformerModel
         b.Constant("gelu.half", [], [0.5f]);
 
         string x = InputName;
+        if (embedding)
+        {
+            b.Table("embedding.table", Vocabulary, Hidden);
+            x = b.Node("Gather", ["embedding.table", TokenInputName], "embedding.out");
+        }
+
         for (int layer = 0; layer < Layers; layer++)
         {
             string p = $"layer{layer}";
@@ -61,7 +74,7 @@ internal static class TransformerModel
 
         var graph = b.Graph;
         graph.Name = "transformer_encoder";
-        graph.Input.Add(ValueInfo(InputName));
+        graph.Input.Add(embedding ? TokenInput() : ValueInfo(InputName));
         graph.Output.Add(ValueInfo("encoded"));
         var model = new ModelProto
         {
@@ -87,6 +100,18 @@ internal static class TransformerModel
         {
             Name = name,
             Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape } },
+        };
+    }
+
+    private static ValueInfoProto TokenInput()
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = Batch });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = Sequence });
+        return new ValueInfoProto
+        {
+            Name = TokenInputName,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Int64, Shape = shape } },
         };
     }
 
@@ -126,6 +151,8 @@ internal static class TransformerModel
             Constant(prefix + ".bias", [fanOut], Normal(fanOut));
             return Node("Add", [Node("MatMul", [x, prefix + ".weight"], prefix + ".matmul"), prefix + ".bias"], prefix + ".out");
         }
+
+        public void Table(string name, int rows, int width) => Constant(name, [rows, width], Normal(rows * width));
 
         public string LayerNorm(string prefix, string x)
         {

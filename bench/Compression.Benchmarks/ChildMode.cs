@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using Compression.Core;
+using Compression.Core.Evaluation;
+using Compression.Core.Runtime;
+using Compression.Core.Settings;
+
+namespace Compression.Benchmarks;
+
+/// <summary>
+/// Measurements that need a process of their own, so that one variant's memory never counts toward another's: the peak
+/// resident memory of an ONNX Runtime session (create, one run), and the time and peak memory of a compression.
+/// </summary>
+internal static class ChildMode
+{
+    public const string SessionMemory = "--child-session-memory";
+    public const string Compress = "--child-compress";
+
+    /// <summary>In the child: loads ONNX Runtime, then creates a session and runs it once; prints the growth of peak RSS.</summary>
+    public static int MeasureSession(string[] args)
+    {
+        _ = OnnxRuntimeLibrary.Version;
+        var options = new OnnxSessionOptions();
+        foreach (string entry in args.Skip(1))
+        {
+            string[] pair = entry.Split('=', 2);
+            options.ConfigEntries[pair[0]] = pair[1];
+        }
+
+        long before = PeakResidentBytes();
+        using var session = new OnnxSession(args[0], options);
+        OnnxTensor[] inputs = InputSynthesizer.Create(session.Inputs, InputSynthesizer.ResolveShapes(session.Inputs).Select(s => s.Select((d, i) => i == 0 ? 1 : d).ToArray()).ToList(), 0);
+        session.Run(session.Inputs.Select(i => i.Name).ToArray(), inputs, []);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"session-bytes {PeakResidentBytes() - before}"));
+        return 0;
+    }
+
+    /// <summary>In the child: compresses <c>args[0]</c> to <c>args[1]</c> with <c>Name=value</c> settings, validation off unless given.</summary>
+    public static int MeasureCompression(string[] args)
+    {
+        CompressionSettings settings = CompressionSettings.Default.Set(EvaluationSettings.Validate, false);
+        foreach (string entry in args.Skip(2))
+        {
+            string[] pair = entry.Split('=', 2);
+            settings = settings.Set(SettingsCatalog.Find(pair[0])!, pair[1], new SettingOrigin(SettingLevel.Model, "benchmark"));
+        }
+
+        long before = PeakResidentBytes();
+        var clock = Stopwatch.StartNew();
+        ModelCompressor.Compress(new CompressionRequest(args[0], args[1]) { Settings = settings });
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"compress-seconds {clock.Elapsed.TotalSeconds:F2} peak-bytes {PeakResidentBytes()} baseline-bytes {before} managed-peak-bytes {GC.GetGCMemoryInfo().HeapSizeBytes}"));
+        return 0;
+    }
+
+    /// <summary>Runs the session measurement in a child process and returns the bytes it printed.</summary>
+    public static double SessionMemoryOf(string path, IReadOnlyDictionary<string, string> config)
+    {
+        string output = RunChild([SessionMemory, path, .. config.Select(e => $"{e.Key}={e.Value}")]);
+        string? line = output.Split('\n').FirstOrDefault(l => l.StartsWith("session-bytes ", StringComparison.Ordinal));
+        return line is null ? double.NaN : double.Parse(line["session-bytes ".Length..], CultureInfo.InvariantCulture);
+    }
+
+    public static string RunChild(IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"child {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode}): {error.Result}");
+        }
+
+        return output;
+    }
+
+    /// <summary>VmHWM: the process's peak resident memory so far.</summary>
+    public static long PeakResidentBytes() =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+}
+
+/// <summary>The time and peak memory of compressing the 1 GB MLP, each form in a child process, against a plain file copy.</summary>
+internal static class CompressionCost
+{
+    public static void Print(string model, string work)
+    {
+        long bytes = new FileInfo(model).Length;
+        var clock = Stopwatch.StartNew();
+        File.Copy(model, Path.Combine(work, "copy.onnx"), overwrite: true);
+        double copySeconds = clock.Elapsed.TotalSeconds;
+        File.Delete(Path.Combine(work, "copy.onnx"));
+
+        Console.WriteLine($"### Compressing the {bytes / 1e9:F2} GB MLP (one child process each; a file copy takes {copySeconds:F2} s)");
+        Console.WriteLine();
+        Console.WriteLine("| form | seconds | vs copy | peak RSS GB | vs model size |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach ((string name, string[] settings) in new (string, string[])[]
+        {
+            ("int8 dynamic (default)", []),
+            ("int8 weight-only", ["QuantizeMode=weight-only"]),
+            ("int4", ["Quantize=int4"]),
+            ("int8 dynamic, validated", ["Validate=true"]),
+        })
+        {
+            Console.Error.WriteLine($"[large-mlp] compressing in a child process: {name} ...");
+            string output = ChildMode.RunChild([ChildMode.Compress, model, Path.Combine(work, "large-cost.onnx"), .. settings]);
+            string? line = output.Split('\n').FirstOrDefault(l => l.StartsWith("compress-seconds ", StringComparison.Ordinal));
+            if (line is null)
+            {
+                Console.WriteLine($"| {name} | failed | | | |");
+                continue;
+            }
+
+            string[] fields = line.Split(' ');
+            double seconds = double.Parse(fields[1], CultureInfo.InvariantCulture);
+            double peak = double.Parse(fields[3], CultureInfo.InvariantCulture);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {seconds:F1} | {seconds / copySeconds:F1}x | {peak / 1e9:F2} | {peak / bytes:F2}x |"));
+        }
+
+        Console.WriteLine();
+    }
+}
