@@ -63,6 +63,10 @@ internal sealed class QuantizedWeightWriter(Model model)
             graph.RemoveInitializer(weight);
         }
 
+        // The float values are no longer part of the model: let their memory go now, not when the model is written.
+        tensor.RawData = Google.Protobuf.ByteString.Empty;
+        tensor.FloatData.Clear();
+
         string technique = plan.Note is null ? plan.Technique : $"{plan.Technique} ({plan.Note})";
         return new TensorChange(weight.Name, technique, plan.Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
             dims, TensorShape.ElementCount(dims) * sizeof(float), emitted.Bytes, maxError, plan.Axis < 0 ? null : plan.Axis)
