@@ -28,8 +28,11 @@ internal sealed class BenchModel
 
     public required Func<OnnxSession, OnnxSession, Quality> Judge { get; init; }
 
-    /// <summary>A calibration folder for the variants that need one (GPTQ), or null.</summary>
+    /// <summary>A calibration folder for the variants that need one (static, GPTQ), or null.</summary>
     public string? Calibration { get; init; }
+
+    /// <summary>True when the calibration samples are real data (the digits), so that GPTQ is worth a row.</summary>
+    public bool RealCalibration { get; init; }
 
     /// <summary>True for a model that runs in under a millisecond.</summary>
     public bool Fast { get; init; }
@@ -72,6 +75,7 @@ internal static class BenchModels
             OnnxTensor[] Images(int seed) => [new OnnxTensor<float>(Uniform(seed, 3 * 64 * 64), [1, 3, 64, 64])];
             yield return new BenchModel
             {
+                Calibration = CalibrationFolder(work, ResNet, "image", Uniform(100, 8 * 3 * 64 * 64), [8, 3, 64, 64]),
                 Name = ResNet,
                 Path = path,
                 InputNames = ["image"],
@@ -90,8 +94,11 @@ internal static class BenchModels
                 return [new OnnxTensor<long>(ids, [TransformerModel.Batch, TransformerModel.Sequence])];
             }
 
+            var random = new Random(100);
+            long[] calibrationIds = Enumerable.Range(0, 8 * TransformerModel.Sequence).Select(_ => (long)random.Next(TransformerModel.Vocabulary)).ToArray();
             yield return new BenchModel
             {
+                Calibration = CalibrationFolder(work, Transformer, TransformerModel.TokenInputName, calibrationIds, [8, TransformerModel.Sequence]),
                 Name = Transformer,
                 Path = path,
                 InputNames = [TransformerModel.TokenInputName],
@@ -130,6 +137,7 @@ internal static class BenchModels
             LatencyInputs = [one],
             Fast = true,
             Calibration = calibration,
+            RealCalibration = true,
             Judge = (session, _) =>
             {
                 var all = new OnnxTensor<float>(digits.Images, [digits.Count, DigitsTestSet.Pixels]);
@@ -199,6 +207,14 @@ internal static class BenchModels
     {
         var random = new Random(seed);
         return Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+    }
+
+    /// <summary>A calibration folder of seeded samples, stacked along the first axis in <c>input.npy</c>.</summary>
+    private static string CalibrationFolder<T>(string work, string name, string input, T[] samples, long[] shape) where T : unmanaged
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(work, name + "-calibration")).FullName;
+        Compression.Testing.NumPyWriter.Write<T>(Path.Combine(folder, input + ".npy"), samples, shape);
+        return folder;
     }
 
     private static string Save(ModelProto model, string work, string name)

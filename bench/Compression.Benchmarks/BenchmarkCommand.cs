@@ -109,12 +109,18 @@ internal static class BenchmarkCommand
         yield return new("int8 StandardOps + session.disable_quant_qdq=1", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true));
         yield return new("int4 (MatMulNBits, blocks of 32)", "int4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Int4));
         yield return new("uint4 (MatMulNBits, zero points)", "uint4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.UInt4));
-        if (model.Calibration is not null)
+        if (model.Calibration is { } calibration)
         {
-            yield return new("int4 GPTQ (calibrated on the first 180 test images)", "int4-gptq", defaults
-                .Set(QuantizationSettings.Quantize, QuantizationSettings.Int4)
-                .Set(QuantizationSettings.Algorithm, QuantizationSettings.GptqAlgorithm)
-                .Set(EvaluationSettings.CalibrationData, model.Calibration));
+            yield return new("int8 static QDQ (calibrated)", "int8-static", defaults
+                .Set(QuantizationSettings.QuantizeMode, QuantizationSettings.Static)
+                .Set(EvaluationSettings.CalibrationData, calibration));
+            if (model.RealCalibration)
+            {
+                yield return new("int4 GPTQ (calibrated on the first 180 test images)", "int4-gptq", defaults
+                    .Set(QuantizationSettings.Quantize, QuantizationSettings.Int4)
+                    .Set(QuantizationSettings.Algorithm, QuantizationSettings.GptqAlgorithm)
+                    .Set(EvaluationSettings.CalibrationData, calibration));
+            }
         }
     }
 

@@ -29,6 +29,15 @@ public static class QuantizationSettings
     /// <summary>Weights stored quantized, inputs kept in float.</summary>
     public const string WeightOnly = "weight-only";
 
+    /// <summary>Weights and activations quantized, activation ranges from calibration data (QDQ).</summary>
+    public const string Static = "static";
+
+    /// <summary>Activation ranges from the smallest and largest values seen.</summary>
+    public const string MinMax = "minmax";
+
+    /// <summary>Activation ranges clipped at the 99.99th percentile of the values seen.</summary>
+    public const string Percentile = "percentile";
+
     /// <summary>Round each weight to its nearest level.</summary>
     public const string Rtn = "rtn";
 
@@ -47,9 +56,18 @@ public static class QuantizationSettings
 
     /// <summary>How 8-bit MatMul and Gemm run.</summary>
     public static ChoiceSetting QuantizeMode { get; } = new(
-        "QuantizeMode", Technique, SettingScope.Node, Dynamic, [Dynamic, WeightOnly],
+        "QuantizeMode", Technique, SettingScope.Node, Dynamic, [Dynamic, WeightOnly, Static],
         "8-bit MatMul and Gemm: `dynamic` (the input is quantized at run time and multiplied in integers: fastest on CPU) or " +
-        "`weight-only` (MatMulNBits: weights packed in blocks, input kept in float). 4-bit is always weight-only.");
+        "`weight-only` (MatMulNBits: weights packed in blocks, input kept in float). `static`: Conv, MatMul and Gemm in the " +
+        "main graph with weights, inputs and outputs quantized (QuantizeLinear/DequantizeLinear pairs that ONNX Runtime fuses " +
+        "into integer kernels), activation ranges from `CalibrationData` (required); a node whose output is a model output " +
+        "stays dynamic. 4-bit is always weight-only.");
+
+    /// <summary>How static quantization sets activation ranges.</summary>
+    public static ChoiceSetting CalibrationMethod { get; } = new(
+        "CalibrationMethod", Technique, SettingScope.Model, MinMax, [MinMax, Percentile],
+        "`QuantizeMode=static`: each activation's range from the smallest and largest value on `CalibrationData` (`minmax`), " +
+        "or clipped at the 0.01th and 99.99th percentiles (`percentile`: outliers lose precision, everything else gains).");
 
     /// <summary>Values per block of the packed forms.</summary>
     public static IntegerSetting BlockSize { get; } = new(
@@ -91,7 +109,7 @@ public static class QuantizationSettings
         "runs this form at float speed only with the session entry `session.disable_quant_qdq=1` (the generated class sets it).");
 
     /// <summary>Every option of the technique, in README order.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, BlockSize, Symmetric, Algorithm, WeightThreshold, PerChannel, StandardOps];
+    public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, CalibrationMethod, BlockSize, Symmetric, Algorithm, WeightThreshold, PerChannel, StandardOps];
 
     /// <summary>Bits per value of a <see cref="Quantize"/> choice.</summary>
     public static int BitsOf(string quantize) => quantize is Int4 or UInt4 ? 4 : 8;

@@ -178,7 +178,7 @@ internal sealed class QuantizedWeightWriter(Model model)
             ? emitted.Add(TensorValues.Create<sbyte>("_quantized", dims, ChannelLayout.Centered(levels, quantized.Format.Midpoint)))
             : emitted.Add(TensorValues.Create<byte>("_quantized", dims, levels));
         var nodes = new List<Node>();
-        if (plan.Form == WeightForm.Standard)
+        if (plan.Form is WeightForm.Standard or WeightForm.Static)
         {
             long[] parameterDims = plan.Axis < 0 ? [] : [dims[plan.Axis]];
             Value scale = emitted.Add(TensorValues.Create<float>("_scale", parameterDims, quantized.Scales));

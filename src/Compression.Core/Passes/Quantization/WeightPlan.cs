@@ -60,6 +60,9 @@ internal enum WeightForm
 
     /// <summary>The standard DequantizeLinear.</summary>
     Standard,
+
+    /// <summary>DequantizeLinear weights, with the node's input and output quantized too (static QDQ).</summary>
+    Static,
 }
 
 /// <summary>What the pass does with one weight.</summary>
@@ -93,6 +96,7 @@ internal sealed record WeightPlan(Value Weight, IReadOnlyList<WeightSlot> Slots,
         WeightForm.DynamicMatMul => "8-bit dynamic MatMulInteger",
         WeightForm.PackedGather => $"{Bits}-bit GatherBlockQuantized",
         WeightForm.Folded => $"{Bits}-bit, folded to float at load",
+        WeightForm.Static => "8-bit static QDQ (weights, inputs and outputs)",
         _ => $"{(Choice.HasZeroPoints ? "uint8" : "int8")} DequantizeLinear",
     };
 

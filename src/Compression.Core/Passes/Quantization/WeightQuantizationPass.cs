@@ -45,7 +45,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
     public long RequiredOpset(PassContext context) =>
         FindPlans(context, [], []).Select(p => p.Form switch
         {
-            WeightForm.Standard => RequiredOpsetVersion,
+            WeightForm.Standard or WeightForm.Static => RequiredOpsetVersion,
             WeightForm.DynamicMatMul => DynamicOpsetVersion,
             _ => MinimumOpsetVersion,
         }).DefaultIfEmpty(0).Max();
@@ -57,12 +57,29 @@ public sealed class WeightQuantizationPass : ICompressionPass
         var warnings = new List<CompressionWarning>();
         List<WeightPlan> plans = FindPlans(context, skipped, warnings);
         Dictionary<string, ChannelStatisticsCollector> hessians = RecordHessians(context, plans);
+        StaticQuantizer? activations = StaticQuantizer.Calibrate(context, plans.Where(p => p.Form == WeightForm.Static).ToList());
         var writer = new QuantizedWeightWriter(context.Model);
-        var changed = new List<TensorChange>(plans.Count);
-        foreach (WeightPlan plan in plans)
+        var written = new TensorChange[plans.Count];
+
+        // Static plans first, then their activations' pairs, while the values still have the names their ranges were
+        // recorded under; the other forms then replace nodes around the pairs.
+        foreach (bool staticForm in new[] { true, false })
         {
-            changed.Add(writer.Write(plan, plan.UsesGptq ? SumOfGrams(plan, hessians) : null));
+            for (int i = 0; i < plans.Count; i++)
+            {
+                if ((plans[i].Form == WeightForm.Static) == staticForm)
+                {
+                    written[i] = writer.Write(plans[i], plans[i].UsesGptq ? SumOfGrams(plans[i], hessians) : null);
+                }
+            }
+
+            if (staticForm)
+            {
+                activations?.Insert();
+            }
         }
+
+        var changed = written.ToList();
 
         ListFloatTensorsLeftAlone(context, plans, skipped);
         if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context))
@@ -85,7 +102,21 @@ public sealed class WeightQuantizationPass : ICompressionPass
             LeftAlone = skipped,
             Warnings = warnings,
         };
-        if (!plans.Any(p => p.Form == WeightForm.Standard))
+        if (activations is not null)
+        {
+            result = result with
+            {
+                Notes =
+                [
+                    "Static quantization keeps the sensitive paths in float: LayerNormalization, Softmax, residual Adds and the nodes " +
+                    "whose outputs are model outputs (the final classifier) read and write float values; only Conv, MatMul and Gemm " +
+                    "(with a Relu that follows them) run on quantized inputs and outputs.",
+                ],
+            };
+        }
+
+        // The entry that folds DequantizeLinear weights would also stop ONNX Runtime from fusing the static pairs.
+        if (!plans.Any(p => p.Form == WeightForm.Standard) || activations is not null)
         {
             return result;
         }
@@ -95,6 +126,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
             SessionConfig = new SortedDictionary<string, string>(StringComparer.Ordinal) { [DisableQdqConfigKey] = "1" },
             Notes =
             [
+                .. result.Notes,
                 $"Run this model with the ONNX Runtime session option {DisableQdqConfigKey}=1 (the generated class sets it). " +
                 "ONNX Runtime then folds the DequantizeLinear weights (StandardOps=true) back to float when it loads the model and runs it at float speed; " +
                 "without it ONNX Runtime keeps the DequantizeLinear nodes and runs the model several times slower.",
@@ -257,6 +289,12 @@ public sealed class WeightQuantizationPass : ICompressionPass
         // The packed and integer forms replace the nodes that read the weight; a weight that is also a graph output keeps
         // its float values under its name, which only the folded form (or DequantizeLinear) gives.
         string? kernelProblem = slots.Select(s => s.KernelProblem(rank)).FirstOrDefault(p => p is not null);
+        if (choice.Mode == QuantizationSettings.Static && choice.Bits == 8 && !weight.IsGraphOutput && kernelProblem is null
+            && slots.All(s => s.Kind != SlotKind.Gather && s.Axis == slots[0].Axis && StaticQuantizer.Takes(s.Node)))
+        {
+            return new WeightPlan(weight, slots, choice, WeightForm.Static, choice.PerChannel ? slots[0].Axis : -1, 0, 8, null);
+        }
+
         if (!choice.StandardOps && !weight.IsGraphOutput && kernelProblem is null)
         {
             if (allMatrix && slots.All(s => s.Axis == slots[0].Axis))
