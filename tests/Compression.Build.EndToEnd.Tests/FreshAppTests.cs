@@ -149,7 +149,7 @@ public sealed class FreshAppTests
         // 6. A bad value names the setting, where it came from, and the valid values.
         ProcessResult bad = Dotnet(app, "build", "-p:OnnxQuantize=int3");
         Assert.NotEqual(0, bad.ExitCode);
-        Assert.Contains("error OCB0003: Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, uint8, int4, uint4, none.", bad.Output);
+        Assert.Contains("error OCB0003: Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, uint8, int4, uint4, fp16, none.", bad.Output);
     }
 
     [Fact]

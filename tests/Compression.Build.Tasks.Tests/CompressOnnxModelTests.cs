@@ -52,7 +52,7 @@ public sealed class CompressOnnxModelTests : IDisposable
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("error OCB0003:", log);
-        Assert.Contains("Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, uint8, int4, uint4, none.", log);
+        Assert.Contains("Quantize='int3' (project property OnnxQuantize) is not a valid value. Valid values: int8, uint8, int4, uint4, fp16, none.", log);
     }
 
     [Fact]

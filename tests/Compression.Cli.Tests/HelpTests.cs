@@ -33,7 +33,7 @@ public sealed class HelpTests
     {
         CommandResult result = CommandResult.InProcess("--help");
 
-        Assert.Contains("<int8|uint8|int4|uint4|none>", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("<int8|uint8|int4|uint4|fp16|none>", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("[default: int8]", result.Stdout, StringComparison.Ordinal);
         Assert.Contains($"[default: {Compression.Core.Passes.Quantization.QuantizationSettings.WeightThreshold.Default}]", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("(REQUIRED)", result.StdoutLines.Single(l => l.Contains("--output", StringComparison.Ordinal)), StringComparison.Ordinal);

@@ -44,14 +44,8 @@ public sealed class BackendSuiteSmokeTests
     [MemberData(nameof(NodeTests))]
     public void A_node_test_with_its_weight_as_an_initializer_reproduces_the_expected_output(string name)
     {
-        string testDir = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "node", name);
-        string dataDir = Path.Combine(testDir, "test_data_set_0");
-        ModelProto model = OnnxModelFile.Load(Path.Combine(testDir, "model.onnx"));
-        NodeProto node = Assert.Single(model.Graph.Node);
-        TensorProto weight = OnnxDataFile.LoadTensor(Path.Combine(dataDir, "input_1.pb"));
-        weight.Name = node.Input[1];
-        model.Graph.Input.RemoveAt(1);
-        model.Graph.Initializer.Add(weight);
+        (ModelProto model, TensorProto weight, string dataDir) = NodeTestModel.WithWeightAsInitializer(name);
+        NodeProto node = model.Graph.Node.Single();
 
         using var folder = new TemporaryFolder();
         string input = folder.File("model.onnx");

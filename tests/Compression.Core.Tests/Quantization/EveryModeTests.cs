@@ -27,6 +27,7 @@ public sealed class EveryModeTests : IDisposable
         { "uint4", "weight-only", "rtn", false },
         { "int4", "weight-only", "gptq", false },
         { "int8", "static", "rtn", false },
+        { "fp16", "dynamic", "rtn", false },
         { "int8", "dynamic", "rtn", true },
         { "uint8", "dynamic", "rtn", true },
     };
@@ -74,13 +75,7 @@ public sealed class EveryModeTests : IDisposable
     [MemberData(nameof(NodeTests))]
     public void Backend_node_tests_with_their_weight_as_an_initializer_run_within_error_in_every_mode(string name)
     {
-        string testDir = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "node", name);
-        ModelProto model = OnnxModelFile.Load(Path.Combine(testDir, "model.onnx"));
-        NodeProto node = Assert.Single(model.Graph.Node);
-        TensorProto weight = OnnxDataFile.LoadTensor(Path.Combine(testDir, "test_data_set_0", "input_1.pb"));
-        weight.Name = node.Input[1];
-        model.Graph.Input.RemoveAt(1);
-        model.Graph.Initializer.Add(weight);
+        (ModelProto model, TensorProto weight, _) = NodeTestModel.WithWeightAsInitializer(name);
         string input = folder.File(name, "model.onnx");
         Directory.CreateDirectory(Path.GetDirectoryName(input)!);
         OnnxModelFile.Save(model, input);

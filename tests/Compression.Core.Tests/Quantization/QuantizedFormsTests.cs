@@ -185,6 +185,51 @@ public sealed class QuantizedFormsTests
     }
 
     [Fact]
+    public void Fp16_halves_every_large_float_initializer_widens_it_at_load_and_clamps_what_fp16_cannot_hold()
+    {
+        float[] table = SeededValues.Uniform(21, 100 * 64);
+        table[7] = 1e6f;
+        ModelProto model = new ModelBuilder()
+            .Input("ids", DataType.Int64, 2, 3)
+            .Input("x", DataType.Float, 2, 3, 64)
+            .Output("y", DataType.Float, 2, 3, 64)
+            .Initializer("table", [100, 64], table)
+            .Initializer("scale", [64 * 32], SeededValues.Uniform(23, 64 * 32))
+            .Node("Gather", ["table", "ids"], ["embedded"])
+            .Node("Reshape", ["scale", "shape"], ["scale2d"])
+            .Initializer("shape", [2], new long[] { 32, 64 })
+            .Node("ReduceMean", ["scale2d"], ["mean"], Attributes.Ints("axes", 0))
+            .Node("Mul", ["embedded", "mean"], ["scaled"])
+            .Node("Add", ["scaled", "x"], ["y"])
+            .Build();
+        Quantized result = Quantize(model, CompressionSettings.Default.Set(QuantizationSettings.Quantize, QuantizationSettings.Fp16));
+
+        // Both the Gather table and the initializer a Reshape reads (no weight slot) become fp16 behind a Cast.
+        Assert.Equal(["table", "scale"], result.Pass.Changed.Select(c => c.Name));
+        Assert.All(result.Pass.Changed, c => Assert.StartsWith("fp16, widened to float at load", c.Technique, StringComparison.Ordinal));
+        Assert.Equal(2, result.Model.Graph.Node.Count(n => n.OpType == "Cast"));
+        Assert.Equal(2, result.Model.Graph.Initializer.Count(t => t.DataType == (int)DataType.Float16));
+        Assert.Empty(result.Pass.SessionConfig);
+        Assert.All(result.Pass.Changed, c => Assert.Equal(c.BytesBefore / 2, c.BytesAfter));
+
+        var feeds = new Dictionary<string, OnnxTensor>
+        {
+            ["ids"] = OnnxTensor.FromArray(new long[] { 0, 5, 99, 42, 7, 5 }, [2, 3]),
+            ["x"] = Ort.RandomFloats(24, 2, 3, 64),
+        };
+        IReadOnlyDictionary<string, OnnxTensor> expected = Ort.Run(OnnxModelFile.ToBytes(model), feeds);
+        IReadOnlyDictionary<string, OnnxTensor> actual = Ort.Run(OnnxModelFile.ToBytes(result.Model), feeds);
+        ReadOnlySpan<float> e = expected["y"].As<float>().Span;
+        ReadOnlySpan<float> a = actual["y"].As<float>().Span;
+        for (int i = 0; i < e.Length; i++)
+        {
+            // Within fp16's precision, except the clamped element (row 0, column 7: ids 0 reads it), which is finite.
+            double allowed = Math.Abs(e[i]) > 1000 ? Math.Abs(e[i]) : 2e-3 * (1 + Math.Abs(e[i]));
+            Assert.True(float.IsFinite(a[i]) && Math.Abs(e[i] - a[i]) <= allowed, $"element {i}: {a[i]} against {e[i]}");
+        }
+    }
+
+    [Fact]
     public void StandardOps_writes_DequantizeLinear_and_asks_for_the_session_entry()
     {
         ModelProto model = Mlp();

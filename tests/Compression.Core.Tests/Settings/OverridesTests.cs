@@ -57,7 +57,7 @@ public sealed class OverridesTests : IDisposable
     [Theory]
     [InlineData("""{ "opTypes": { "Conv": { "Quantise": "none" } } }""", "'Quantise' (op type 'Conv' in overrides file", "is not a setting")]
     [InlineData("""{ "nodes": { "fc1_matmul": { "Validate": false } } }""", "'Validate' (node 'fc1_matmul' in overrides file", "applies to the whole model only")]
-    [InlineData("""{ "opTypes": { "MatMul": { "Quantize": "int3" } } }""", "Quantize='int3' (op type 'MatMul' in overrides file", "Valid values: int8, uint8, int4, uint4, none.")]
+    [InlineData("""{ "opTypes": { "MatMul": { "Quantize": "int3" } } }""", "Quantize='int3' (op type 'MatMul' in overrides file", "Valid values: int8, uint8, int4, uint4, fp16, none.")]
     [InlineData("""{ "opTypes": { "MatMul": { "WeightThreshold": [1] } } }""", "WeightThreshold (op type 'MatMul' in overrides file", "must be a string, number or boolean")]
     public void A_bad_key_or_value_is_OCB0003_naming_the_setting_the_level_and_the_file(string json, string where, string why)
     {

@@ -35,7 +35,7 @@ public sealed class SettingsResolutionTests
     }
 
     [Theory]
-    [InlineData("Quantize", "int3", "Valid values: int8, uint8, int4, uint4, none.")]
+    [InlineData("Quantize", "int3", "Valid values: int8, uint8, int4, uint4, fp16, none.")]
     [InlineData("WeightThreshold", "-1", "Valid values: a whole number of at least 0.")]
     [InlineData("WeightThreshold", "lots", "Valid values: a whole number of at least 0.")]
     [InlineData("Validate", "yes", "Valid values: true, false.")]

@@ -80,7 +80,8 @@ internal static class ChannelLayout
         return result;
     }
 
-    private static (int Outer, int Channels, int Inner) Split(long[] dims, int axis)
+    /// <summary>The sizes before, at and after <paramref name="axis"/>: a weight seen as <c>[outer, channels, inner]</c>.</summary>
+    public static (int Outer, int Channels, int Inner) Split(ReadOnlySpan<long> dims, int axis)
     {
         long outer = 1;
         long inner = 1;

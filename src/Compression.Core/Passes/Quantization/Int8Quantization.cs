@@ -3,7 +3,8 @@ using System.Numerics.Tensors;
 namespace Compression.Core.Passes.Quantization;
 
 /// <summary>
-/// Symmetric int8 quantization with one scale per channel: <c>scale[c] = max|w[c]| / 127</c>,
+/// Naive symmetric int8 quantization with one scale per channel, the floor the quantizer is measured against (tests and
+/// the benchmark): <c>scale[c] = max|w[c]| / 127</c>,
 /// <c>q = round_half_even(w / scale[c])</c> clamped to [-127, 127], zero point 0, so that
 /// <c>DequantizeLinear(q, scale, 0)</c> gives back <c>w</c> within half a step.
 /// </summary>
@@ -100,18 +101,6 @@ public static class Int8Quantization
             throw new ArgumentOutOfRangeException(nameof(axis), $"Axis {axis} is outside a shape of rank {dims.Length}.");
         }
 
-        long outer = 1;
-        long inner = 1;
-        for (int d = 0; d < axis; d++)
-        {
-            outer *= dims[d];
-        }
-
-        for (int d = axis + 1; d < dims.Length; d++)
-        {
-            inner *= dims[d];
-        }
-
-        return (checked((int)outer), checked((int)dims[axis]), checked((int)inner));
+        return ChannelLayout.Split(dims, axis);
     }
 }

@@ -23,6 +23,9 @@ public static class QuantizationSettings
     /// <summary>4-bit levels in blocks with a zero point per block.</summary>
     public const string UInt4 = "uint4";
 
+    /// <summary>Half-precision floats, widened back to float at load.</summary>
+    public const string Fp16 = "fp16";
+
     /// <summary>8-bit MatMul and Gemm that quantize their input at run time and multiply in integers.</summary>
     public const string Dynamic = "dynamic";
 
@@ -46,10 +49,11 @@ public static class QuantizationSettings
 
     /// <summary>Which weight quantization applies.</summary>
     public static ChoiceSetting Quantize { get; } = new(
-        "Quantize", Technique, SettingScope.Node, Int8, [Int8, UInt8, Int4, UInt4, None],
+        "Quantize", Technique, SettingScope.Node, Int8, [Int8, UInt8, Int4, UInt4, Fp16, None],
         "Weight quantization: `int8`, `uint8` (8 bits with a zero point per channel or block), `int4`, `uint4` (4 bits in blocks of " +
-        "`BlockSize`), or `none`. Quantizes the weights of MatMul, Gemm and Conv and the tables of Gather (embeddings); " +
-        "the form each gets is in the README's quantization section.")
+        "`BlockSize`), `fp16` (every float initializer of at least `WeightThreshold` elements stored as half floats and widened at " +
+        "load: a size option, the model runs at float speed), or `none`. Quantizes the weights of MatMul, Gemm and Conv and the " +
+        "tables of Gather (embeddings); the form each gets is in the README's quantization section.")
     {
         Alias = "-q",
     };
@@ -112,5 +116,10 @@ public static class QuantizationSettings
     public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, CalibrationMethod, BlockSize, Symmetric, Algorithm, WeightThreshold, PerChannel, StandardOps];
 
     /// <summary>Bits per value of a <see cref="Quantize"/> choice.</summary>
-    public static int BitsOf(string quantize) => quantize is Int4 or UInt4 ? 4 : 8;
+    public static int BitsOf(string quantize) => quantize switch
+    {
+        Int4 or UInt4 => 4,
+        Fp16 => 16,
+        _ => 8,
+    };
 }

@@ -25,6 +25,11 @@ internal sealed class QuantizedWeightWriter(Model model)
         Value weight = plan.Weight;
         TensorProto tensor = weight.LoadInitializer();
         long[] dims = [.. tensor.Dims];
+        if (plan.Form == WeightForm.Half)
+        {
+            return WriteHalf(plan, tensor, dims);
+        }
+
         float[] channelMajor = ChannelLayout.ToChannelMajor(tensor.View<float>().Span, dims, plan.Axis, out int channels, out int length);
         var format = new BlockFormat(plan.Bits, plan.BlockSize > 0 ? plan.BlockSize : length, Symmetric: !plan.Choice.HasZeroPoints);
         BlockQuantizedWeight quantized = BlockQuantization.Quantize(channelMajor, channels, length, format);
@@ -214,6 +219,36 @@ internal sealed class QuantizedWeightWriter(Model model)
         }
 
         constantsInserted[graph] = index;
+    }
+
+    /// <summary>
+    /// fp16: the values as half floats (those beyond fp16's range clamped to ±65504, never infinite) and a Cast to float
+    /// under the weight's name, which ONNX Runtime's constant folding evaluates at load.
+    /// </summary>
+    private TensorChange WriteHalf(WeightPlan plan, TensorProto tensor, long[] dims)
+    {
+        Value weight = plan.Weight;
+        Graph graph = weight.Graph;
+        ReadOnlySpan<float> values = tensor.View<float>().Span;
+        var halves = new Half[values.Length];
+        double maxError = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            halves[i] = (Half)Math.Clamp(values[i], (float)Half.MinValue, (float)Half.MaxValue);
+            maxError = Math.Max(maxError, Math.Abs((double)values[i] - (float)halves[i]));
+        }
+
+        var emitted = new Emitted(graph, graph.DetachInitializer(weight), weight.Name);
+        Value half = emitted.Add(TensorValues.Create<Half>("_fp16", dims, halves));
+        Node cast = graph.CreateNode("Cast", string.Empty, weight.Name + "_Cast", [half], [weight], [Int("to", (long)DataType.Float)]);
+        int index = constantsInserted.TryGetValue(graph, out int count) ? count : 0;
+        graph.Insert(index, cast);
+        constantsInserted[graph] = index + 1;
+        long bytesBefore = TensorShape.ElementCount(dims) * sizeof(float);
+        tensor.RawData = Google.Protobuf.ByteString.Empty;
+        tensor.FloatData.Clear();
+        return new TensorChange(weight.Name, plan.Technique, plan.Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
+            dims, bytesBefore, emitted.Bytes, maxError);
     }
 
     /// <summary>

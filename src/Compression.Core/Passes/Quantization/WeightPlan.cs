@@ -22,6 +22,9 @@ internal enum SlotKind
     Gemm,
     Conv,
     Gather,
+
+    /// <summary>Any other operator (fp16 stores every float initializer, whoever reads it).</summary>
+    Other,
 }
 
 /// <summary>A node that reads a weight in its weight slot (MatMul's and Gemm's B, Conv's W, Gather's data).</summary>
@@ -63,6 +66,9 @@ internal enum WeightForm
 
     /// <summary>DequantizeLinear weights, with the node's input and output quantized too (static QDQ).</summary>
     Static,
+
+    /// <summary>Half-precision floats with a Cast, which ONNX Runtime's constant folding widens back to float at load.</summary>
+    Half,
 }
 
 /// <summary>What the pass does with one weight.</summary>
@@ -97,6 +103,7 @@ internal sealed record WeightPlan(Value Weight, IReadOnlyList<WeightSlot> Slots,
         WeightForm.PackedGather => $"{Bits}-bit GatherBlockQuantized",
         WeightForm.Folded => $"{Bits}-bit, folded to float at load",
         WeightForm.Static => "8-bit static QDQ (weights, inputs and outputs)",
+        WeightForm.Half => "fp16, widened to float at load",
         _ => $"{(Choice.HasZeroPoints ? "uint8" : "int8")} DequantizeLinear",
     };
 
@@ -105,6 +112,11 @@ internal sealed record WeightPlan(Value Weight, IReadOnlyList<WeightSlot> Slots,
     {
         get
         {
+            if (Form == WeightForm.Half)
+            {
+                return "values beyond fp16's range clamped to ±65504";
+            }
+
             string levels = Choice.HasZeroPoints ? "zero point per " + (BlockSize > 0 ? "block" : Axis < 0 ? "tensor" : "channel") : "symmetric";
             string granularity = BlockSize > 0 ? $"blocks of {BlockSize}" : Axis < 0 ? "one scale per tensor" : "one scale per output channel";
             return $"{levels}, {granularity}";

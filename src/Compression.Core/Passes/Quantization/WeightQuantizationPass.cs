@@ -247,6 +247,20 @@ public sealed class WeightQuantizationPass : ICompressionPass
                     "Use Quantize=int8 or uint8 with StandardOps, or leave StandardOps=false for ONNX Runtime's 4-bit kernels.");
             }
 
+            if (choice.Quantize == QuantizationSettings.Fp16)
+            {
+                if (CheckWeight(weight, choice.Threshold) is { } reason)
+                {
+                    skipped.Add(new TensorLeftAlone(weight.Name, opTypes, reason));
+                }
+                else
+                {
+                    plans.Add(new WeightPlan(weight, list, choice, WeightForm.Half, -1, 0, 16, null));
+                }
+
+                continue;
+            }
+
             string? problem = CheckWeight(weight, choice.Threshold);
             if (problem is not null && list.All(s => s.Kind == SlotKind.Gather) && weight.Initializer!.DataType != (int)DataType.Float)
             {
@@ -270,7 +284,32 @@ public sealed class WeightQuantizationPass : ICompressionPass
             plans.Add(plan);
         }
 
+        plans.AddRange(HalfPlansForOtherReaders(context, slots));
         return plans;
+    }
+
+    /// <summary>fp16 stores every float initializer of at least the threshold, also those no weight slot reads (biases, norms).</summary>
+    private static IEnumerable<WeightPlan> HalfPlansForOtherReaders(PassContext context, Dictionary<Value, List<WeightSlot>> slots)
+    {
+        foreach (Value value in context.Model.Graphs.SelectMany(g => g.Initializers).ToList())
+        {
+            if (slots.ContainsKey(value) || value.Uses.Count == 0 || value.IsGraphOutput || value.Initializer!.DataType != (int)DataType.Float)
+            {
+                continue;
+            }
+
+            var readers = value.Uses.Select(u => u.Node).Distinct().Select(n => new WeightSlot(n, SlotKind.Other, -1)).ToList();
+            if (!readers.Any(r => context.Settings.Get(QuantizationSettings.Quantize, r.Node) == QuantizationSettings.Fp16))
+            {
+                continue;
+            }
+
+            WeightChoice choice = Agree(value, readers, context.Settings, context.ModelPath);
+            if (choice.Quantize == QuantizationSettings.Fp16 && CheckWeight(value, choice.Threshold) is null)
+            {
+                yield return new WeightPlan(value, readers, choice, WeightForm.Half, -1, 0, 16, null);
+            }
+        }
     }
 
     /// <summary>Chooses the form of a weight from its readers and settings, or says why it stays float.</summary>
