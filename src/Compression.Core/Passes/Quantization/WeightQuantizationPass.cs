@@ -43,7 +43,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
 
     /// <inheritdoc />
     public long RequiredOpset(PassContext context) =>
-        FindPlans(context, [], []).Select(p => p.Form switch
+        FindPlans(context, []).Select(p => p.Form switch
         {
             WeightForm.Standard or WeightForm.Static => RequiredOpsetVersion,
             WeightForm.DynamicMatMul => DynamicOpsetVersion,
@@ -55,7 +55,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
     {
         var skipped = new List<TensorLeftAlone>();
         var warnings = new List<CompressionWarning>();
-        List<WeightPlan> plans = FindPlans(context, skipped, warnings);
+        List<WeightPlan> plans = FindPlans(context, skipped);
         Dictionary<string, ChannelStatisticsCollector> hessians = RecordHessians(context, plans);
         StaticQuantizer? activations = StaticQuantizer.Calibrate(context, plans.Where(p => p.Form == WeightForm.Static).ToList());
         var writer = new QuantizedWeightWriter(context.Model);
@@ -189,7 +189,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
         context.Settings.Get(QuantizationSettings.Quantize) != QuantizationSettings.None
         || context.Model.Nodes.Any(n => context.Settings.Get(QuantizationSettings.Quantize, n) != QuantizationSettings.None);
 
-    private static List<WeightPlan> FindPlans(PassContext context, List<TensorLeftAlone> skipped, List<CompressionWarning> warnings)
+    private static List<WeightPlan> FindPlans(PassContext context, List<TensorLeftAlone> skipped)
     {
         ResolvedSettings settings = context.Settings;
 
