@@ -20,6 +20,13 @@ internal static class ChannelLayout
         channels = count;
         length = outer * inner;
         var result = new float[values.Length];
+        if (inner == 1)
+        {
+            // The channels are the last axis (MatMul's [K, N]): a matrix transpose.
+            Transpose(values, result, outer, count);
+            return result;
+        }
+
         for (int o = 0; o < outer; o++)
         {
             for (int c = 0; c < count; c++)
@@ -42,6 +49,12 @@ internal static class ChannelLayout
         (int outer, int count, int inner) = Split(dims, axis);
         int length = outer * inner;
         var result = new byte[channelMajor.Length];
+        if (inner == 1)
+        {
+            Transpose<byte>(channelMajor, result, count, outer);
+            return result;
+        }
+
         for (int o = 0; o < outer; o++)
         {
             for (int c = 0; c < count; c++)
@@ -57,15 +70,30 @@ internal static class ChannelLayout
     public static byte[] Transpose(byte[] values, int rows, int columns)
     {
         var result = new byte[values.Length];
-        for (int r = 0; r < rows; r++)
+        Transpose<byte>(values, result, rows, columns);
+        return result;
+    }
+
+    /// <summary>Writes the transpose of the <c>[rows, columns]</c> matrix <paramref name="source"/> into <paramref name="target"/>, tile by tile.</summary>
+    private static void Transpose<T>(ReadOnlySpan<T> source, Span<T> target, int rows, int columns)
+    {
+        const int Tile = 32;
+        for (int r0 = 0; r0 < rows; r0 += Tile)
         {
-            for (int c = 0; c < columns; c++)
+            int r1 = Math.Min(rows, r0 + Tile);
+            for (int c0 = 0; c0 < columns; c0 += Tile)
             {
-                result[((long)c * rows) + r] = values[((long)r * columns) + c];
+                int c1 = Math.Min(columns, c0 + Tile);
+                for (int r = r0; r < r1; r++)
+                {
+                    long from = (long)r * columns;
+                    for (int c = c0; c < c1; c++)
+                    {
+                        target[(int)(((long)c * rows) + r)] = source[(int)(from + c)];
+                    }
+                }
             }
         }
-
-        return result;
     }
 
     /// <summary>Unsigned levels around <paramref name="midpoint"/> as signed levels around zero.</summary>

@@ -69,8 +69,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         }
 
         // The float values are no longer part of the model: let their memory go now, not when the model is written.
-        tensor.RawData = Google.Protobuf.ByteString.Empty;
-        tensor.FloatData.Clear();
+        Release(tensor);
 
         string technique = plan.Note is null ? plan.Technique : $"{plan.Technique} ({plan.Note})";
         return new TensorChange(weight.Name, technique, plan.Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
@@ -245,8 +244,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         graph.Insert(index, cast);
         constantsInserted[graph] = index + 1;
         long bytesBefore = TensorShape.ElementCount(dims) * sizeof(float);
-        tensor.RawData = Google.Protobuf.ByteString.Empty;
-        tensor.FloatData.Clear();
+        Release(tensor);
         return new TensorChange(weight.Name, plan.Technique, plan.Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
             dims, bytesBefore, emitted.Bytes, maxError);
     }
@@ -353,6 +351,23 @@ internal sealed class QuantizedWeightWriter(Model model)
 
         return rowMaxima.Max();
     }
+
+    /// <summary>
+    /// Drops a replaced float tensor's data. After a large one (64 MB or more) the dead arrays of its quantization are
+    /// collected at once: left to the collector's budget they pile up to over half the model's size on a large model.
+    /// </summary>
+    private static void Release(TensorProto tensor)
+    {
+        long bytes = tensor.RawData.Length + ((long)tensor.FloatData.Count * sizeof(float));
+        tensor.RawData = Google.Protobuf.ByteString.Empty;
+        tensor.FloatData.Clear();
+        if (bytes >= LargeTensorBytes)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+        }
+    }
+
+    private const long LargeTensorBytes = 64L << 20;
 
     private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeType.Int, I = value };
 
