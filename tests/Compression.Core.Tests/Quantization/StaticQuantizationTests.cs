@@ -18,6 +18,7 @@ public sealed class StaticQuantizationTests : IDisposable
     [Theory]
     [InlineData("minmax")]
     [InlineData("percentile")]
+    [InlineData("entropy")]
     public void A_CNN_gets_QDQ_pairs_ONNX_Runtime_fuses_into_QLinearConv_and_the_classifier_stays_float(string method)
     {
         string model = folder.File("cnn.onnx");
@@ -53,6 +54,21 @@ public sealed class StaticQuantizationTests : IDisposable
         }
 
         Assert.Equal(2, OnnxModelFile.Load(optimized).Graph.Node.Count(n => n.OpType == "QLinearConv"));
+    }
+
+    [Fact]
+    public void Entropy_calibration_clips_rare_outliers_but_keeps_the_bulk_of_the_distribution()
+    {
+        // Post-ReLU-like values: 100,000 half-normal values of scale 1, and 10 outliers at 100.
+        var random = new Random(3);
+        float[] values = Enumerable.Range(0, 100_000).Select(_ => (float)Math.Abs(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble())))
+            .Concat(Enumerable.Repeat(100f, 10)).ToArray();
+        var histogram = new HistogramCollector("x", 0, values.Max(), 2048);
+        histogram.Add(new Core.Runtime.OnnxTensor<float>(values, [values.Length]));
+
+        float threshold = EntropyCalibration.Threshold(histogram);
+
+        Assert.InRange(threshold, 3f, 20f);
     }
 
     [Fact]

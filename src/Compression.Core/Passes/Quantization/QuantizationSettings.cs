@@ -41,6 +41,9 @@ public static class QuantizationSettings
     /// <summary>Activation ranges clipped at the 99.99th percentile of the values seen.</summary>
     public const string Percentile = "percentile";
 
+    /// <summary>Activation ranges clipped where the quantized distribution diverges least from the original (KL).</summary>
+    public const string Entropy = "entropy";
+
     /// <summary>Round each weight to its nearest level.</summary>
     public const string Rtn = "rtn";
 
@@ -69,9 +72,11 @@ public static class QuantizationSettings
 
     /// <summary>How static quantization sets activation ranges.</summary>
     public static ChoiceSetting CalibrationMethod { get; } = new(
-        "CalibrationMethod", Technique, SettingScope.Model, MinMax, [MinMax, Percentile],
+        "CalibrationMethod", Technique, SettingScope.Model, MinMax, [MinMax, Percentile, Entropy],
         "`QuantizeMode=static`: each activation's range from the smallest and largest value on `CalibrationData` (`minmax`), " +
-        "or clipped at the 0.01th and 99.99th percentiles (`percentile`: outliers lose precision, everything else gains).");
+        "clipped at the 0.01th and 99.99th percentiles (`percentile`), or clipped where the Kullback-Leibler divergence between " +
+        "the value's distribution and its quantized form is least (`entropy`); clipping costs the outliers precision and gives " +
+        "everything else more.");
 
     /// <summary>Values per block of the packed forms.</summary>
     public static IntegerSetting BlockSize { get; } = new(

@@ -67,7 +67,8 @@ internal sealed class StaticQuantizer
         var minMax = values.Select(v => new MinMaxCollector(v)).ToList();
         ActivationRecorder.Record(original, samples, minMax, context.ModelPath);
         var ranges = minMax.ToDictionary(c => c.ValueName, c => (c.Min, c.Max), StringComparer.Ordinal);
-        if (context.Settings.Get(QuantizationSettings.CalibrationMethod) == QuantizationSettings.Percentile)
+        string method = context.Settings.Get(QuantizationSettings.CalibrationMethod);
+        if (method == QuantizationSettings.Percentile)
         {
             // A second run: histograms over each value's full range, then the range between the 0.01th and 99.99th percentiles.
             var histograms = minMax.Where(c => c.Max > c.Min).Select(c => new HistogramCollector(c.ValueName, c.Min, c.Max, 2048)).ToList();
@@ -75,6 +76,21 @@ internal sealed class StaticQuantizer
             foreach (HistogramCollector histogram in histograms)
             {
                 ranges[histogram.ValueName] = Percentiles(histogram, 0.0001);
+            }
+        }
+        else if (method == QuantizationSettings.Entropy)
+        {
+            // A second run: histograms of each value's magnitude (values that are never negative keep their one side).
+            var histograms = minMax.Where(c => Math.Max(Math.Abs(c.Min), Math.Abs(c.Max)) > 0 && float.IsFinite(c.Max - c.Min))
+                .Select(c => c.Min >= 0 ? new HistogramCollector(c.ValueName, 0, c.Max, EntropyCalibration.Bins)
+                    : new HistogramCollector(c.ValueName, -Math.Max(-c.Min, c.Max), Math.Max(-c.Min, c.Max), 2 * EntropyCalibration.Bins))
+                .ToList();
+            ActivationRecorder.Record(original, samples, histograms, context.ModelPath);
+            foreach (HistogramCollector histogram in histograms)
+            {
+                (float min, float max) = ranges[histogram.ValueName];
+                float threshold = EntropyCalibration.Threshold(histogram);
+                ranges[histogram.ValueName] = (Math.Max(min, -threshold), Math.Min(max, threshold));
             }
         }
 
