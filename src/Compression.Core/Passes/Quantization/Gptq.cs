@@ -52,50 +52,73 @@ public static class Gptq
         var levels = new byte[(long)n * k];
         var scales = new float[n * blocks];
         var zeros = new byte[n * blocks];
-        var error = new float[n];
+        // Lazy batches (as GPTQ does): the errors of a batch of inputs update the inputs inside the batch at once and the
+        // inputs after it together, in parallel, once the batch is done. Each input still receives every update in the
+        // same order, so the result is the one of updating input by input. Batches hold whole blocks.
+        int batch = format.BlockSize * Math.Max(1, 128 / format.BlockSize);
+        var errors = new float[(long)batch * n];
         var blockValues = new float[format.BlockSize];
-        for (int i = 0; i < k; i++)
+        for (int start = 0; start < k; start += batch)
         {
-            int block = i / format.BlockSize;
-            if (i % format.BlockSize == 0)
+            int stop = Math.Min(k, start + batch);
+            for (int i = start; i < stop; i++)
             {
-                int length = Math.Min(format.BlockSize, k - i);
+                int block = i / format.BlockSize;
+                if (i % format.BlockSize == 0)
+                {
+                    int length = Math.Min(format.BlockSize, k - i);
+                    for (int row = 0; row < n; row++)
+                    {
+                        for (int j = 0; j < length; j++)
+                        {
+                            blockValues[j] = transposed[((long)(i + j) * n) + row];
+                        }
+
+                        (float scale, byte zero) = BlockQuantization.ChooseScale(blockValues.AsSpan(0, length), format);
+                        scales[(row * blocks) + block] = scale;
+                        zeros[(row * blocks) + block] = zero;
+                    }
+                }
+
+                Span<float> column = transposed.AsSpan(i * n, n);
+                Span<float> error = errors.AsSpan((i - start) * n, n);
+                float diagonal = (float)inverseFactor[((long)i * k) + i];
                 for (int row = 0; row < n; row++)
                 {
-                    for (int j = 0; j < length; j++)
-                    {
-                        blockValues[j] = transposed[((long)(i + j) * n) + row];
-                    }
-
-                    (float scale, byte zero) = BlockQuantization.ChooseScale(blockValues.AsSpan(0, length), format);
-                    scales[(row * blocks) + block] = scale;
-                    zeros[(row * blocks) + block] = zero;
+                    float scale = scales[(row * blocks) + block];
+                    byte zero = zeros[(row * blocks) + block];
+                    byte level = BlockQuantization.Level(column[row], scale, zero, format.MaxLevel);
+                    levels[((long)row * k) + i] = level;
+                    error[row] = (column[row] - ((level - zero) * scale)) / diagonal;
                 }
-            }
 
-            Span<float> column = transposed.AsSpan(i * n, n);
-            float diagonal = (float)inverseFactor[((long)i * k) + i];
-            for (int row = 0; row < n; row++)
-            {
-                float scale = scales[(row * blocks) + block];
-                byte zero = zeros[(row * blocks) + block];
-                byte level = BlockQuantization.Level(column[row], scale, zero, format.MaxLevel);
-                levels[((long)row * k) + i] = level;
-                error[row] = (column[row] - ((level - zero) * scale)) / diagonal;
-            }
-
-            for (int j = i + 1; j < k; j++)
-            {
-                float factor = (float)inverseFactor[((long)i * k) + j];
-                if (factor != 0)
+                for (int j = i + 1; j < stop; j++)
                 {
-                    Span<float> target = transposed.AsSpan(j * n, n);
-                    TensorPrimitives.MultiplyAdd(error, -factor, target, target);
+                    Spread(error, (float)inverseFactor[((long)i * k) + j], transposed.AsSpan(j * n, n));
                 }
             }
+
+            int batchStart = start;
+            Parallel.For(stop, k, j =>
+            {
+                Span<float> target = transposed.AsSpan(j * n, n);
+                for (int i = batchStart; i < stop; i++)
+                {
+                    Spread(errors.AsSpan((i - batchStart) * n, n), (float)inverseFactor[((long)i * k) + j], target);
+                }
+            });
         }
 
         return new BlockQuantizedWeight(format, n, k, levels, scales, zeros);
+    }
+
+    /// <summary>Input j's weights minus <paramref name="factor"/> times an earlier input's scaled rounding error.</summary>
+    private static void Spread(ReadOnlySpan<float> error, float factor, Span<float> target)
+    {
+        if (factor != 0)
+        {
+            TensorPrimitives.MultiplyAdd(error, -factor, target, target);
+        }
     }
 
     /// <summary>
@@ -163,25 +186,20 @@ public static class Gptq
                 continue;
             }
 
-            // H^-1 = L^-T L^-1; its Cholesky factor gives the update order GPTQ needs.
+            // H^-1 = L^-T L^-1: row i is the sum over rows m >= i of X = L^-1 of X[m, i] X[m] (X[m] is zero after column m),
+            // each row on its own, in parallel.
             double[] inverseLower = InvertLower(damped, k);
             var inverse = new double[(long)k * k];
-            for (int i = 0; i < k; i++)
+            Parallel.For(0, k, i =>
             {
-                for (int j = 0; j <= i; j++)
+                for (int m = i; m < k; m++)
                 {
-                    double sum = 0;
-                    for (int m = i; m < k; m++)
-                    {
-                        sum += inverseLower[((long)m * k) + i] * inverseLower[((long)m * k) + j];
-                    }
-
-                    inverse[((long)i * k) + j] = sum;
-                    inverse[((long)j * k) + i] = sum;
+                    Span<double> target = inverse.AsSpan(i * k, m + 1);
+                    TensorPrimitives.MultiplyAdd(inverseLower.AsSpan(m * k, m + 1), inverseLower[((long)m * k) + i], target, target);
                 }
-            }
+            });
 
-            // Upper factor U with H^-1 = U^T U: reverse the order, factor, reverse back.
+            // Its upper factor U (H^-1 = U^T U) gives how each input's error spreads to the inputs after it.
             if (CholeskyUpper(inverse, k))
             {
                 return inverse;
@@ -219,33 +237,26 @@ public static class Gptq
     /// <summary>In place: the upper factor U of A = U^T U (the lower triangle is cleared). False when A is not positive definite.</summary>
     private static bool CholeskyUpper(double[] a, int k)
     {
-        // U^T U = A: U[i, i] = sqrt(A[i, i] - sum_{m < i} U[m, i]^2), U[i, j] = (A[i, j] - sum_{m < i} U[m, i] U[m, j]) / U[i, i].
+        // Row i of U: A[i, i..] minus U[m, i] * U[m, i..] for every row m above, divided by U[i, i].
         for (int i = 0; i < k; i++)
         {
-            double diagonal = a[((long)i * k) + i];
+            Span<double> row = a.AsSpan((i * k) + i, k - i);
             for (int m = 0; m < i; m++)
             {
-                double u = a[((long)m * k) + i];
-                diagonal -= u * u;
+                double factor = a[((long)m * k) + i];
+                if (factor != 0)
+                {
+                    TensorPrimitives.MultiplyAdd(a.AsSpan((m * k) + i, k - i), -factor, row, row);
+                }
             }
 
-            if (!(diagonal > 0))
+            if (!(row[0] > 0))
             {
                 return false;
             }
 
-            double root = Math.Sqrt(diagonal);
-            a[((long)i * k) + i] = root;
-            for (int j = i + 1; j < k; j++)
-            {
-                double value = a[((long)i * k) + j];
-                for (int m = 0; m < i; m++)
-                {
-                    value -= a[((long)m * k) + i] * a[((long)m * k) + j];
-                }
-
-                a[((long)i * k) + j] = value / root;
-            }
+            double root = Math.Sqrt(row[0]);
+            TensorPrimitives.Divide(row, root, row);
         }
 
         for (int i = 0; i < k; i++)
@@ -256,23 +267,24 @@ public static class Gptq
         return true;
     }
 
-    /// <summary>The inverse of a lower-triangular matrix, itself lower-triangular.</summary>
+    /// <summary>The inverse of a lower-triangular matrix, itself lower-triangular: row by row, X[i] = (e_i - sum_m L[i, m] X[m]) / L[i, i].</summary>
     private static double[] InvertLower(double[] lower, int k)
     {
         var inverse = new double[(long)k * k];
-        for (int j = 0; j < k; j++)
+        for (int i = 0; i < k; i++)
         {
-            inverse[((long)j * k) + j] = 1 / lower[((long)j * k) + j];
-            for (int i = j + 1; i < k; i++)
+            Span<double> row = inverse.AsSpan(i * k, i + 1);
+            row[i] = 1;
+            for (int m = 0; m < i; m++)
             {
-                double sum = 0;
-                for (int m = j; m < i; m++)
+                double factor = lower[((long)i * k) + m];
+                if (factor != 0)
                 {
-                    sum += lower[((long)i * k) + m] * inverse[((long)m * k) + j];
+                    TensorPrimitives.MultiplyAdd(inverse.AsSpan(m * k, m + 1), -factor, row[..(m + 1)], row[..(m + 1)]);
                 }
-
-                inverse[((long)i * k) + j] = -sum / lower[((long)i * k) + i];
             }
+
+            TensorPrimitives.Divide(row, lower[((long)i * k) + i], row);
         }
 
         return inverse;
