@@ -148,7 +148,8 @@ public static class BlockQuantization
     public static (float Scale, byte Zero) ChooseScale(ReadOnlySpan<float> block, BlockFormat format) =>
         ChooseScale(block, format, new float[block.Length]);
 
-    private static (float Scale, byte Zero) ChooseScale(ReadOnlySpan<float> block, BlockFormat format, Span<float> scratch)
+    /// <summary>As <see cref="ChooseScale(ReadOnlySpan{float}, BlockFormat)"/>, with <paramref name="scratch"/> (at least the block's length) to work in.</summary>
+    internal static (float Scale, byte Zero) ChooseScale(ReadOnlySpan<float> block, BlockFormat format, Span<float> scratch)
     {
         float min = Math.Min(0f, TensorPrimitives.Min(block));
         float max = Math.Max(0f, TensorPrimitives.Max(block));

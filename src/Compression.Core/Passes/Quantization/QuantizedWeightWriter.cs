@@ -72,7 +72,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         Release(tensor);
 
         string technique = plan.Note is null ? plan.Technique : $"{plan.Technique} ({plan.Note})";
-        return new TensorChange(weight.Name, technique, plan.Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
+        return new TensorChange(weight.Name, technique, plan.OpTypes,
             dims, TensorShape.ElementCount(dims) * sizeof(float), emitted.Bytes, maxError, plan.Axis < 0 ? null : plan.Axis)
         {
             OutputError = outputError,
@@ -245,7 +245,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         constantsInserted[graph] = index + 1;
         long bytesBefore = TensorShape.ElementCount(dims) * sizeof(float);
         Release(tensor);
-        return new TensorChange(weight.Name, plan.Technique, plan.Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
+        return new TensorChange(weight.Name, plan.Technique, plan.OpTypes,
             dims, bytesBefore, emitted.Bytes, maxError);
     }
 

@@ -133,12 +133,6 @@ internal sealed class StaticQuantizer
             return known;
         }
 
-        if (quantized.Values.Any(q => ReferenceEquals(q.Restored, value)))
-        {
-            // Already the output of a pair (a node's output that the next quantized node reads).
-            return (value, quantized.Values.First(q => ReferenceEquals(q.Restored, value)).Scale);
-        }
-
         (float min, float max) = ranges[value.Name];
         min = Math.Min(0f, float.IsFinite(min) ? min : 0f);
         max = Math.Max(0f, float.IsFinite(max) ? max : 0f);
@@ -150,6 +144,8 @@ internal sealed class StaticQuantizer
         Value restored = graph.CreateValue(value.Name + "_dequantized");
         graph.InsertOnEdge(value, graph.CreateNode("QuantizeLinear", string.Empty, value.Name + "_QuantizeLinear", [value, scaleValue, zeroValue], [levels]));
         graph.InsertOnEdge(levels, graph.CreateNode("DequantizeLinear", string.Empty, value.Name + "_DequantizeLinear", [levels, scaleValue, zeroValue], [restored]));
+        // The pair's output is itself quantized already: a node that reads it (the next quantized node) reuses the pair.
+        quantized[restored] = (restored, scale);
         return quantized[value] = (restored, scale);
     }
 

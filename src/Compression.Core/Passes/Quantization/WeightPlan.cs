@@ -82,7 +82,8 @@ internal enum WeightForm
 /// <param name="Note">Why the form differs from what the settings ask for, or null.</param>
 internal sealed record WeightPlan(Value Weight, IReadOnlyList<WeightSlot> Slots, WeightChoice Choice, WeightForm Form, int Axis, int BlockSize, int Bits, string? Note)
 {
-    public string OpTypes => string.Join("/", Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal));
+    /// <summary>The operators that read the weight, each once, in order.</summary>
+    public IReadOnlyList<string> OpTypes => Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList();
 
     /// <summary>
     /// True when GPTQ applies: asked for, a MatMul or Gemm weight with one scale per channel or block, every reader in the

@@ -43,7 +43,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
 
     /// <inheritdoc />
     public long RequiredOpset(PassContext context) =>
-        FindPlans(context, []).Select(p => p.Form switch
+        FindPlans(context, [], scanValues: false).Select(p => p.Form switch
         {
             WeightForm.Standard or WeightForm.Static => RequiredOpsetVersion,
             WeightForm.DynamicMatMul => DynamicOpsetVersion,
@@ -55,7 +55,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
     {
         var skipped = new List<TensorLeftAlone>();
         var warnings = new List<CompressionWarning>();
-        List<WeightPlan> plans = FindPlans(context, skipped);
+        List<WeightPlan> plans = FindPlans(context, skipped, scanValues: true);
         Dictionary<string, ChannelStatisticsCollector> hessians = RecordHessians(context, plans);
         StaticQuantizer? activations = StaticQuantizer.Calibrate(context, plans.Where(p => p.Form == WeightForm.Static).ToList());
         var writer = new QuantizedWeightWriter(context.Model);
@@ -189,7 +189,11 @@ public sealed class WeightQuantizationPass : ICompressionPass
         context.Settings.Get(QuantizationSettings.Quantize) != QuantizationSettings.None
         || context.Model.Nodes.Any(n => context.Settings.Get(QuantizationSettings.Quantize, n) != QuantizationSettings.None);
 
-    private static List<WeightPlan> FindPlans(PassContext context, List<TensorLeftAlone> skipped)
+    /// <summary>
+    /// The plan of every weight, and what is left alone with its reason. Without <paramref name="scanValues"/> (for the
+    /// opset the plans need) the weights' values are not read: a weight holding NaN is then planned, not refused.
+    /// </summary>
+    private static List<WeightPlan> FindPlans(PassContext context, List<TensorLeftAlone> skipped, bool scanValues)
     {
         ResolvedSettings settings = context.Settings;
 
@@ -249,7 +253,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
 
             if (choice.Quantize == QuantizationSettings.Fp16)
             {
-                if (CheckWeight(weight, choice.Threshold) is { } reason)
+                if (CheckWeight(weight, choice.Threshold, scanValues) is { } reason)
                 {
                     skipped.Add(new TensorLeftAlone(weight.Name, opTypes, reason));
                 }
@@ -261,7 +265,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 continue;
             }
 
-            string? problem = CheckWeight(weight, choice.Threshold);
+            string? problem = CheckWeight(weight, choice.Threshold, scanValues);
             if (problem is not null && list.All(s => s.Kind == SlotKind.Gather) && weight.Initializer!.DataType != (int)DataType.Float)
             {
                 // A lookup in a constant table of integers or strings is not a weight.
@@ -284,12 +288,12 @@ public sealed class WeightQuantizationPass : ICompressionPass
             plans.Add(plan);
         }
 
-        plans.AddRange(HalfPlansForOtherReaders(context, slots));
+        plans.AddRange(HalfPlansForOtherReaders(context, slots, scanValues));
         return plans;
     }
 
     /// <summary>fp16 stores every float initializer of at least the threshold, also those no weight slot reads (biases, norms).</summary>
-    private static IEnumerable<WeightPlan> HalfPlansForOtherReaders(PassContext context, Dictionary<Value, List<WeightSlot>> slots)
+    private static IEnumerable<WeightPlan> HalfPlansForOtherReaders(PassContext context, Dictionary<Value, List<WeightSlot>> slots, bool scanValues)
     {
         foreach (Value value in context.Model.Graphs.SelectMany(g => g.Initializers).ToList())
         {
@@ -305,7 +309,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
             }
 
             WeightChoice choice = Agree(value, readers, context.Settings, context.ModelPath);
-            if (choice.Quantize == QuantizationSettings.Fp16 && CheckWeight(value, choice.Threshold) is null)
+            if (choice.Quantize == QuantizationSettings.Fp16 && CheckWeight(value, choice.Threshold, scanValues) is null)
             {
                 yield return new WeightPlan(value, readers, choice, WeightForm.Half, -1, 0, 16, null);
             }
@@ -467,7 +471,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
     private static bool IsQuantized(Value value) =>
         value.Producer is { OpType: "DequantizeLinear", IsDefaultDomain: true } producer && producer.Inputs.Count > 0 && producer.Inputs[0] is { IsInitializer: true };
 
-    private static string? CheckWeight(Value weight, long weightThreshold)
+    private static string? CheckWeight(Value weight, long weightThreshold, bool scanValues)
     {
         TensorProto tensor = weight.Initializer!;
         if (tensor.DataType != (int)DataType.Float)
@@ -484,6 +488,11 @@ public sealed class WeightQuantizationPass : ICompressionPass
         if (count == 0 || tensor.Dims.Any(d => d == 0))
         {
             return "an empty tensor";
+        }
+
+        if (!scanValues)
+        {
+            return null;
         }
 
         foreach (float value in weight.LoadInitializer().View<float>().Span)
