@@ -39,6 +39,9 @@ internal sealed class BenchModel
 
     /// <summary>True for the 1 GB MLP: fewer variants, no naive floor.</summary>
     public bool Large { get; init; }
+
+    /// <summary>True for one of the single-layer models: only the MatMul forms, no naive floor.</summary>
+    public bool Layer { get; init; }
 }
 
 /// <summary>The benchmark's models, built or read on demand.</summary>
@@ -49,8 +52,12 @@ internal static class BenchModels
     public const string ResNet = "resnet";
     public const string Transformer = "transformer";
     public const string LargeMlp = "large-mlp";
+    public const string Layers = "layers";
 
-    public static IReadOnlyList<string> Names { get; } = [DigitsMlp, DigitsCnn, ResNet, Transformer, LargeMlp];
+    /// <summary>The single MatMul layers of <see cref="Layers"/>: input width by output width.</summary>
+    public static IReadOnlyList<(int K, int N)> LayerShapes { get; } = [(64, 256), (256, 256), (256, 1024), (512, 512), (1024, 1024), (2048, 2048)];
+
+    public static IReadOnlyList<string> Names { get; } = [DigitsMlp, DigitsCnn, ResNet, Transformer, LargeMlp, Layers];
 
     public static IEnumerable<BenchModel> Create(BenchmarkOptions options, string work)
     {
@@ -105,6 +112,26 @@ internal static class BenchModels
                 LatencyInputs = Tokens(1),
                 Judge = (session, original) => CompareOutputs(session, original, [TransformerModel.TokenInputName], Enumerable.Range(1, 4).Select(Tokens)),
             };
+        }
+
+        if (options.Models.Contains(Layers))
+        {
+            foreach ((int k, int n) in LayerShapes)
+            {
+                string name = $"layer-{k}x{n}";
+                string path = Save(GeneratedModels.Layer(k, n), work, name + ".onnx");
+                OnnxTensor[] Vector(int seed) => [new OnnxTensor<float>(Uniform(seed, k), [1, k])];
+                yield return new BenchModel
+                {
+                    Name = name,
+                    Path = path,
+                    InputNames = ["x"],
+                    LatencyInputs = Vector(1),
+                    Judge = (session, original) => CompareOutputs(session, original, ["x"], Enumerable.Range(1, 4).Select(Vector)),
+                    Fast = (long)k * n <= 1 << 20,
+                    Layer = true,
+                };
+            }
         }
 
         if (options.Models.Contains(LargeMlp))

@@ -53,7 +53,7 @@ internal static class BenchmarkCommand
         var rows = new List<Row>();
         foreach (BenchModel model in BenchModels.Create(options, work))
         {
-            if (!options.Models.Contains(model.Name))
+            if (!options.Models.Contains(model.Layer ? BenchModels.Layers : model.Name))
             {
                 continue;
             }
@@ -75,7 +75,7 @@ internal static class BenchmarkCommand
         {
             new("fp32 original", model.Path, new Dictionary<string, string>(), 0, Measured: true),
         };
-        if (!model.Large)
+        if (!model.Large && !model.Layer)
         {
             string naive = Path.Combine(folder, "naive.onnx");
             OnnxModelFile.Save(NaiveRounding.Apply(OnnxModelFile.Load(model.Path)), naive);
@@ -105,6 +105,12 @@ internal static class BenchmarkCommand
         CompressionSettings defaults = CompressionSettings.Default;
         yield return new("int8 (default: dynamic MatMulInteger; Conv folded)", "int8", defaults);
         yield return new("int8 weight-only (MatMulNBits 8-bit)", "int8-weight-only", defaults.Set(QuantizationSettings.QuantizeMode, QuantizationSettings.WeightOnly));
+        if (model.Layer)
+        {
+            yield return new("int4 (MatMulNBits, blocks of 32)", "int4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Int4));
+            yield break;
+        }
+
         yield return new("int8 StandardOps (DequantizeLinear), ONNX Runtime defaults", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true), WithoutSessionEntries: true);
         yield return new("int8 StandardOps + session.disable_quant_qdq=1", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true));
         yield return new("int4 (MatMulNBits, blocks of 32)", "int4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Int4));

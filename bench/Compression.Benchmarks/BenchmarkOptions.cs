@@ -13,14 +13,15 @@ internal sealed record BenchmarkOptions
     public int Threads { get; init; } = 1;
 
     /// <summary>The models to bench.</summary>
-    public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n != BenchModels.LargeMlp), StringComparer.Ordinal);
+    public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n is not BenchModels.LargeMlp and not BenchModels.Layers), StringComparer.Ordinal);
 
     public static string Usage =>
         "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--models a,b] [--large]\n" +
         "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
         "  --warmup N      untimed rounds first (default 5)\n" +
         "  --threads N     intra-op threads (default 1; 0: ONNX Runtime's default; above 1 with session.intra_op.allow_spinning=0)\n" +
-        $"  --models a,b    which models (default all but {BenchModels.LargeMlp}): {string.Join(", ", BenchModels.Names)}\n" +
+        $"  --models a,b    which models (default all but {BenchModels.LargeMlp} and {BenchModels.Layers}): {string.Join(", ", BenchModels.Names)}\n" +
+        $"                  ({BenchModels.Layers}: single MatMul layers from 64 x 256 to 2048 x 2048, fp32 against the MatMul forms)\n" +
         $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)";
 
     public static BenchmarkOptions? Parse(string[] args, TextWriter error)

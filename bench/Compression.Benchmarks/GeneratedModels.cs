@@ -62,6 +62,18 @@ internal static class GeneratedModels
             GraphWriter.Tensor("x", DataType.Float, "batch", width), GraphWriter.Tensor("y", DataType.Float, "batch", width));
     }
 
+    /// <summary>One MatMul layer with a bias and ReLU: input <c>x</c> [1, <paramref name="k"/>], weight [k, n].</summary>
+    public static ModelProto Layer(int k, int n, int seed = 13)
+    {
+        var b = new GraphWriter(seed);
+        b.Normal("weight", [k, n], Math.Sqrt(2.0 / k));
+        b.Normal("bias", [n], 0.01);
+        string h = b.Node("Add", [b.Node("MatMul", ["x", "weight"], "product"), "bias"], "sum");
+        b.Node("Relu", [h], "y");
+        return b.Model($"layer_{k}x{n}", $"One {k} x {n} MatMul layer for the quantization benchmark (seeded weights).",
+            GraphWriter.Tensor("x", DataType.Float, 1, k), GraphWriter.Tensor("y", DataType.Float, 1, n));
+    }
+
     private static string Relu(GraphWriter b, string x) => b.Node("Relu", [x], x + ".relu");
 
     private static string Conv(GraphWriter b, string prefix, string x, int inChannels, int outChannels, int kernel, int stride)

@@ -41,9 +41,9 @@ public sealed class FreshAppTests
             $"the compressed digits model is {compressedDigits.Length} bytes, more than 0.3x the original");
         Assert.True(File.Exists(Path.Combine(bin, "Models", "sensor_fusion.onnx")));
 
-        // 2. The app runs the compressed models through the generated classes. The digits model (the default form, dynamic
-        //    MatMulInteger) needs no session entries. The sensor model (StandardOps: DequantizeLinear) runs with session
-        //    options of the app's own that carry an extra entry, and ONNX Runtime applies the entries the model needs: with
+        // 2. The app runs the compressed models through the generated classes. The digits model (the default form: its weights
+        //    are under the dynamic threshold, folded to float at load) needs no session entries. The sensor model (StandardOps:
+        //    DequantizeLinear) runs with session options of the app's own that carry an extra entry, and ONNX Runtime applies the entries the model needs: with
         //    them it folds the DequantizeLinear nodes away, without them it keeps them.
         ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
         AssertAppRan(run, PackageFeed.OnnxRuntimeVersion);
@@ -115,7 +115,7 @@ public sealed class FreshAppTests
 
         // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels.
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
-        Assert.Contains("8-bit dynamic MatMulInteger: 2 MatMul weight tensors", build.Output);
+        Assert.Contains("8-bit, folded to float at load: 2 MatMul weight tensors", build.Output);
         Assert.Contains("on 64 samples from " + samples, build.Output);
         Assert.Contains("labelled samples; gates: MaxAccuracyDrop met", build.Output);
         string report = File.ReadAllText(Path.Combine(obj, "digits.onnx.report.json"));
@@ -128,7 +128,7 @@ public sealed class FreshAppTests
         // 3. An edit to the overrides file recompresses the model.
         File.WriteAllText(Path.Combine(app, "digits.overrides.json"), """{ "nodes": { "fc1_matmul": "none", "fc2_matmul": "none" } }""");
         ProcessResult edited = Dotnet(app, "build").ShouldSucceed("the build after the overrides changed");
-        Assert.Contains("8-bit dynamic MatMulInteger: 1 MatMul weight tensor", edited.Output);
+        Assert.Contains("8-bit, folded to float at load: 1 MatMul weight tensor", edited.Output);
         Assert.DoesNotContain("Models/sensor_fusion.onnx: ", edited.Output);
         Assert.DoesNotContain("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the build after that").Output);
 

@@ -106,7 +106,7 @@ public sealed partial class SuccessTests : IDisposable
         long original = new FileInfo(RepositoryPaths.DigitsModel).Length;
         long compressed = new FileInfo(output).Length;
         string sizes = string.Create(CultureInfo.InvariantCulture,
-            $"{source}: {original:N0} -> {compressed:N0} bytes ({Math.Round((double)compressed / original, 4):0.00}x); 8-bit dynamic MatMulInteger: 3 MatMul weight tensors");
+            $"{source}: {original:N0} -> {compressed:N0} bytes ({Math.Round((double)compressed / original, 4):0.00}x); 8-bit, folded to float at load: 3 MatMul weight tensors");
         Assert.StartsWith(sizes, stdout[0], StringComparison.Ordinal);
 
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(report));

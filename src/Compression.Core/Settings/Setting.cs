@@ -203,25 +203,36 @@ public sealed class IntegerSetting : Setting<long>
     /// <summary>True when only powers of two between <see cref="Minimum"/> and <see cref="Maximum"/> are valid.</summary>
     public bool PowerOfTwo { get; init; }
 
+    /// <summary>
+    /// The word that leaves the value to the pass (<c>auto</c>), held as <see cref="AutoValue"/>, or null when every value
+    /// is a number.
+    /// </summary>
+    public string? AutoName { get; init; }
+
+    /// <summary>The value that stands for <see cref="AutoName"/>: 0, outside the range of numbers a user may give.</summary>
+    public const long AutoValue = 0;
+
     /// <inheritdoc />
-    public override string ValidValues => PowerOfTwo
+    public override string ValidValues => (AutoName is null ? string.Empty : $"{AutoName}, or ") + (PowerOfTwo
         ? $"a power of two from {Minimum.ToString(CultureInfo.InvariantCulture)} to {Maximum.ToString(CultureInfo.InvariantCulture)}"
         : Maximum == long.MaxValue
         ? $"a whole number of at least {Minimum.ToString(CultureInfo.InvariantCulture)}"
-        : $"a whole number from {Minimum.ToString(CultureInfo.InvariantCulture)} to {Maximum.ToString(CultureInfo.InvariantCulture)}";
+        : $"a whole number from {Minimum.ToString(CultureInfo.InvariantCulture)} to {Maximum.ToString(CultureInfo.InvariantCulture)}");
 
     /// <inheritdoc />
-    public override string HelpName => "N";
+    public override string HelpName => AutoName is null ? "N" : $"N|{AutoName}";
 
     /// <inheritdoc />
     protected override long ParseValue(string text) =>
-        long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value) && value >= Minimum && value <= Maximum
+        AutoName is not null && text.Equals(AutoName, StringComparison.OrdinalIgnoreCase) ? AutoValue
+        : long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value) && value >= Minimum && value <= Maximum
             && (!PowerOfTwo || (value & (value - 1)) == 0)
             ? value
             : throw new FormatException($"valid values: {ValidValues}");
 
     /// <inheritdoc />
-    protected override string FormatValue(long value) => value.ToString(CultureInfo.InvariantCulture);
+    protected override string FormatValue(long value) =>
+        AutoName is not null && value == AutoValue ? AutoName : value.ToString(CultureInfo.InvariantCulture);
 }
 
 /// <summary>A number in a range, or none (no limit) when the default is none.</summary>

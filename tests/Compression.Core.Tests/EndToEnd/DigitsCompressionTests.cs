@@ -101,7 +101,8 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
             Assert.Equal(1, entry.Axis);
             Assert.Equal(["MatMul"], entry.OpTypes);
             Assert.Equal(4 * elements, entry.BytesBefore);
-            Assert.Equal(elements + (5 * channels), entry.BytesAfter);
+            // int8 levels and a float scale per channel (the weights are under the dynamic threshold: folded to float at load).
+            Assert.Equal(elements + (4 * channels), entry.BytesAfter);
             Assert.Equal(MeasuredDequantizationError(weight, compressed), entry.MaxAbsError);
         }
     }
@@ -183,7 +184,7 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
             "format\t1",
             $"source\t{CompressedDigits.SourceName}",
             $"description\t{description}",
-            string.Create(CultureInfo.InvariantCulture, $"compression\t8-bit dynamic MatMulInteger: 3 MatMul weight tensors ({values:N0} values), symmetric, one scale per output channel"),
+            string.Create(CultureInfo.InvariantCulture, $"compression\t8-bit, folded to float at load: 3 MatMul weight tensors ({values:N0} values), symmetric, one scale per output channel"),
             $"size\t{new FileInfo(RepositoryPaths.DigitsModel).Length}\t{new FileInfo(digits.OutputPath).Length}",
             "input\tpixels\tfloat\t2\t$batch\t64",
             "output\tlogits\tfloat\t2\t$batch\t10",
@@ -201,16 +202,17 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     /// <summary>The largest difference between the original weight and what the compressed model's MatMulInteger multiplies by.</summary>
     private static double MeasuredDequantizationError(TensorProto weight, ModelProto compressed)
     {
-        NodeProto product = compressed.Graph.Node.Single(n => n.OpType == "MatMulInteger" && n.Input[1] == weight.Name + "_quantized");
-        byte[] levels = compressed.Graph.Initializer.Single(t => t.Name == product.Input[1]).ToArray<byte>();
-        byte[] zeroPoints = compressed.Graph.Initializer.Single(t => t.Name == product.Input[3]).ToArray<byte>();
+        // The folded form: Cast of the int8 levels, then Mul by the scales, under the weight's own name.
+        NodeProto cast = compressed.Graph.Node.Single(n => n.OpType == "Cast" && n.Input[0] == weight.Name + "_quantized");
+        Assert.Contains(compressed.Graph.Node, n => n.OpType == "Mul" && n.Input[0] == cast.Output[0] && n.Output[0] == weight.Name);
+        sbyte[] levels = compressed.Graph.Initializer.Single(t => t.Name == cast.Input[0]).ToArray<sbyte>();
         float[] scales = compressed.Graph.Initializer.Single(t => t.Name == weight.Name + "_scale").ToArray<float>();
         float[] values = weight.ToArray<float>();
         int channels = scales.Length;
         double max = 0;
         for (int i = 0; i < values.Length; i++)
         {
-            float restored = (levels[i] - zeroPoints[i % channels]) * scales[i % channels];
+            float restored = levels[i] * scales[i % channels];
             max = Math.Max(max, Math.Abs((double)values[i] - restored));
         }
 

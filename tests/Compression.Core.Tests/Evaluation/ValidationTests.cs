@@ -45,7 +45,7 @@ public sealed class ValidationTests : IDisposable
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("linear.onnx"))
         {
-            Settings = CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, 16L),
+            Settings = CompressionSettings.Default.Set(QuantizationSettings.WeightThreshold, 16L).Set(QuantizationSettings.DynamicThreshold, 0L),
         });
 
         // Dynamic MatMulInteger needs opset 11 (DynamicQuantizeLinear).

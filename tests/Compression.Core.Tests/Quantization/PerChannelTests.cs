@@ -46,6 +46,10 @@ public sealed class PerChannelTests : IDisposable
         Assert.Equal([1, 1, (int?)null], outcome.Report.Changed.Select(c => c.Axis));
     }
 
+    /// <summary>Compresses the digits MLP with its MatMuls in the dynamic form, whose scales PerChannel sets (its weights are under the dynamic threshold).</summary>
     private CompressionOutcome Compress(string run, CompressionSettings settings) =>
-        ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File(run, "digits.onnx")) { Settings = settings });
+        ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File(run, "digits.onnx"))
+        {
+            Settings = settings.Set(QuantizationSettings.DynamicThreshold, 0L),
+        });
 }

@@ -54,6 +54,29 @@ public sealed class QuantizedFormsTests
     }
 
     [Fact]
+    public void MatMul_weights_under_the_dynamic_threshold_are_folded_to_float_at_load_and_the_report_says_why()
+    {
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, 1, 512)
+            .Output("y", DataType.Float, 1, 256)
+            .Initializer("large", [512, 512], SeededValues.Uniform(3, 512 * 512, 0.05f))
+            .Initializer("small", [512, 256], SeededValues.Uniform(4, 512 * 256, 0.05f))
+            .Node("MatMul", ["x", "large"], ["h"])
+            .Node("MatMul", ["h", "small"], ["y"])
+            .Build();
+
+        Quantized result = Quantize(model, CompressionSettings.Default.Set(QuantizationSettings.DynamicThreshold, 512L * 256 + 1));
+
+        Assert.StartsWith("8-bit dynamic MatMulInteger", result.Pass.Changed.Single(c => c.Name == "large").Technique, StringComparison.Ordinal);
+        TensorChange small = result.Pass.Changed.Single(c => c.Name == "small");
+        Assert.StartsWith("8-bit, folded to float at load", small.Technique, StringComparison.Ordinal);
+        Assert.Contains("below the dynamic threshold of 131073 elements", small.Technique, StringComparison.Ordinal);
+        Assert.Single(result.Model.Graph.Node, n => n.OpType == "MatMulInteger");
+        Assert.Single(result.Model.Graph.Node, n => n.OpType == "MatMul");
+        AssertSameOutputs(model, result, Input("x", 1, 512), 0.999);
+    }
+
+    [Fact]
     public void Dynamic_MatMuls_that_read_the_same_input_share_one_DynamicQuantizeLinear()
     {
         ModelProto model = new ModelBuilder()
@@ -66,7 +89,7 @@ public sealed class QuantizedFormsTests
             .Node("MatMul", ["x", "wk"], ["k"])
             .Build();
 
-        Quantized result = Quantize(model, CompressionSettings.Default);
+        Quantized result = Quantize(model, Defaults);
 
         Assert.Single(result.Model.Graph.Node, n => n.OpType == "DynamicQuantizeLinear");
         Assert.Equal(2, result.Model.Graph.Node.Count(n => n.OpType == "MatMulInteger"));
@@ -175,7 +198,7 @@ public sealed class QuantizedFormsTests
     public void A_table_whose_width_no_block_divides_is_folded_and_the_report_says_why()
     {
         ModelProto model = Embedding(width: 40);
-        Quantized result = Quantize(model, CompressionSettings.Default);
+        Quantized result = Quantize(model, Defaults);
 
         TensorChange table = result.Pass.Changed.Single(c => c.Name == "table");
         Assert.Contains("no block size of 16 or more divides the table's width", table.Technique, StringComparison.Ordinal);
@@ -202,7 +225,7 @@ public sealed class QuantizedFormsTests
             .Node("Mul", ["embedded", "mean"], ["scaled"])
             .Node("Add", ["scaled", "x"], ["y"])
             .Build();
-        Quantized result = Quantize(model, CompressionSettings.Default.Set(QuantizationSettings.Quantize, QuantizationSettings.Fp16));
+        Quantized result = Quantize(model, Defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Fp16));
 
         // Both the Gather table and the initializer a Reshape reads (no weight slot) become fp16 behind a Cast.
         Assert.Equal(["table", "scale"], result.Pass.Changed.Select(c => c.Name));
@@ -233,7 +256,7 @@ public sealed class QuantizedFormsTests
     public void StandardOps_writes_DequantizeLinear_and_asks_for_the_session_entry()
     {
         ModelProto model = Mlp();
-        Quantized result = Quantize(model, CompressionSettings.Default.Set(QuantizationSettings.StandardOps, true));
+        Quantized result = Quantize(model, Defaults.Set(QuantizationSettings.StandardOps, true));
 
         Assert.Equal(2, result.Model.Graph.Node.Count(n => n.OpType == "DequantizeLinear"));
         Assert.Equal("1", result.Pass.SessionConfig[WeightQuantizationPass.DisableQdqConfigKey]);
@@ -244,7 +267,7 @@ public sealed class QuantizedFormsTests
     public void StandardOps_with_4_bits_is_refused_with_a_code_that_names_both_settings()
     {
         CompressionException error = Assert.Throws<CompressionException>(() => Quantize(Mlp(),
-            CompressionSettings.Default.Set(QuantizationSettings.StandardOps, true).Set(QuantizationSettings.Quantize, "int4")));
+            Defaults.Set(QuantizationSettings.StandardOps, true).Set(QuantizationSettings.Quantize, "int4")));
 
         Assert.Equal(DiagnosticCodes.InvalidSetting, error.Code);
         Assert.Contains("StandardOps=true", error.Message, StringComparison.Ordinal);
@@ -264,7 +287,7 @@ public sealed class QuantizedFormsTests
     [Fact]
     public void Every_float_initializer_left_float_is_in_the_report_with_its_reason()
     {
-        Quantized result = Quantize(Mlp(), CompressionSettings.Default);
+        Quantized result = Quantize(Mlp(), Defaults);
 
         TensorLeftAlone bias = Assert.Single(result.Pass.LeftAlone, s => s.Name == "b1");
         Assert.Equal("32 elements, below the weight threshold of 1024", bias.Reason);
@@ -305,8 +328,14 @@ public sealed class QuantizedFormsTests
         .Node("MatMul", ["embedded", "w"], ["y"])
         .Build();
 
+    /// <summary>
+    /// The defaults with every MatMul and Gemm weight dynamic however small: these test models' weights are under the dynamic
+    /// threshold, which would fold them.
+    /// </summary>
+    private static CompressionSettings Defaults { get; } = CompressionSettings.Default.Set(QuantizationSettings.DynamicThreshold, 0L);
+
     private static CompressionSettings Settings(string quantize, string mode) =>
-        CompressionSettings.Default.Set(QuantizationSettings.Quantize, quantize).Set(QuantizationSettings.QuantizeMode, mode);
+        Defaults.Set(QuantizationSettings.Quantize, quantize).Set(QuantizationSettings.QuantizeMode, mode);
 
     private static Dictionary<string, OnnxTensor> Input(string name, params long[] shape) => new() { [name] = Ort.RandomFloats(31, shape) };
 

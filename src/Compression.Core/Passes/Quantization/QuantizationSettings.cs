@@ -78,14 +78,33 @@ public static class QuantizationSettings
         "the value's distribution and its quantized form is least (`entropy`); clipping costs the outliers precision and gives " +
         "everything else more.");
 
+    /// <summary>The block size <c>BlockSize=auto</c> gives 4-bit weights.</summary>
+    public const int AutoBlockSize4Bit = 32;
+
+    /// <summary>The block size <c>BlockSize=auto</c> gives 8-bit weights, whose scales would otherwise cost more than the target size allows.</summary>
+    public const int AutoBlockSize8Bit = 128;
+
     /// <summary>Values per block of the packed forms.</summary>
     public static IntegerSetting BlockSize { get; } = new(
-        "BlockSize", Technique, SettingScope.Node, 32, 16, 256,
+        "BlockSize", Technique, SettingScope.Node, IntegerSetting.AutoValue, 16, 256,
         "Values that share one scale in the packed forms (4-bit and weight-only 8-bit MatMul and Gemm, Gather tables): " +
-        "smaller blocks are more accurate and a little larger.")
+        "smaller blocks are more accurate and a little larger. `auto`: 32 for 4-bit weights, 128 for 8-bit ones (a float " +
+        "scale per 32 bytes would add 12% to an 8-bit weight; its rounding error is small at any block size).")
     {
         PowerOfTwo = true,
+        AutoName = "auto",
     };
+
+    /// <summary>The smallest MatMul or Gemm weight that runs dynamic.</summary>
+    public static IntegerSetting DynamicThreshold { get; } = new(
+        "DynamicThreshold", Technique, SettingScope.Node, 131072, 0, long.MaxValue,
+        "`QuantizeMode=dynamic`: MatMul and Gemm weights with fewer elements are stored as 8-bit levels that ONNX Runtime folds " +
+        "back to float at load (the same file size) and run in float: below about 128 K values (256 x 512), quantizing the " +
+        "input at run time costs more than the integer product saves (see the measured table in the README).");
+
+    /// <summary>The block size of <paramref name="bits"/>-bit weights for a <see cref="BlockSize"/> value (resolving <c>auto</c>).</summary>
+    public static int BlockSizeFor(long blockSize, int bits) =>
+        blockSize != IntegerSetting.AutoValue ? (int)blockSize : bits == 4 ? AutoBlockSize4Bit : AutoBlockSize8Bit;
 
     /// <summary>Levels symmetric around zero, or a zero point per channel or block.</summary>
     public static BooleanSetting Symmetric { get; } = new(
@@ -118,7 +137,7 @@ public static class QuantizationSettings
         "runs this form at float speed only with the session entry `session.disable_quant_qdq=1` (the generated class sets it).");
 
     /// <summary>Every option of the technique, in README order.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, CalibrationMethod, BlockSize, Symmetric, Algorithm, WeightThreshold, PerChannel, StandardOps];
+    public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, CalibrationMethod, BlockSize, Symmetric, Algorithm, WeightThreshold, DynamicThreshold, PerChannel, StandardOps];
 
     /// <summary>Bits per value of a <see cref="Quantize"/> choice.</summary>
     public static int BitsOf(string quantize) => quantize switch

@@ -3,7 +3,8 @@ using Compression.Core.Ir;
 namespace Compression.Core.Passes.Quantization;
 
 /// <summary>The quantization settings one weight gets, agreed by every node that reads it.</summary>
-internal sealed record WeightChoice(string Quantize, string Mode, long Threshold, bool PerChannel, long BlockSize, bool Symmetric, bool StandardOps, string Algorithm)
+/// <remarks><see cref="BlockSize"/> is resolved (never <c>auto</c>).</remarks>
+internal sealed record WeightChoice(string Quantize, string Mode, long Threshold, long DynamicThreshold, bool PerChannel, long BlockSize, bool Symmetric, bool StandardOps, string Algorithm)
 {
     public int Bits => QuantizationSettings.BitsOf(Quantize);
 
@@ -12,7 +13,7 @@ internal sealed record WeightChoice(string Quantize, string Mode, long Threshold
 
     public override string ToString() =>
         $"Quantize={Quantize}, QuantizeMode={Mode}, BlockSize={BlockSize}, Symmetric={(Symmetric ? "true" : "false")}, " +
-        $"WeightThreshold={Threshold}, PerChannel={(PerChannel ? "true" : "false")}, StandardOps={(StandardOps ? "true" : "false")}, Algorithm={Algorithm}";
+        $"WeightThreshold={Threshold}, DynamicThreshold={DynamicThreshold}, PerChannel={(PerChannel ? "true" : "false")}, StandardOps={(StandardOps ? "true" : "false")}, Algorithm={Algorithm}";
 }
 
 /// <summary>The operators whose weight input has a quantized form.</summary>
@@ -86,12 +87,14 @@ internal sealed record WeightPlan(Value Weight, IReadOnlyList<WeightSlot> Slots,
     public IReadOnlyList<string> OpTypes => Slots.Select(s => s.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList();
 
     /// <summary>
-    /// True when GPTQ applies: asked for, a MatMul or Gemm weight with one scale per channel or block, every reader in the
-    /// main graph (whose activations are recorded).
+    /// True when GPTQ applies: asked for, a weight read only by MatMul and Gemm with one scale per channel or block, every
+    /// reader in the main graph (whose activations are recorded).
     /// </summary>
-    public bool UsesGptq => Choice.Algorithm == QuantizationSettings.GptqAlgorithm && Axis >= 0
-        && Form is WeightForm.PackedMatMul or WeightForm.DynamicMatMul
-        && Slots.All(s => s.Node.Graph?.Parent is null);
+    /// <remarks>Decided when the plan is made, while the weight is still an initializer whose rank the readers' kernels check.</remarks>
+    public bool UsesGptq { get; } = Choice.Algorithm == QuantizationSettings.GptqAlgorithm && Axis >= 0
+        && Form is WeightForm.PackedMatMul or WeightForm.DynamicMatMul or WeightForm.Folded or WeightForm.Standard
+        && Slots.All(s => s.Kind is SlotKind.MatMul or SlotKind.Gemm && s.KernelProblem(Weight.Initializer?.Dims.Count ?? 0) is null
+            && s.Node.Graph?.Parent is null);
 
     /// <summary>The technique in the report's words: the form, then the levels.</summary>
     public string Technique => $"{FormText}, {LevelsText}{(UsesGptq ? ", GPTQ" : string.Empty)}";

@@ -14,7 +14,8 @@ namespace Compression.Core.Passes.Quantization;
 /// <list type="bullet">
 /// <item>8-bit MatMul and Gemm, <c>QuantizeMode=dynamic</c> (the default): DynamicQuantizeLinear and MatMulInteger. The
 /// weights are stored unsigned with a zero point (128 when symmetric), because ONNX Runtime's x64 kernels for unsigned
-/// inputs times signed weights add pairs of products in 16 bits and saturate without AVX-VNNI.</item>
+/// inputs times signed weights add pairs of products in 16 bits and saturate without AVX-VNNI. Weights under
+/// <c>DynamicThreshold</c> elements are folded instead (below): quantizing their input would cost more than it saves.</item>
 /// <item>4-bit, and 8-bit with <c>QuantizeMode=weight-only</c>: com.microsoft.MatMulNBits with <c>accuracy_level=4</c>,
 /// which keeps the weights packed in memory.</item>
 /// <item>Gather tables read by row: com.microsoft.GatherBlockQuantized.</item>
@@ -37,6 +38,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
 
     /// <summary>The session entry that lets ONNX Runtime fold constant DequantizeLinear nodes.</summary>
     public const string DisableQdqConfigKey = "session.disable_quant_qdq";
+
+    /// <summary>Why a weight computed from integer constants is left alone.</summary>
+    private const string AlreadyQuantized = "already quantized (computed from integer constants: DequantizeLinear, or Cast and Mul)";
 
     /// <inheritdoc />
     public string Name => "weight-quantization";
@@ -85,7 +89,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
         if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context))
         {
             long threshold = context.Settings.Get(QuantizationSettings.WeightThreshold);
-            string[] quantizedOperators = context.Model.Nodes.Where(IsQuantizedOperator).Select(n => n.OpType).Distinct().Order(StringComparer.Ordinal).ToArray();
+            string[] quantizedOperators = context.Model.Nodes.Where(IsQuantizedOperator).Select(n => n.OpType)
+                .Concat(skipped.Any(s => s.Reason.StartsWith(AlreadyQuantized, StringComparison.Ordinal)) ? ["integer constants"] : [])
+                .Distinct().Order(StringComparer.Ordinal).ToArray();
             warnings.Add(new CompressionWarning(DiagnosticCodes.NothingCompressed, quantizedOperators.Length > 0
                 ? $"Quantize={context.Settings.Get(QuantizationSettings.Quantize)} found no float weight to quantize: the model is already quantized " +
                   $"({string.Join(", ", quantizedOperators)}) and is copied unchanged. Compress the float original instead."
@@ -211,7 +217,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 if (slot.Kind != SlotKind.Gather)
                 {
                     skipped.Add(new TensorLeftAlone(value.Name, node.OpType, IsQuantized(value)
-                        ? "already quantized (an integer initializer through DequantizeLinear)"
+                        ? AlreadyQuantized
                         : "not a constant initializer (computed at run time)"));
                 }
 
@@ -343,9 +349,18 @@ public sealed class WeightQuantizationPass : ICompressionPass
             if (allMatrix && slots.All(s => s.Axis == slots[0].Axis))
             {
                 int axis = slots[0].Axis;
-                return choice.Bits == 4 || choice.Mode == QuantizationSettings.WeightOnly
-                    ? new WeightPlan(weight, slots, choice, WeightForm.PackedMatMul, axis, (int)choice.BlockSize, choice.Bits, null)
-                    : new WeightPlan(weight, slots, choice, WeightForm.DynamicMatMul, choice.PerChannel ? axis : -1, 0, 8, null);
+                if (choice.Bits == 4 || choice.Mode == QuantizationSettings.WeightOnly)
+                {
+                    return new WeightPlan(weight, slots, choice, WeightForm.PackedMatMul, axis, (int)choice.BlockSize, choice.Bits, null);
+                }
+
+                if (TensorShape.ElementCount(weight.Initializer.Dims) >= choice.DynamicThreshold)
+                {
+                    return new WeightPlan(weight, slots, choice, WeightForm.DynamicMatMul, choice.PerChannel ? axis : -1, 0, 8, null);
+                }
+
+                return new WeightPlan(weight, slots, choice, WeightForm.Folded, choice.PerChannel ? axis : -1, 0, 8,
+                    $"below the dynamic threshold of {choice.DynamicThreshold} elements, where quantizing the input at run time costs more than it saves");
             }
 
             if (allTable && FitBlock(weight.Initializer.Dims[1], (int)choice.BlockSize) is int block)
@@ -398,8 +413,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
             settings.Get(QuantizationSettings.Quantize, node),
             settings.Get(QuantizationSettings.QuantizeMode, node),
             settings.Get(QuantizationSettings.WeightThreshold, node),
+            settings.Get(QuantizationSettings.DynamicThreshold, node),
             settings.Get(QuantizationSettings.PerChannel, node),
-            settings.Get(QuantizationSettings.BlockSize, node),
+            QuantizationSettings.BlockSizeFor(settings.Get(QuantizationSettings.BlockSize, node), QuantizationSettings.BitsOf(settings.Get(QuantizationSettings.Quantize, node))),
             settings.Get(QuantizationSettings.Symmetric, node),
             settings.Get(QuantizationSettings.StandardOps, node),
             settings.Get(QuantizationSettings.Algorithm, node));
@@ -468,8 +484,31 @@ public sealed class WeightQuantizationPass : ICompressionPass
     private static bool IsQuantizedOperator(Node node) => node.OpType is "MatMulInteger" or "ConvInteger" or "DequantizeLinear" or "QLinearMatMul" or "QLinearConv"
         || (node.Domain == QuantizedWeightWriter.MicrosoftDomain && node.OpType is "MatMulNBits" or "GatherBlockQuantized" or "DynamicQuantizeMatMul");
 
-    private static bool IsQuantized(Value value) =>
-        value.Producer is { OpType: "DequantizeLinear", IsDefaultDomain: true } producer && producer.Inputs.Count > 0 && producer.Inputs[0] is { IsInitializer: true };
+    /// <summary>
+    /// True for a weight computed from integer constants: DequantizeLinear of an initializer, or the folded form
+    /// (Cast of an integer initializer, then Sub of a zero point and Mul by the scales).
+    /// </summary>
+    private static bool IsQuantized(Value value)
+    {
+        Node? producer = value.Producer;
+        if (producer is { OpType: "DequantizeLinear", IsDefaultDomain: true })
+        {
+            return producer.Inputs.Count > 0 && producer.Inputs[0] is { IsInitializer: true };
+        }
+
+        for (int depth = 0; depth < 3 && producer is { IsDefaultDomain: true, OpType: "Mul" or "Sub" or "Cast" }; depth++)
+        {
+            if (producer.OpType == "Cast")
+            {
+                return producer.Inputs.Count > 0 && producer.Inputs[0] is { IsInitializer: true } levels
+                    && levels.Initializer!.DataType is (int)DataType.Int8 or (int)DataType.Uint8 or (int)DataType.Int4 or (int)DataType.Uint4;
+            }
+
+            producer = producer.Inputs.Count > 0 ? producer.Inputs[0]?.Producer : null;
+        }
+
+        return false;
+    }
 
     private static string? CheckWeight(Value weight, long weightThreshold, bool scanValues)
     {
