@@ -1,14 +1,14 @@
 namespace Compression.Core.Opsets;
 
 /// <summary>
-/// What changed in the default ONNX operator set from version 6 to 13, operator by operator, as converters that
+/// What changed in the default ONNX operator set from version 6 to 21, operator by operator, as converters that
 /// carry a node from the version before to the version named (the same steps as ONNX's version converter, with
 /// the rounding and broadcasting details ONNX Runtime's kernels need). Operators and versions without an entry
 /// changed only compatibly (new types, new optional inputs or attributes whose defaults keep the old meaning).
 /// </summary>
 /// <remarks>
 /// The converters live in the partial files beside this one, grouped by family: broadcasting and the other
-/// opset 7 changes, attributes that became inputs, normalizations, and resizing.
+/// opset 7 changes, attributes that became inputs, normalizations, resizing, and the changes after opset 13.
 /// </remarks>
 internal static partial class OpsetSteps
 {
@@ -55,6 +55,25 @@ internal static partial class OpsetSteps
         (13, "ReduceSum", r => AttributeToInt64Input(r, "axes", 1)),
         (13, "Split", r => AttributeToInt64Input(r, "split", 1)),
         .. Each(13, NormalizeAlongOneAxis, "Hardmax", "LogSoftmax", "Softmax"),
+
+        // 13 -> 14
+        (14, "BatchNormalization", BatchNormalizationInferenceOutputs),
+
+        // 15 -> 16
+        (16, "RoiAlign", RoiAlignCoordinateMapping),
+
+        // 17 -> 18: the remaining reductions take their axes as an input, as ReduceSum has since 13.
+        .. Each(18, r => AttributeToInt64Input(r, "axes", 1),
+            "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSumSquare"),
+        (18, "Split", SplitOutputCount),
+
+        // 19 -> 20
+        (20, "GridSample", GridSampleModeNames),
+        (20, "DFT", DftAxisToInput),
+
+        // 20 -> 21
+        (21, "GroupNormalization", r => r.Refuse(
+            "GroupNormalization's scale and bias were per group at opset 18 and are per channel from opset 21; no rewrite is known without the channel count")),
     ]);
 
     // Experimental operators of the first opsets that ONNX dropped (ONNX 1.5): no later version of them exists.

@@ -10,7 +10,7 @@ public sealed record OpsetChange(long From, long To, int ConvertedNodes);
 
 /// <summary>
 /// Raises the version of the default ONNX operator set a model imports, so that a pass may add operators
-/// that need a newer version (per-axis DequantizeLinear needs 13). Operators whose inputs or meaning
+/// that need a newer version (per-axis DequantizeLinear needs 13, blocked 4-bit DequantizeLinear 21). Operators whose inputs or meaning
 /// changed between the model's version and the target are rewritten so that the model computes the same
 /// outputs; where no rewrite is known the upgrade refuses with <see cref="DiagnosticCodes.OpsetUpgradeBlocked"/>,
 /// names the operators and leaves the model unchanged.
@@ -26,9 +26,14 @@ public sealed record OpsetChange(long From, long To, int ConvertedNodes);
 /// <item>to 11: Clip's and Pad's attributes, Resize's coordinate mapping, Scatter (to ScatterElements);</item>
 /// <item>to 12: Dropout's ratio;</item>
 /// <item>to 13: the axes of Squeeze, Unsqueeze and ReduceSum, Split's split, and the axis of Softmax, LogSoftmax and
-/// Hardmax (by Flatten and Reshape where the axis is not the last).</item>
+/// Hardmax (by Flatten and Reshape where the axis is not the last);</item>
+/// <item>to 14: BatchNormalization's statistics outputs where nothing reads them (dropped);</item>
+/// <item>to 16: RoiAlign's default coordinate mapping;</item>
+/// <item>to 18: the axes of the other reductions (ReduceMean, ReduceMax, ...), Split's output count;</item>
+/// <item>to 20: GridSample's mode names, DFT's axis.</item>
 /// </list>
-/// <para>Refused: Scan before opset 9, the experimental operators ONNX removed, MeanVarianceNormalization before
+/// <para>Refused: GroupNormalization of opset 18 raised to 21 (its scale and bias changed from per group to per channel),
+/// BatchNormalization statistics outputs that are read, Scan before opset 9, the experimental operators ONNX removed, MeanVarianceNormalization before
 /// opset 9, BatchNormalization with <c>spatial=0</c> or <c>is_test=0</c>, a Dropout mask that is read before opset
 /// 12 (ONNX Runtime fills it with zeros there, with true from 12 on), operators whose definition changed before
 /// opset 6, and rewrites that need a rank or a constant the model does not give (opset 6 broadcasting at an axis,
@@ -38,7 +43,7 @@ public sealed record OpsetChange(long From, long To, int ConvertedNodes);
 public static class OpsetUpgrade
 {
     /// <summary>The newest version this upgrade knows the changes up to.</summary>
-    public const long MaxTargetVersion = 13;
+    public const long MaxTargetVersion = 21;
 
     /// <summary>
     /// The oldest version this upgrade starts from. Rewrites are known from opset 6 on; a model importing an older
@@ -90,13 +95,19 @@ public static class OpsetUpgrade
         }
 
         OpsetVersions.SetDefaultDomainVersion(model, target);
-        if (model.IrVersion < 7)
-        {
-            model.IrVersion = 7;
-        }
+        model.IrVersion = Math.Max(model.IrVersion, MinimumIrVersion(target));
 
         return new OpsetChange(from, target, conversion.ConvertedNodes);
     }
+
+    /// <summary>The oldest IR version that may import opset <paramref name="version"/> (ONNX's versioning table), at least 7.</summary>
+    public static long MinimumIrVersion(long version) => version switch
+    {
+        >= 21 => 10,
+        >= 19 => 9,
+        >= 15 => 8,
+        _ => 7,
+    };
 
     private static string RefusalMessage(long from, long target, IReadOnlyDictionary<string, SortedSet<string>> refusals)
     {

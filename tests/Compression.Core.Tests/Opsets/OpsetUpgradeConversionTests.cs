@@ -555,7 +555,7 @@ public sealed class OpsetUpgradeConversionTests
         Assert.Null(OpsetUpgrade.Apply(model, 13));
         Assert.Null(OpsetUpgrade.Apply(model, 11));
         Assert.Equal(before, OnnxModelFile.ToBytes(model));
-        Assert.Throws<ArgumentOutOfRangeException>(() => OpsetUpgrade.Apply(model, 14));
+        Assert.Throws<ArgumentOutOfRangeException>(() => OpsetUpgrade.Apply(model, OpsetUpgrade.MaxTargetVersion + 1));
     }
 
     internal static ModelProto Upgrade(ModelProto original, int expectedConverted)

@@ -145,6 +145,48 @@ public sealed class OpsetUpgradeRefusalTests
         Assert.Equal(before, OnnxModelFile.ToBytes(model));
     }
 
+    public static TheoryData<string, ModelProto, string> RefusedTo21 => new()
+    {
+        {
+            "GroupNormalization", new ModelBuilder(18, irVersion: 8)
+                .Input("x", DataType.Float, 1, 4, 2, 2)
+                .Initializer("scale", [2], [1f, 2f])
+                .Initializer("bias", [2], [0f, 1f])
+                .Node("GroupNormalization", ["x", "scale", "bias"], ["y"], Int("num_groups", 2))
+                .Output("y", DataType.Float)
+                .Build(),
+            "per group at opset 18 and are per channel from opset 21"
+        },
+        {
+            "BatchNormalization", new ModelBuilder(9, irVersion: 7)
+                .Input("x", DataType.Float, 1, 2, 2, 2)
+                .Initializer("scale", [2], [1f, 2f])
+                .Initializer("bias", [2], [0f, 1f])
+                .Initializer("mean", [2], [0f, 1f])
+                .Initializer("var", [2], [1f, 1f])
+                .Node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y", "running_mean"])
+                .Output("y", DataType.Float)
+                .Output("running_mean", DataType.Float)
+                .Build(),
+            "a statistics output is read"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedTo21))]
+    public void Conversions_to_opset_21_that_cannot_keep_the_meaning_are_refused(string opType, ModelProto model, string reason)
+    {
+        byte[] before = OnnxModelFile.ToBytes(model);
+
+        CompressionException error = Assert.Throws<CompressionException>(() => OpsetUpgrade.Apply(model, 21));
+
+        Assert.Equal(DiagnosticCodes.OpsetUpgradeBlocked, error.Code);
+        Assert.Contains($"uses {opType},", error.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+        Assert.Contains("onnx.version_converter.convert_version(model, 21)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, OnnxModelFile.ToBytes(model));
+    }
+
     [Fact]
     public void Upgrading_the_same_model_twice_gives_the_same_bytes()
     {
