@@ -114,6 +114,8 @@ internal static class BenchmarkCommand
         yield return new("int8 StandardOps (DequantizeLinear), ONNX Runtime defaults", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true), WithoutSessionEntries: true);
         yield return new("int8 StandardOps + session.disable_quant_qdq=1", "int8-standard", defaults.Set(QuantizationSettings.StandardOps, true));
         yield return new("int4 (MatMulNBits, blocks of 32)", "int4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Int4));
+        yield return new("int4 StandardOps (blocked DequantizeLinear, opset 21)", "int4-standard", defaults
+            .Set(QuantizationSettings.Quantize, QuantizationSettings.Int4).Set(QuantizationSettings.StandardOps, true));
         yield return new("uint4 (MatMulNBits, zero points)", "uint4", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.UInt4));
         yield return new("fp16 (widened to float at load)", "fp16", defaults.Set(QuantizationSettings.Quantize, QuantizationSettings.Fp16));
         if (model.Calibration is { } calibration)

@@ -263,15 +263,57 @@ public sealed class QuantizedFormsTests
         AssertSameOutputs(model, result, Input("x", 3, 5, 64), 0.999);
     }
 
-    [Fact]
-    public void StandardOps_with_4_bits_is_refused_with_a_code_that_names_both_settings()
+    [Theory]
+    [InlineData(QuantizationSettings.Int4)]
+    [InlineData(QuantizationSettings.UInt4)]
+    public void StandardOps_with_4_bits_writes_blocked_DequantizeLinear_that_ONNX_Runtime_fuses_into_MatMulNBits(string quantize)
     {
-        CompressionException error = Assert.Throws<CompressionException>(() => Quantize(Mlp(),
-            Defaults.Set(QuantizationSettings.StandardOps, true).Set(QuantizationSettings.Quantize, "int4")));
+        // MatMul [K, N] (blocks along axis 0, which ONNX Runtime fuses), Gemm with transB [N, K] (blocks along axis 1) and a
+        // Conv (one scale per output channel), at opset 17.
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, 2, 4, 8, 8)
+            .Output("y", DataType.Float, 2, 10)
+            .Initializer("conv", [16, 4, 3, 3], SeededValues.Uniform(41, 16 * 4 * 9, 0.2f))
+            .Initializer("w1", [1024, 64], SeededValues.Uniform(42, 1024 * 64, 0.05f))
+            .Initializer("w2", [10, 64], SeededValues.Uniform(43, 10 * 64, 0.2f))
+            .Node("Conv", ["x", "conv"], ["c"], Attributes.Ints("pads", 1, 1, 1, 1))
+            .Node("Relu", ["c"], ["r"])
+            .Node("Flatten", ["r"], ["f"])
+            .Node("MatMul", ["f", "w1"], ["h"])
+            .Node("Gemm", ["h", "w2"], ["y"], Attributes.Int("transB", 1))
+            .Build();
 
-        Assert.Equal(DiagnosticCodes.InvalidSetting, error.Code);
-        Assert.Contains("StandardOps=true", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Quantize=int4", error.Message, StringComparison.Ordinal);
+        Quantized result = Quantize(model, Defaults.Set(QuantizationSettings.StandardOps, true).Set(QuantizationSettings.Quantize, quantize)
+            .Set(QuantizationSettings.WeightThreshold, 0L));
+
+        Assert.Equal(21, result.Model.OpsetImport.Single(o => o.Domain.Length == 0).Version);
+        Assert.True(result.Model.IrVersion >= 10, $"IR version {result.Model.IrVersion}");
+        DataType levels = quantize == QuantizationSettings.Int4 ? DataType.Int4 : DataType.Uint4;
+        NodeProto Dequantize(string weight) => result.Model.Graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Output[0] == weight);
+        Assert.Equal((0L, 32L), (Dequantize("w1").Attribute.Single(a => a.Name == "axis").I, Dequantize("w1").Attribute.Single(a => a.Name == "block_size").I));
+        Assert.Equal((1L, 32L), (Dequantize("w2").Attribute.Single(a => a.Name == "axis").I, Dequantize("w2").Attribute.Single(a => a.Name == "block_size").I));
+        Assert.Equal([0L], Dequantize("conv").Attribute.Select(a => a.I));
+        Assert.Equal([32L, 64L], result.Model.Graph.Initializer.Single(t => t.Name == Dequantize("w1").Input[1]).Dims);
+        Assert.All(result.Model.Graph.Node.Where(n => n.OpType == "DequantizeLinear"),
+            n => Assert.Equal((int)levels, result.Model.Graph.Initializer.Single(t => t.Name == n.Input[0]).DataType));
+        Assert.Equal(quantize == QuantizationSettings.UInt4 ? 3 : 0, result.Model.Graph.Node.Count(n => n.OpType == "DequantizeLinear" && n.Input.Count == 3));
+        TensorChange w1 = result.Pass.Changed.Single(c => c.Name == "w1");
+        Assert.StartsWith($"{quantize} DequantizeLinear", w1.Technique, StringComparison.Ordinal);
+        Assert.True(w1.BytesAfter <= 0.165 * w1.BytesBefore, $"{w1.BytesAfter} of {w1.BytesBefore} bytes");
+        Assert.Empty(result.Pass.SessionConfig);
+        // Uniform random weights, 4 bits, and a Conv with one scale per channel: the hardest case for 4 bits.
+        AssertSameOutputs(model, result, Input("x", 2, 4, 8, 8), 0.98);
+
+        // ONNX Runtime with its default options fuses the MatMul's DequantizeLinear into MatMulNBits.
+        using var folder = new TemporaryFolder();
+        string optimized = folder.File("optimized.onnx");
+        File.WriteAllBytes(folder.File("model.onnx"), OnnxModelFile.ToBytes(result.Model));
+        using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions { OptimizedModelFilePath = optimized })
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(folder.File("model.onnx"), options))
+        {
+        }
+
+        Assert.Single(OnnxModelFile.Load(optimized).Graph.Node, n => n.OpType == "MatMulNBits");
     }
 
     [Theory]

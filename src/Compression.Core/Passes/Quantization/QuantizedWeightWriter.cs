@@ -58,6 +58,9 @@ internal sealed class QuantizedWeightWriter(Model model)
             case WeightForm.PackedGather:
                 WritePackedGather(plan, quantized, emitted);
                 break;
+            case WeightForm.Standard when plan.Bits == 4:
+                WriteStandard4Bit(plan, quantized, dims, emitted);
+                break;
             default:
                 WriteDequantized(plan, quantized, dims, emitted);
                 break;
@@ -218,6 +221,85 @@ internal sealed class QuantizedWeightWriter(Model model)
         }
 
         constantsInserted[graph] = index;
+    }
+
+    /// <summary>
+    /// 4-bit standard form: DequantizeLinear (opset 21) of int4 levels (uint4 with zero points) under the weight's own name.
+    /// A 2-D MatMul or Gemm weight has a scale per block of <see cref="WeightPlan.BlockSize"/> along its input axis, the form
+    /// ONNX Runtime fuses into MatMulNBits (for MatMul's [K, N] weight: blocks along axis 0); any other weight has a scale
+    /// per output channel.
+    /// </summary>
+    private void WriteStandard4Bit(WeightPlan plan, BlockQuantizedWeight quantized, long[] dims, Emitted emitted)
+    {
+        Value weight = plan.Weight;
+        Graph graph = weight.Graph;
+        BlockFormat format = quantized.Format;
+        bool symmetric = format.Symmetric;
+        int position = graph.DetachInitializer(weight);
+        emitted.Position = position;
+        byte[] levels = ChannelLayout.FromChannelMajor(quantized.Levels, dims, plan.Axis);
+        Value levelsValue = emitted.Add(Int4Tensor("_quantized", dims, levels, symmetric ? format.Midpoint : 0));
+
+        AttributeProto[] attributes;
+        long[] parameterDims;
+        byte[] zeroPoints = quantized.ZeroPoints;
+        float[] scales = quantized.Scales;
+        if (plan.BlockSize > 0)
+        {
+            // Scales are [channels, blocks] per channel; DequantizeLinear wants the weight's layout with the input axis in blocks.
+            int blockAxis = 1 - plan.Axis;
+            int blocks = format.BlocksPer(quantized.K);
+            parameterDims = plan.Axis == 0 ? [quantized.N, blocks] : [blocks, quantized.N];
+            if (plan.Axis == 1)
+            {
+                scales = new float[scales.Length];
+                zeroPoints = ChannelLayout.Transpose(zeroPoints, quantized.N, blocks);
+                for (int n = 0; n < quantized.N; n++)
+                {
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        scales[(b * quantized.N) + n] = quantized.Scales[(n * blocks) + b];
+                    }
+                }
+            }
+
+            attributes = [Int("axis", blockAxis), Int("block_size", plan.BlockSize)];
+        }
+        else
+        {
+            parameterDims = plan.Axis < 0 ? [] : [dims[plan.Axis]];
+            attributes = plan.Axis < 0 ? [] : [Int("axis", plan.Axis)];
+        }
+
+        Value scale = emitted.Add(TensorValues.Create<float>("_scale", parameterDims, scales));
+        Value?[] inputs = symmetric ? [levelsValue, scale] : [levelsValue, scale, emitted.Add(Int4Tensor("_zero_point", parameterDims, zeroPoints, 0))];
+        Node dequantize = graph.CreateNode("DequantizeLinear", string.Empty, weight.Name + "_DequantizeLinear", inputs, [weight], attributes);
+        int index = constantsInserted.TryGetValue(graph, out int count) ? count : 0;
+        graph.Insert(index, dequantize);
+        constantsInserted[graph] = index + 1;
+    }
+
+    /// <summary>
+    /// A 4-bit tensor of <paramref name="values"/> (levels 0 to 15), two to a byte with the first in the low half, as ONNX
+    /// stores INT4 and UINT4: signed (each value less <paramref name="midpoint"/>) when <paramref name="midpoint"/> is not 0.
+    /// </summary>
+    private static TensorProto Int4Tensor(string name, long[] dims, byte[] values, int midpoint)
+    {
+        var packed = new byte[(values.Length + 1) / 2];
+        for (int i = 0; i < values.Length; i++)
+        {
+            int nibble = (values[i] - midpoint) & 0xF;
+            packed[i / 2] |= (byte)((i & 1) == 0 ? nibble : nibble << 4);
+        }
+
+        var tensor = new TensorProto
+        {
+            Name = name,
+            DataType = (int)(midpoint != 0 ? DataType.Int4 : DataType.Uint4),
+            RawData = Google.Protobuf.ByteString.CopyFrom(packed),
+        };
+        tensor.Dims.AddRange(dims);
+        return tensor;
     }
 
     /// <summary>

@@ -108,7 +108,7 @@ internal sealed record WeightPlan(Value Weight, IReadOnlyList<WeightSlot> Slots,
         WeightForm.Folded => $"{Bits}-bit, folded to float at load",
         WeightForm.Static => "8-bit static QDQ (weights, inputs and outputs)",
         WeightForm.Half => "fp16, widened to float at load",
-        _ => $"{(Choice.HasZeroPoints ? "uint8" : "int8")} DequantizeLinear",
+        _ => Bits == 4 ? $"{(Choice.HasZeroPoints ? "uint4" : "int4")} DequantizeLinear" : $"{(Choice.HasZeroPoints ? "uint8" : "int8")} DequantizeLinear",
     };
 
     /// <summary>The levels and their scales (<c>symmetric, one scale per output channel</c>).</summary>

@@ -21,7 +21,8 @@ namespace Compression.Core.Passes.Quantization;
 /// <item>Gather tables read by row: com.microsoft.GatherBlockQuantized.</item>
 /// <item>Conv, and weights read by other operators too: integer constants with Cast and Mul, which ONNX Runtime's constant
 /// folding turns back into the float weight at load (a smaller file that runs at float speed).</item>
-/// <item><c>StandardOps=true</c>: the standard DequantizeLinear (opset 13), for other runtimes.</item>
+/// <item><c>StandardOps=true</c>: the standard DequantizeLinear, for other runtimes: 8-bit per channel (opset 13), or 4-bit
+/// in blocks along the input of MatMul and Gemm weights (opset 21), which ONNX Runtime fuses into MatMulNBits.</item>
 /// </list>
 /// Settings apply per node (the overrides file); a weight read by several nodes is quantized only when they agree.
 /// </summary>
@@ -29,6 +30,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
 {
     /// <summary>The opset per-axis DequantizeLinear needs.</summary>
     public const long RequiredOpsetVersion = 13;
+
+    /// <summary>The opset 4-bit (and blocked) DequantizeLinear needs.</summary>
+    public const long Int4OpsetVersion = 21;
 
     /// <summary>The opset DynamicQuantizeLinear needs.</summary>
     public const long DynamicOpsetVersion = 11;
@@ -49,6 +53,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
     public long RequiredOpset(PassContext context) =>
         FindPlans(context, [], scanValues: false).Select(p => p.Form switch
         {
+            WeightForm.Standard when p.Bits == 4 => Int4OpsetVersion,
             WeightForm.Standard or WeightForm.Static => RequiredOpsetVersion,
             WeightForm.DynamicMatMul => DynamicOpsetVersion,
             _ => MinimumOpsetVersion,
@@ -121,8 +126,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
             };
         }
 
-        // The entry that folds DequantizeLinear weights would also stop ONNX Runtime from fusing the static pairs.
-        if (!plans.Any(p => p.Form == WeightForm.Standard) || activations is not null)
+        // The entry that folds DequantizeLinear weights would also stop ONNX Runtime from fusing the static pairs, and the
+        // blocked 4-bit DequantizeLinear weights into MatMulNBits.
+        if (!plans.Any(p => p.Form == WeightForm.Standard) || activations is not null || plans.Any(p => p.Form == WeightForm.Standard && p.Bits == 4))
         {
             return result;
         }
@@ -248,15 +254,6 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 continue;
             }
 
-            if (choice.StandardOps && choice.Bits == 4)
-            {
-                throw new CompressionException(DiagnosticCodes.InvalidSetting, context.ModelPath,
-                    $"StandardOps=true ({settings.OriginOf(QuantizationSettings.StandardOps, list[0].Node)}) with Quantize={choice.Quantize} " +
-                    $"({settings.OriginOf(QuantizationSettings.Quantize, list[0].Node)}) for '{weight.Name}': the standard form is 8-bit " +
-                    "DequantizeLinear; 4-bit DequantizeLinear needs opset 21, which this version does not write. " +
-                    "Use Quantize=int8 or uint8 with StandardOps, or leave StandardOps=false for ONNX Runtime's 4-bit kernels.");
-            }
-
             if (choice.Quantize == QuantizationSettings.Fp16)
             {
                 if (CheckWeight(weight, choice.Threshold, scanValues) is { } reason)
@@ -344,6 +341,11 @@ public sealed class WeightQuantizationPass : ICompressionPass
             return new WeightPlan(weight, slots, choice, WeightForm.Static, choice.PerChannel ? slots[0].Axis : -1, 0, 8, null);
         }
 
+        if (choice.StandardOps && choice.Bits == 4)
+        {
+            return StandardPlan4Bit(weight, slots, choice, allMatrix, allTable, out refusal);
+        }
+
         if (!choice.StandardOps && !weight.IsGraphOutput && kernelProblem is null)
         {
             if (allMatrix && slots.All(s => s.Axis == slots[0].Axis))
@@ -390,6 +392,29 @@ public sealed class WeightQuantizationPass : ICompressionPass
 
         WeightForm form = choice.StandardOps ? WeightForm.Standard : WeightForm.Folded;
         return new WeightPlan(weight, slots, choice, form, foldedAxis, 0, 8, notes.Count == 0 ? null : string.Join("; ", notes));
+    }
+
+    /// <summary>
+    /// 4-bit DequantizeLinear (opset 21): blocks along the input axis of a 2-D MatMul or Gemm weight (which ONNX Runtime fuses
+    /// into MatMulNBits for MatMul), one scale per output channel for any other weight.
+    /// </summary>
+    private static WeightPlan? StandardPlan4Bit(Value weight, List<WeightSlot> slots, WeightChoice choice, bool allMatrix, bool allTable, out string? refusal)
+    {
+        refusal = null;
+        bool sameAxis = slots.All(s => s.Axis == slots[0].Axis);
+        if (allMatrix && sameAxis && weight.Initializer!.Dims.Count == 2)
+        {
+            return new WeightPlan(weight, slots, choice, WeightForm.Standard, slots[0].Axis, (int)choice.BlockSize, 4, null);
+        }
+
+        if (!allTable && slots.FirstOrDefault(s => s.Axis < 0) is { } misfit)
+        {
+            refusal = $"a {weight.Initializer!.Dims.Count}-D weight is not the weight layout {misfit.Node.OpType} quantization expects";
+            return null;
+        }
+
+        return new WeightPlan(weight, slots, choice, WeightForm.Standard, choice.PerChannel && sameAxis ? slots[0].Axis : -1, 0, 4,
+            "one scale per output channel: blocks are for 2-D MatMul and Gemm weights");
     }
 
     /// <summary>The largest power of two from 16 to <paramref name="block"/> that divides <paramref name="width"/>, or null.</summary>
