@@ -317,6 +317,22 @@ public sealed class QuantizedFormsTests
     }
 
     [Theory]
+    [InlineData("auto", 4, 64, 32)]
+    [InlineData("auto", 4, 16, 16)]
+    [InlineData("auto", 8, 64, 64)]
+    [InlineData("auto", 8, 256, 128)]
+    [InlineData("auto", 8, 4096, 128)]
+    [InlineData("auto", 8, 48, 16)]
+    [InlineData("64", 8, 4096, 64)]
+    [InlineData("16", 4, 4096, 16)]
+    public void BlockSize_auto_is_32_for_4_bits_and_the_fewest_bytes_up_to_128_for_8_bits(string setting, int bits, long length, int expected)
+    {
+        long value = (long)QuantizationSettings.BlockSize.Parse(setting);
+
+        Assert.Equal(expected, QuantizationSettings.BlockSizeFor(value, bits, length));
+    }
+
+    [Theory]
     [InlineData("48")]
     [InlineData("8")]
     [InlineData("512")]

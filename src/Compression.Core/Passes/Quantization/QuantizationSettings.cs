@@ -88,8 +88,9 @@ public static class QuantizationSettings
     public static IntegerSetting BlockSize { get; } = new(
         "BlockSize", Technique, SettingScope.Node, IntegerSetting.AutoValue, 16, 256,
         "Values that share one scale in the packed forms (4-bit and weight-only 8-bit MatMul and Gemm, Gather tables): " +
-        "smaller blocks are more accurate and a little larger. `auto`: 32 for 4-bit weights, 128 for 8-bit ones (a float " +
-        "scale per 32 bytes would add 12% to an 8-bit weight; its rounding error is small at any block size).")
+        "smaller blocks are more accurate and a little larger. `auto`: 32 for 4-bit weights; for 8-bit ones up to 128, the size " +
+        "that stores each channel in the fewest bytes (a float scale per 32 bytes would add 12% to an 8-bit weight, and its " +
+        "rounding error is small at any block size).")
     {
         PowerOfTwo = true,
         AutoName = "auto",
@@ -102,9 +103,37 @@ public static class QuantizationSettings
         "back to float at load (the same file size) and run in float: below about 128 K values (256 x 512), quantizing the " +
         "input at run time costs more than the integer product saves (see the measured table in the README).");
 
-    /// <summary>The block size of <paramref name="bits"/>-bit weights for a <see cref="BlockSize"/> value (resolving <c>auto</c>).</summary>
-    public static int BlockSizeFor(long blockSize, int bits) =>
-        blockSize != IntegerSetting.AutoValue ? (int)blockSize : bits == 4 ? AutoBlockSize4Bit : AutoBlockSize8Bit;
+    /// <summary>
+    /// The block size of <paramref name="bits"/>-bit weights whose blocks run along <paramref name="length"/> values, for a
+    /// <see cref="BlockSize"/> value. <c>auto</c>: 32 for 4 bits (16 for shorter inputs); for 8 bits the size up to 128 that
+    /// stores a channel in the fewest bytes, padding of the last block and one float scale per block counted (64 for an
+    /// input of 64, where a block of 128 would be half padding).
+    /// </summary>
+    public static int BlockSizeFor(long blockSize, int bits, long length)
+    {
+        if (blockSize != IntegerSetting.AutoValue)
+        {
+            return (int)blockSize;
+        }
+
+        if (bits == 4)
+        {
+            return length <= 16 ? 16 : AutoBlockSize4Bit;
+        }
+
+        int best = AutoBlockSize8Bit;
+        long fewest = long.MaxValue;
+        for (int block = AutoBlockSize8Bit; block >= 16; block /= 2)
+        {
+            long bytes = ((length + block - 1) / block) * (block + sizeof(float));
+            if (bytes < fewest)
+            {
+                (best, fewest) = (block, bytes);
+            }
+        }
+
+        return best;
+    }
 
     /// <summary>Levels symmetric around zero, or a zero point per channel or block.</summary>
     public static BooleanSetting Symmetric { get; } = new(

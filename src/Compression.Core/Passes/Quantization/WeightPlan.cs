@@ -3,7 +3,7 @@ using Compression.Core.Ir;
 namespace Compression.Core.Passes.Quantization;
 
 /// <summary>The quantization settings one weight gets, agreed by every node that reads it.</summary>
-/// <remarks><see cref="BlockSize"/> is resolved (never <c>auto</c>).</remarks>
+/// <remarks><see cref="BlockSize"/> is the setting's value (<see cref="Settings.IntegerSetting.AutoValue"/> for <c>auto</c>); the plan resolves it per weight.</remarks>
 internal sealed record WeightChoice(string Quantize, string Mode, long Threshold, long DynamicThreshold, bool PerChannel, long BlockSize, bool Symmetric, bool StandardOps, string Algorithm)
 {
     public int Bits => QuantizationSettings.BitsOf(Quantize);
@@ -12,7 +12,7 @@ internal sealed record WeightChoice(string Quantize, string Mode, long Threshold
     public bool HasZeroPoints => Quantize is QuantizationSettings.UInt8 or QuantizationSettings.UInt4 || !Symmetric;
 
     public override string ToString() =>
-        $"Quantize={Quantize}, QuantizeMode={Mode}, BlockSize={BlockSize}, Symmetric={(Symmetric ? "true" : "false")}, " +
+        $"Quantize={Quantize}, QuantizeMode={Mode}, BlockSize={QuantizationSettings.BlockSize.Format(BlockSize)}, Symmetric={(Symmetric ? "true" : "false")}, " +
         $"WeightThreshold={Threshold}, DynamicThreshold={DynamicThreshold}, PerChannel={(PerChannel ? "true" : "false")}, StandardOps={(StandardOps ? "true" : "false")}, Algorithm={Algorithm}";
 }
 

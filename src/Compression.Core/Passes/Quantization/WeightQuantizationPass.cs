@@ -353,7 +353,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 int axis = slots[0].Axis;
                 if (choice.Bits == 4 || choice.Mode == QuantizationSettings.WeightOnly)
                 {
-                    return new WeightPlan(weight, slots, choice, WeightForm.PackedMatMul, axis, (int)choice.BlockSize, choice.Bits, null);
+                    return new WeightPlan(weight, slots, choice, WeightForm.PackedMatMul, axis, BlockSize(choice, weight.Initializer.Dims[1 - axis]), choice.Bits, null);
                 }
 
                 if (TensorShape.ElementCount(weight.Initializer.Dims) >= choice.DynamicThreshold)
@@ -365,7 +365,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
                     $"below the dynamic threshold of {choice.DynamicThreshold} elements, where quantizing the input at run time costs more than it saves");
             }
 
-            if (allTable && FitBlock(weight.Initializer.Dims[1], (int)choice.BlockSize) is int block)
+            if (allTable && FitBlock(weight.Initializer.Dims[1], BlockSize(choice, weight.Initializer.Dims[1])) is int block)
             {
                 return new WeightPlan(weight, slots, choice, WeightForm.PackedGather, 0, block, choice.Bits, null);
             }
@@ -404,7 +404,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
         bool sameAxis = slots.All(s => s.Axis == slots[0].Axis);
         if (allMatrix && sameAxis && weight.Initializer!.Dims.Count == 2)
         {
-            return new WeightPlan(weight, slots, choice, WeightForm.Standard, slots[0].Axis, (int)choice.BlockSize, 4, null);
+            return new WeightPlan(weight, slots, choice, WeightForm.Standard, slots[0].Axis, BlockSize(choice, weight.Initializer.Dims[1 - slots[0].Axis]), 4, null);
         }
 
         if (!allTable && slots.FirstOrDefault(s => s.Axis < 0) is { } misfit)
@@ -416,6 +416,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
         return new WeightPlan(weight, slots, choice, WeightForm.Standard, choice.PerChannel && sameAxis ? slots[0].Axis : -1, 0, 4,
             "one scale per output channel: blocks are for 2-D MatMul and Gemm weights");
     }
+
+    /// <summary>The block size for blocks along <paramref name="length"/> values (resolving <c>BlockSize=auto</c>).</summary>
+    private static int BlockSize(WeightChoice choice, long length) => QuantizationSettings.BlockSizeFor(choice.BlockSize, choice.Bits, length);
 
     /// <summary>The largest power of two from 16 to <paramref name="block"/> that divides <paramref name="width"/>, or null.</summary>
     private static int? FitBlock(long width, int block)
@@ -440,7 +443,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
             settings.Get(QuantizationSettings.WeightThreshold, node),
             settings.Get(QuantizationSettings.DynamicThreshold, node),
             settings.Get(QuantizationSettings.PerChannel, node),
-            QuantizationSettings.BlockSizeFor(settings.Get(QuantizationSettings.BlockSize, node), QuantizationSettings.BitsOf(settings.Get(QuantizationSettings.Quantize, node))),
+            settings.Get(QuantizationSettings.BlockSize, node),
             settings.Get(QuantizationSettings.Symmetric, node),
             settings.Get(QuantizationSettings.StandardOps, node),
             settings.Get(QuantizationSettings.Algorithm, node));
