@@ -162,10 +162,10 @@ public static class QuantizationSettings
     /// <summary>Only operators of the ONNX standard.</summary>
     public static BooleanSetting StandardOps { get; } = new(
         "StandardOps", Technique, SettingScope.Node, false,
-        "Only standard ONNX operators, for runtimes other than ONNX Runtime: 8-bit weights through DequantizeLinear (opset 13), " +
-        "which ONNX Runtime runs at float speed only with the session entry `session.disable_quant_qdq=1` (the generated class " +
-        "sets it); 4-bit weights through DequantizeLinear with blocks of `BlockSize` along the input of MatMul and Gemm " +
-        "(opset 21; the model is raised to it), which ONNX Runtime fuses into MatMulNBits with its default options.");
+        "Only standard ONNX operators, for runtimes other than ONNX Runtime: 8-bit weights through DequantizeLinear (opset 13); " +
+        "4-bit weights through DequantizeLinear with blocks of `BlockSize` along the input of MatMul and Gemm and one scale per " +
+        "channel elsewhere (opset 21; the model is raised to it). ONNX Runtime runs either at float speed only with the session " +
+        "entry `session.disable_quant_qdq=1` (the generated class sets it).");
 
     /// <summary>Every option of the technique, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } = [Quantize, QuantizeMode, CalibrationMethod, BlockSize, Symmetric, Algorithm, WeightThreshold, DynamicThreshold, PerChannel, StandardOps];
