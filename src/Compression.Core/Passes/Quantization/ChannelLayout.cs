@@ -19,7 +19,8 @@ internal static class ChannelLayout
         (int outer, int count, int inner) = Split(dims, axis);
         channels = count;
         length = outer * inner;
-        var result = new float[values.Length];
+        // Every element is written below.
+        float[] result = GC.AllocateUninitializedArray<float>(values.Length);
         if (inner == 1)
         {
             // The channels are the last axis (MatMul's [K, N]): a matrix transpose.
@@ -48,7 +49,7 @@ internal static class ChannelLayout
 
         (int outer, int count, int inner) = Split(dims, axis);
         int length = outer * inner;
-        var result = new byte[channelMajor.Length];
+        byte[] result = GC.AllocateUninitializedArray<byte>(channelMajor.Length);
         if (inner == 1)
         {
             Transpose<byte>(channelMajor, result, count, outer);
@@ -74,24 +75,56 @@ internal static class ChannelLayout
         return result;
     }
 
-    /// <summary>Writes the transpose of the <c>[rows, columns]</c> matrix <paramref name="source"/> into <paramref name="target"/>, tile by tile.</summary>
-    private static void Transpose<T>(ReadOnlySpan<T> source, Span<T> target, int rows, int columns)
+    /// <summary>
+    /// Writes the transpose of the <c>[rows, columns]</c> matrix <paramref name="source"/> into <paramref name="target"/>,
+    /// tile by tile, bands of tiles in parallel for large matrices.
+    /// </summary>
+    // Fully optimized from the first call: a compression calls it a few times on large matrices, too few to tier up.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Transpose<T>(ReadOnlySpan<T> source, Span<T> target, int rows, int columns) where T : unmanaged
     {
         const int Tile = 32;
-        for (int r0 = 0; r0 < rows; r0 += Tile)
+        if ((long)rows * columns > source.Length || (long)rows * columns > target.Length)
         {
-            int r1 = Math.Min(rows, r0 + Tile);
-            for (int c0 = 0; c0 < columns; c0 += Tile)
+            throw new ArgumentException($"[{rows}, {columns}] does not fit the spans.", nameof(rows));
+        }
+
+        fixed (T* from = source)
+        fixed (T* to = target)
+        {
+            nint sourceAddress = (nint)from;
+            nint targetAddress = (nint)to;
+            int bands = (rows + Tile - 1) / Tile;
+            void Band(int band)
             {
-                int c1 = Math.Min(columns, c0 + Tile);
-                for (int r = r0; r < r1; r++)
+                T* s = (T*)sourceAddress;
+                T* t = (T*)targetAddress;
+                int r0 = band * Tile;
+                int r1 = Math.Min(rows, r0 + Tile);
+                for (int c0 = 0; c0 < columns; c0 += Tile)
                 {
-                    long from = (long)r * columns;
-                    for (int c = c0; c < c1; c++)
+                    int c1 = Math.Min(columns, c0 + Tile);
+                    for (int r = r0; r < r1; r++)
                     {
-                        target[(int)(((long)c * rows) + r)] = source[(int)(from + c)];
+                        T* row = s + ((long)r * columns);
+                        for (int c = c0; c < c1; c++)
+                        {
+                            t[((long)c * rows) + r] = row[c];
+                        }
                     }
                 }
+            }
+
+            if ((long)rows * columns < 1 << 20)
+            {
+                for (int band = 0; band < bands; band++)
+                {
+                    Band(band);
+                }
+            }
+            else
+            {
+                Parallel.For(0, bands, Band);
             }
         }
     }

@@ -58,7 +58,6 @@ public static class Gptq
         int batch = format.BlockSize * Math.Max(1, 128 / format.BlockSize);
         var errors = new float[(long)batch * n];
         var blockValues = new float[format.BlockSize];
-        var scratch = new float[format.BlockSize];
         for (int start = 0; start < k; start += batch)
         {
             int stop = Math.Min(k, start + batch);
@@ -75,7 +74,7 @@ public static class Gptq
                             blockValues[j] = transposed[((long)(i + j) * n) + row];
                         }
 
-                        (float scale, byte zero) = BlockQuantization.ChooseScale(blockValues.AsSpan(0, length), format, scratch);
+                        (float scale, byte zero) = BlockQuantization.ChooseScale(blockValues.AsSpan(0, length), format);
                         scales[(row * blocks) + block] = scale;
                         zeros[(row * blocks) + block] = zero;
                     }

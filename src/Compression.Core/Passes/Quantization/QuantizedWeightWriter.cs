@@ -43,7 +43,7 @@ internal sealed class QuantizedWeightWriter(Model model)
             outputError = Gptq.RelativeOutputError(channelMajor, quantized, hessian);
         }
 
-        double maxError = MaxError(channelMajor, quantized);
+        double maxError = double.IsNaN(quantized.MaxError) ? MaxError(channelMajor, quantized) : quantized.MaxError;
 
         Graph graph = weight.Graph;
         var emitted = new Emitted(graph, graph.Initializers.ToList().IndexOf(weight), weight.Name);
