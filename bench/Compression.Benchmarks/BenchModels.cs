@@ -68,12 +68,12 @@ internal static class BenchModels
 
         if (options.Models.Contains(DigitsMlp))
         {
-            yield return Digits(DigitsMlp, Path.Combine(root, "samples", "Digits", "Models", "digits.onnx"), digits, calibration);
+            yield return Digits(DigitsMlp, Path.Combine(root, "samples", "Digits", "Models", "digits.onnx"), digits, calibration, options.Batch);
         }
 
         if (options.Models.Contains(DigitsCnn))
         {
-            yield return Digits(DigitsCnn, Path.Combine(root, "bench", "models", "digits_cnn.onnx"), digits, calibration);
+            yield return Digits(DigitsCnn, Path.Combine(root, "bench", "models", "digits_cnn.onnx"), digits, calibration, options.Batch);
         }
 
         if (options.Models.Contains(ResNet))
@@ -120,15 +120,15 @@ internal static class BenchModels
             {
                 string name = $"layer-{k}x{n}";
                 string path = Save(GeneratedModels.Layer(k, n), work, name + ".onnx");
-                OnnxTensor[] Vector(int seed) => [new OnnxTensor<float>(Uniform(seed, k), [1, k])];
+                OnnxTensor[] Vector(int seed, int rows) => [new OnnxTensor<float>(Uniform(seed, rows * k), [rows, k])];
                 yield return new BenchModel
                 {
                     Name = name,
                     Path = path,
                     InputNames = ["x"],
-                    LatencyInputs = Vector(1),
-                    Judge = (session, original) => CompareOutputs(session, original, ["x"], Enumerable.Range(1, 4).Select(Vector)),
-                    Fast = (long)k * n <= 1 << 20,
+                    LatencyInputs = Vector(1, options.Batch),
+                    Judge = (session, original) => CompareOutputs(session, original, ["x"], Enumerable.Range(1, 4).Select(seed => Vector(seed, 1))),
+                    Fast = (long)k * n * options.Batch <= 1 << 20,
                     Layer = true,
                 };
             }
@@ -140,22 +140,23 @@ internal static class BenchModels
             string path = Save(GeneratedModels.LargeMlp(), work, "large_mlp.onnx");
             Console.Error.WriteLine($"[{LargeMlp}] built and saved in {clock.Elapsed.TotalSeconds:F1} s");
             CompressionCost.Print(path, work);
-            OnnxTensor[] Vector(int seed) => [new OnnxTensor<float>(Uniform(seed, 4096), [1, 4096])];
+            OnnxTensor[] Vector(int seed, int rows) => [new OnnxTensor<float>(Uniform(seed, rows * 4096), [rows, 4096])];
             yield return new BenchModel
             {
                 Name = LargeMlp,
                 Path = path,
                 InputNames = ["x"],
-                LatencyInputs = Vector(1),
-                Judge = (session, original) => CompareOutputs(session, original, ["x"], Enumerable.Range(1, 4).Select(Vector)),
+                LatencyInputs = Vector(1, options.Batch),
+                Judge = (session, original) => CompareOutputs(session, original, ["x"], Enumerable.Range(1, 4).Select(seed => Vector(seed, 1))),
                 Large = true,
             };
         }
     }
 
-    private static BenchModel Digits(string name, string path, DigitsTestSet digits, string calibration)
+    private static BenchModel Digits(string name, string path, DigitsTestSet digits, string calibration, int batch)
     {
-        var one = new OnnxTensor<float>(digits.Images.AsSpan(0, DigitsTestSet.Pixels).ToArray(), [1, DigitsTestSet.Pixels]);
+        float[] rows = Enumerable.Range(0, batch).SelectMany(i => digits.Images.AsSpan((i % digits.Count) * DigitsTestSet.Pixels, DigitsTestSet.Pixels).ToArray()).ToArray();
+        var one = new OnnxTensor<float>(rows, [batch, DigitsTestSet.Pixels]);
         return new BenchModel
         {
             Name = name,

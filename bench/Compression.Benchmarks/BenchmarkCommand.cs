@@ -47,7 +47,7 @@ internal static class BenchmarkCommand
         Console.WriteLine($"ONNX Runtime {OnnxRuntimeLibrary.Version} ({OnnxRuntimeLibrary.LoadedPath}), default session options but " +
             (options.Threads == 1 ? "1 intra-op thread" : $"{(options.Threads == 0 ? "the default number of" : options.Threads.ToString(CultureInfo.InvariantCulture))} intra-op threads without spinning"));
         Console.WriteLine($".NET {Environment.Version}, {Environment.ProcessorCount} logical processors, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        Console.WriteLine($"{options.Iterations} timed runs after {options.Warmup} warm-up runs per variant (x{BenchModel.SmallModelScale} for models under 1 ms); batch 1.");
+        Console.WriteLine($"{options.Iterations} timed runs after {options.Warmup} warm-up runs per variant (x{BenchModel.SmallModelScale} for models under 1 ms); batch {options.Batch}{(options.Batch == 1 ? string.Empty : " (the ResNet and the transformer: 1)")}.");
         Console.WriteLine();
 
         var rows = new List<Row>();

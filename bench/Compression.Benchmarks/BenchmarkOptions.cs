@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--models a,b] [--large]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
@@ -12,14 +12,19 @@ internal sealed record BenchmarkOptions
     /// <summary>Intra-op threads; 0 is ONNX Runtime's default (then, as for any count above 1, without spinning).</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Rows per timed run for the models with a batch dimension (the digits models, the layers, the 1 GB MLP).</summary>
+    public int Batch { get; init; } = 1;
+
     /// <summary>The models to bench.</summary>
     public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n is not BenchModels.LargeMlp and not BenchModels.Layers), StringComparer.Ordinal);
 
     public static string Usage =>
-        "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--models a,b] [--large]\n" +
+        "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]\n" +
         "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
         "  --warmup N      untimed rounds first (default 5)\n" +
         "  --threads N     intra-op threads (default 1; 0: ONNX Runtime's default; above 1 with session.intra_op.allow_spinning=0)\n" +
+        "  --batch N       rows per timed run for the digits models, the layers and the 1 GB MLP (default 1; the ResNet and the\n" +
+        "                  transformer's 128 tokens keep their fixed shapes)\n" +
         $"  --models a,b    which models (default all but {BenchModels.LargeMlp} and {BenchModels.Layers}): {string.Join(", ", BenchModels.Names)}\n" +
         $"                  ({BenchModels.Layers}: single MatMul layers from 64 x 256 to 2048 x 2048, fp32 against the MatMul forms)\n" +
         $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)";
@@ -41,6 +46,9 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--threads":
                     options = options with { Threads = Number(arg, Next(), error, 0) ?? -1 };
+                    break;
+                case "--batch":
+                    options = options with { Batch = Number(arg, Next(), error, 1) ?? -1 };
                     break;
                 case "--models":
                     string[] names = (Next() ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -65,7 +73,7 @@ internal sealed record BenchmarkOptions
             }
         }
 
-        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 ? null : options;
+        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 ? null : options;
     }
 
     private static int? Number(string name, string? value, TextWriter error, int minimum)

@@ -62,7 +62,7 @@ internal static class GeneratedModels
             GraphWriter.Tensor("x", DataType.Float, "batch", width), GraphWriter.Tensor("y", DataType.Float, "batch", width));
     }
 
-    /// <summary>One MatMul layer with a bias and ReLU: input <c>x</c> [1, <paramref name="k"/>], weight [k, n].</summary>
+    /// <summary>One MatMul layer with a bias and ReLU: input <c>x</c> [batch, <paramref name="k"/>], weight [k, n].</summary>
     public static ModelProto Layer(int k, int n, int seed = 13)
     {
         var b = new GraphWriter(seed);
@@ -71,7 +71,7 @@ internal static class GeneratedModels
         string h = b.Node("Add", [b.Node("MatMul", ["x", "weight"], "product"), "bias"], "sum");
         b.Node("Relu", [h], "y");
         return b.Model($"layer_{k}x{n}", $"One {k} x {n} MatMul layer for the quantization benchmark (seeded weights).",
-            GraphWriter.Tensor("x", DataType.Float, 1, k), GraphWriter.Tensor("y", DataType.Float, 1, n));
+            GraphWriter.Tensor("x", DataType.Float, "batch", k), GraphWriter.Tensor("y", DataType.Float, "batch", n));
     }
 
     private static string Relu(GraphWriter b, string x) => b.Node("Relu", [x], x + ".relu");
