@@ -34,6 +34,10 @@ public sealed record CompressionRequest(string InputPath, string OutputPath)
 
     /// <summary>The settings given for the model; what is not given takes its default.</summary>
     public CompressionSettings Settings { get; init; } = CompressionSettings.Default;
+
+    /// <summary>The largest compressed model written as one file; protobuf's limit, lowered only by tests so that a small
+    /// model takes the path of one over 2 GiB.</summary>
+    internal long SingleFileLimit { get; init; } = int.MaxValue;
 }
 
 /// <summary>What a compression produced.</summary>
@@ -102,12 +106,34 @@ public static class ModelCompressor
         warnings.InsertRange(0, pipeline.Warnings);
 
         ModelProto compressedModel = model.ToProto();
-        LoadRemainingExternalData(compressedModel, inputPath);
-        byte[] compressed = Serialize(compressedModel, inputPath);
+        using StagingFolder? staging = externalFiles.Count > 0 || ExceedsLimit(compressedModel, request.SingleFileLimit)
+            ? StagingFolder.Create(outputPath, inputPath)
+            : null;
+        byte[] compressed;
+        long compressedBytes;
+        string? stagedData = null;
+        if (staging is null)
+        {
+            compressed = Serialize(compressedModel, inputPath, request.SingleFileLimit, settings);
+            compressedBytes = compressed.Length;
+        }
+        else
+        {
+            // The weights go to a data file named after the output, streamed tensor by tensor, and ONNX Runtime reads the
+            // staged files itself: nothing holds the whole model in memory.
+            stagedData = staging.File(Path.GetFileName(outputPath) + ExternalDataSuffix);
+            long dataBytes = WriteExternalData(compressedModel, stagedData, Path.GetFileName(stagedData), settings.Get(SettingsCatalog.ExternalDataThreshold), inputPath);
+            compressed = Serialize(compressedModel, inputPath, request.SingleFileLimit, settings);
+            compressedBytes = compressed.Length + dataBytes;
+            File.WriteAllBytes(staging.File(Path.GetFileName(outputPath)), compressed);
+        }
+
         ValidationResult? validation = null;
         if (evaluator is not null)
         {
-            validation = evaluator.Score(compressed, pipeline.SessionConfig);
+            validation = staging is null
+                ? evaluator.Score(compressed, pipeline.SessionConfig)
+                : evaluator.Score(staging.File(Path.GetFileName(outputPath)), pipeline.SessionConfig);
             validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
             ApplyGates(validation, settings, inputPath, warnings);
         }
@@ -117,7 +143,7 @@ public static class ModelCompressor
             description,
             pipeline.Techniques,
             originalBytes,
-            compressed.Length,
+            compressedBytes,
             pipeline.SessionConfig,
             inputs,
             outputs);
@@ -126,7 +152,7 @@ public static class ModelCompressor
             Path.GetFileName(outputPath),
             $"onnx-compress {Version}",
             settings.Report(),
-            new SizeReport(originalBytes, compressed.Length),
+            new SizeReport(originalBytes, compressedBytes),
             pipeline.Opset,
             pipeline.Passes,
             pipeline.SessionConfig,
@@ -139,6 +165,10 @@ public static class ModelCompressor
             new(outputPath, "the compressed model", compressed),
             new(signaturePath, "the model signature", Encoding.UTF8.GetBytes(signature.ToText())),
         };
+        if (stagedData is not null)
+        {
+            files.Insert(1, OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", stagedData));
+        }
         if (request.ReportPath is not null)
         {
             files.Add(new(Path.GetFullPath(request.ReportPath), "the compression report", Encoding.UTF8.GetBytes(report.ToJson())));
@@ -223,7 +253,53 @@ public static class ModelCompressor
             "overrides file), loosen the gate, or set CompressionGate=warn to write it anyway.");
     }
 
-    /// <summary>Reads the external data of every tensor still kept in files into the model: its output is one file.</summary>
+    /// <summary>What the compressed model's external data file adds to its name: <c>model.onnx</c> keeps its weights in
+    /// <c>model.onnx.data</c> beside it.</summary>
+    public const string ExternalDataSuffix = ".data";
+
+    /// <summary>Whether the model would be larger than <paramref name="limit"/> bytes serialized (tensors in external data
+    /// count only their references).</summary>
+    private static bool ExceedsLimit(ModelProto model, long limit)
+    {
+        long bytes = 0;
+        foreach (TensorProto tensor in ModelTensors.Enumerate(model))
+        {
+            int size = tensor.CalculateSize();
+            bytes += size < 0 ? limit + 1 : size;
+            if (bytes > limit)
+            {
+                return true;
+            }
+        }
+
+        int total = model.CalculateSize();
+        return total < 0 || total > limit;
+    }
+
+    /// <summary>Writes the model's large tensors to <paramref name="dataPath"/> and points them at <paramref name="location"/>.</summary>
+    private static long WriteExternalData(ModelProto model, string dataPath, string location, long threshold, string inputPath)
+    {
+        try
+        {
+            using var data = new FileStream(dataPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+            long bytes = ExternalDataWriter.Write(model, data, location, threshold, Path.GetDirectoryName(inputPath), inputPath);
+            data.Flush(flushToDisk: true);
+            return bytes;
+        }
+        catch (OnnxFormatException e)
+        {
+            throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath,
+                $"'{inputPath}' is not a readable ONNX model: {e.Message} Expected an ONNX ModelProto file, as exporters write it.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressionException(DiagnosticCodes.OutputNotWritten, inputPath,
+                $"Could not write the compressed model's external data to '{dataPath}': {e.Message} Check that the output folder is writable " +
+                "and has room for the data file. Nothing was written.", e);
+        }
+    }
+
+    /// <summary>Reads the external data of every tensor still kept in files into the model.</summary>
     private static void LoadRemainingExternalData(ModelProto model, string inputPath)
     {
         try
@@ -320,5 +396,22 @@ public static class ModelCompressor
             throw new CompressionException(DiagnosticCodes.ModelTooLarge, inputPath,
                 $"The compressed model cannot be written as one file: {e.Message}", e);
         }
+    }
+
+    /// <summary>The compressed model's <c>.onnx</c> file, which must stay under <paramref name="limit"/> bytes even when its
+    /// large tensors are in the data file.</summary>
+    private static byte[] Serialize(ModelProto model, string inputPath, long limit, ResolvedSettings settings)
+    {
+        if (!ExceedsLimit(model, limit))
+        {
+            return Serialize(model, inputPath);
+        }
+
+        throw new CompressionException(DiagnosticCodes.ModelTooLarge, inputPath,
+            $"The compressed model's .onnx file would exceed protobuf's 2 GiB limit even with its tensors of " +
+            $"{settings.Get(SettingsCatalog.ExternalDataThreshold)} bytes or more in its external data file " +
+            $"(ExternalDataThreshold, {settings.OriginOf(SettingsCatalog.ExternalDataThreshold)}): its small tensors, or tensors held " +
+            "in typed fields rather than raw_data, add up to too much. Lower ExternalDataThreshold (the default is 1024), or export " +
+            "the original with its weights as raw data.");
     }
 }

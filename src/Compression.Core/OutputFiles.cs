@@ -1,7 +1,15 @@
 namespace Compression.Core;
 
 /// <summary>A file the compressor writes: where, what it is (for messages), and its bytes.</summary>
-internal sealed record OutputFile(string Path, string What, byte[] Content);
+internal sealed record OutputFile(string Path, string What, byte[] Content)
+{
+    /// <summary>A file the compressor wrote already, in a folder on the destination's volume (the external data, too large
+    /// to hold in memory): it is moved into place with the others instead of <see cref="Content"/> being written.</summary>
+    public static OutputFile Staged(string path, string what, string stagedPath) => new(path, what, []) { StagedPath = stagedPath };
+
+    /// <summary>The staged file that becomes this file, or null when <see cref="Content"/> is written.</summary>
+    public string? StagedPath { get; private init; }
+}
 
 /// <summary>
 /// Writes the files of one compression together: each goes to a temporary file beside its destination, then all
@@ -27,6 +35,12 @@ internal static class OutputFiles
                 CreateFolder(Path.GetDirectoryName(file.Path)!, createdFolders);
                 string temporary = SiblingPath(file.Path, "tmp");
                 staged.Add((file, temporary));
+                if (file.StagedPath is not null)
+                {
+                    File.Move(file.StagedPath, temporary, overwrite: false);
+                    continue;
+                }
+
                 using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
                 stream.Write(file.Content);
                 stream.Flush(flushToDisk: true);

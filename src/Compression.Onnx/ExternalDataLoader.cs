@@ -93,8 +93,9 @@ internal sealed class ExternalDataLoader : IDisposable
         if (length > Array.MaxLength)
         {
             throw new OnnxFormatException(
-                $"{subject} has {length} bytes of external data in '{dataPath}', more than one protobuf tensor can hold in memory (2 GiB). " +
-                "Load the model without external data (loadExternalData: false) and read that tensor's file directly.",
+                $"{subject} has {length} bytes of external data in '{dataPath}', more than one tensor can hold in memory (2 GiB), so its values cannot be read. " +
+                "Leave the tensor as it is (Quantize=none for the nodes that read it, in an overrides file): tensors left alone are copied " +
+                "to the compressed model's external data file without being read whole.",
                 dataPath);
         }
 
@@ -116,7 +117,7 @@ internal sealed class ExternalDataLoader : IDisposable
         {
             throw new OnnxFormatException(
                 $"{subject} keeps its data in the external file '{dataPath}', which does not exist. " +
-                "Copy the model together with the data files beside it, or load it with loadExternalData: false.",
+                "Copy the model together with the data files beside it.",
                 dataPath,
                 new FileNotFoundException($"The external data file '{dataPath}' does not exist.", dataPath));
         }

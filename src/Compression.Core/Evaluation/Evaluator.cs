@@ -85,9 +85,18 @@ public sealed class Evaluator
 
     /// <summary>Runs <paramref name="candidate"/> on the samples and compares it with the reference.</summary>
     /// <exception cref="CompressionException">The candidate does not load or run, or computes outputs of another type or shape (OCB0102).</exception>
-    public ValidationResult Score(ReadOnlyMemory<byte> candidate, IReadOnlyDictionary<string, string> sessionConfig)
+    public ValidationResult Score(ReadOnlyMemory<byte> candidate, IReadOnlyDictionary<string, string> sessionConfig) =>
+        Score(() => new OnnxSession(candidate, Options(sessionConfig)));
+
+    /// <summary>Runs the candidate in <paramref name="candidatePath"/> on the samples and compares it with the reference:
+    /// ONNX Runtime reads the file, and its external data beside it, itself.</summary>
+    /// <exception cref="CompressionException">The candidate does not load or run, or computes outputs of another type or shape (OCB0102).</exception>
+    public ValidationResult Score(string candidatePath, IReadOnlyDictionary<string, string> sessionConfig) =>
+        Score(() => new OnnxSession(candidatePath, Options(sessionConfig)));
+
+    private ValidationResult Score(Func<OnnxSession> openCandidate)
     {
-        using OnnxSession compressed = Open(() => new OnnxSession(candidate, Options(sessionConfig)), DiagnosticCodes.CompressedModelFailsToRun, modelPath,
+        using OnnxSession compressed = Open(openCandidate, DiagnosticCodes.CompressedModelFailsToRun, modelPath,
             "The compressed model does not load in ONNX Runtime {0}: {1} Nothing was written. Report this with the model, " +
             "or leave this model uncompressed (Quantize=none).", RuntimeVersion);
         var comparers = Outputs.Select(o => new OutputComparer(o.Name)).ToArray();

@@ -14,8 +14,13 @@ public static class SettingsCatalog
         "Overrides", General, isFolder: false,
         "A JSON file of settings per operator type and per node: `{\"opTypes\": {\"Conv\": {\"Quantize\": \"none\"}}, \"nodes\": {\"/fc1/MatMul\": {\"WeightThreshold\": 0}}}`; a node name beats an op type beats the model beats the project, and `\"none\"` in place of an object leaves a node alone.");
 
+    /// <summary>Which tensors go to the external data file, once the compressed model keeps external data.</summary>
+    public static IntegerSetting ExternalDataThreshold { get; } = new(
+        "ExternalDataThreshold", General, SettingScope.Model, 1024, 0, long.MaxValue,
+        "The compressed model keeps its weights in a data file beside it (`<output>.data`, offsets aligned to 4096 bytes) when it would exceed protobuf's 2 GiB limit as one file, or when the original kept external data; then every tensor of at least this many bytes goes to that file (and every tensor the original kept in external data), and smaller ones stay in the `.onnx` file. It does not make a small model use external data.");
+
     /// <summary>Every setting, in README order.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Overrides, .. QuantizationSettings.All, .. EvaluationSettings.All];
+    public static IReadOnlyList<Setting> All { get; } = [Overrides, ExternalDataThreshold, .. QuantizationSettings.All, .. EvaluationSettings.All];
 
     /// <summary>The setting named <paramref name="name"/> (its metadata name, any case), or null.</summary>
     public static Setting? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));

@@ -1,9 +1,17 @@
+using Compression.Core.Evaluation;
+using Compression.Core.Passes.Quantization;
+using Compression.Core.Runtime;
+using Compression.Core.Settings;
+using Compression.Core.Tests.Support;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
 
 namespace Compression.Core.Tests.EndToEnd;
 
-/// <summary>Models that keep their weights in a data file beside the .onnx file, as large exports do.</summary>
+/// <summary>
+/// Models that keep their weights in a data file beside the .onnx file, as large exports do: the compressed model keeps
+/// its weights in <c>&lt;output&gt;.data</c> too, and so does any model whose output would exceed protobuf's 2 GiB limit.
+/// </summary>
 public sealed class ExternalDataTests : IDisposable
 {
     private readonly TemporaryFolder folder = new();
@@ -11,20 +19,123 @@ public sealed class ExternalDataTests : IDisposable
     public void Dispose() => folder.Dispose();
 
     [Fact]
-    public void A_model_with_external_weights_is_compressed_into_one_file_and_its_size_counts_the_data_file()
+    public void A_model_with_external_weights_is_compressed_to_a_model_with_external_data_named_after_the_output()
     {
         string model = SaveDigitsWithExternalWeights();
         long originalBytes = new FileInfo(model).Length + new FileInfo(folder.File("digits.weights")).Length;
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("out", "digits.onnx")));
 
+        Assert.Equal(["digits.onnx", "digits.onnx.data", "digits.onnx.signature"],
+            Directory.GetFiles(folder.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        long dataBytes = new FileInfo(folder.File("out", "digits.onnx.data")).Length;
         Assert.Equal(originalBytes, outcome.Report.Size.Original);
+        Assert.Equal(new FileInfo(folder.File("out", "digits.onnx")).Length + dataBytes, outcome.Report.Size.Compressed);
+        Assert.Equal(outcome.Report.Size.Compressed, outcome.Signature.CompressedBytes);
         Assert.Equal(3, outcome.Report.Changed.Count);
-        ModelProto compressed = OnnxModelFile.Load(folder.File("out", "digits.onnx"), loadExternalData: false);
-        Assert.DoesNotContain(ModelTensors.Enumerate(compressed), t => t.DataLocation == TensorProto.Types.DataLocation.External);
-        Assert.Equal(["digits.onnx", "digits.onnx.signature"], Directory.GetFiles(folder.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.All(outcome.Report.Validation!.Outputs, o => Assert.True(o.CosineSimilarity > 0.999, $"{o.Name}: cosine {o.CosineSimilarity}"));
-        Assert.True(outcome.Report.Size.Compressed <= 0.3 * originalBytes);
+
+        // Every tensor of 1024 bytes or more is in the data file, at a relative location and a 4096-aligned offset, in order.
+        ModelProto compressed = OnnxModelFile.Load(folder.File("out", "digits.onnx"), loadExternalData: false);
+        ExternalDataReference[] references = ModelTensors.Enumerate(compressed)
+            .Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
+            .Select(ExternalDataReference.FromTensor).ToArray();
+        // The three weights' int8 levels, and the scales and biases of the hidden layers (256 floats, 1024 bytes each).
+        Assert.Equal(7, references.Length);
+        Assert.All(references, r => Assert.Equal("digits.onnx.data", r.Location));
+        Assert.All(references, r => Assert.Equal(0, r.Offset % ExternalDataWriter.Alignment));
+        Assert.Equal(dataBytes, references[^1].Offset + references[^1].Length);
+        Assert.All(ModelTensors.Enumerate(compressed).Where(t => t.DataLocation != TensorProto.Types.DataLocation.External),
+            t => Assert.True(t.RawData.Length < SettingsCatalog.ExternalDataThreshold.Default, $"{t.Name}: {t.RawData.Length} bytes left inline"));
+
+        // A quarter of the float weights, plus at most a 4 KiB page of alignment per tensor in the data file.
+        Assert.True(outcome.Report.Size.Compressed <= (0.27 * originalBytes) + (references.Length * ExternalDataWriter.Alignment),
+            $"{outcome.Report.Size.Compressed} of {originalBytes}");
+
+        // ONNX Runtime loads the output from its folder and computes what the same quantized model computes as one file.
+        Assert.Equal(RunFromFile(folder.File("out", "digits.onnx"), outcome), RunInline(folder.File("out", "digits.onnx"), outcome));
+        ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("single", "digits.onnx"))
+        {
+            Settings = CompressionSettings.Default.Set(EvaluationSettings.Validate, false),
+        });
+        Assert.Equal(RunFromFile(folder.File("single", "digits.onnx"), outcome), RunFromFile(folder.File("out", "digits.onnx"), outcome));
+    }
+
+    [Fact]
+    public void Tensors_left_uncompressed_are_copied_from_the_original_data_file_unchanged()
+    {
+        string model = SaveDigitsWithExternalWeights();
+        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(model, folder.File("out", "digits.onnx"))
+        {
+            Settings = CompressionSettings.Default.Set(QuantizationSettings.Quantize, QuantizationSettings.None),
+        });
+
+        Assert.Equal(0, outcome.Report.Validation!.Outputs.Max(o => o.MaxAbsError));
+        ModelProto original = OnnxModelFile.Load(model);
+        ModelProto compressed = OnnxModelFile.Load(folder.File("out", "digits.onnx"));
+        Assert.Equal(original.Graph.Initializer.Select(t => (t.Name, t.RawData.ToBase64())), compressed.Graph.Initializer.Select(t => (t.Name, t.RawData.ToBase64())));
+        Assert.Equal(RunFromFile(RepositoryPaths.DigitsModel, outcome), RunFromFile(folder.File("out", "digits.onnx"), outcome));
+    }
+
+    [Fact]
+    public void A_model_whose_output_would_exceed_the_single_file_limit_keeps_its_weights_in_external_data()
+    {
+        // A test-only limit of 64 KiB stands for protobuf's 2 GiB: the int8 digits model is about 90 KB.
+        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "digits.onnx"))
+        {
+            SingleFileLimit = 64 << 10,
+        });
+
+        Assert.True(new FileInfo(folder.File("out", "digits.onnx")).Length < 64 << 10);
+        Assert.True(new FileInfo(folder.File("out", "digits.onnx.data")).Length > 64 << 10);
+        Assert.All(outcome.Report.Validation!.Outputs, o => Assert.True(o.CosineSimilarity > 0.999, $"{o.Name}: cosine {o.CosineSimilarity}"));
+        Assert.Equal(RunInline(folder.File("out", "digits.onnx"), outcome), RunFromFile(folder.File("out", "digits.onnx"), outcome));
+    }
+
+    [Fact]
+    public void A_model_too_large_even_with_external_data_fails_with_OCB0006_and_writes_nothing()
+    {
+        CompressionException error = Assert.Throws<CompressionException>(() =>
+            ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("out", "digits.onnx"))
+            {
+                SingleFileLimit = 64 << 10,
+                Settings = CompressionSettings.Default.Set(SettingsCatalog.ExternalDataThreshold, 1L << 20),
+            }));
+
+        Assert.Equal(DiagnosticCodes.ModelTooLarge, error.Code);
+        Assert.Contains("Lower ExternalDataThreshold", error.Message, StringComparison.Ordinal);
+        Assert.Empty(folder.Contents());
+    }
+
+    [Fact]
+    public void A_missed_gate_leaves_neither_the_data_file_nor_the_staging_folder()
+    {
+        string model = SaveDigitsWithExternalWeights();
+
+        CompressionException error = Assert.Throws<CompressionException>(() =>
+            ModelCompressor.Compress(new CompressionRequest(model, folder.File("out", "digits.onnx"))
+            {
+                Settings = CompressionSettings.Default.Set(EvaluationSettings.MaxOutputError, 0.0),
+            }));
+
+        Assert.Equal(DiagnosticCodes.GateMissed, error.Code);
+        Assert.Equal(["digits.onnx", "digits.weights"], folder.Contents().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Compressing_a_model_with_external_data_twice_gives_identical_model_and_data_files()
+    {
+        string model = SaveDigitsWithExternalWeights();
+        foreach (string run in new[] { "first", "second" })
+        {
+            ModelCompressor.Compress(new CompressionRequest(model, folder.File(run, "digits.onnx")) { SourceName = "digits.onnx" });
+        }
+
+        foreach (string file in new[] { "digits.onnx", "digits.onnx.data", "digits.onnx.signature" })
+        {
+            Assert.True(File.ReadAllBytes(folder.File("first", file)).AsSpan().SequenceEqual(File.ReadAllBytes(folder.File("second", file))),
+                $"{file} differs between two runs.");
+        }
     }
 
     [Fact]
@@ -38,7 +149,30 @@ public sealed class ExternalDataTests : IDisposable
 
         Assert.Equal(DiagnosticCodes.InvalidModel, error.Code);
         Assert.Contains("digits.weights", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("loadExternalData", error.Message, StringComparison.Ordinal);
         Assert.Equal(["digits.onnx"], folder.ListFiles());
+    }
+
+    /// <summary>The outputs of the model at <paramref name="path"/>, loaded by ONNX Runtime from its folder, on the first validation input.</summary>
+    private static float[][] RunFromFile(string path, CompressionOutcome outcome)
+    {
+        using var session = new OnnxSession(path, Ort.Options(outcome.Signature.SessionConfig));
+        return Run(session);
+    }
+
+    /// <summary>The outputs of the model at <paramref name="path"/> with its external data read into it, run from memory.</summary>
+    private static float[][] RunInline(string path, CompressionOutcome outcome)
+    {
+        ModelProto model = OnnxModelFile.Load(path);
+        Assert.DoesNotContain(ModelTensors.Enumerate(model), t => t.DataLocation == TensorProto.Types.DataLocation.External);
+        using var session = new OnnxSession((ReadOnlyMemory<byte>)OnnxModelFile.ToBytes(model), Ort.Options(outcome.Signature.SessionConfig));
+        return Run(session);
+    }
+
+    private static float[][] Run(OnnxSession session)
+    {
+        OnnxTensor[] inputs = InputSynthesizer.Create(session.Inputs, InputSynthesizer.ResolveShapes(session.Inputs), 0);
+        return session.Run(session.Inputs.Select(i => i.Name).ToArray(), inputs, []).Select(o => o.As<float>().Span.ToArray()).ToArray();
     }
 
     /// <summary>Writes the digits model with every initializer of 1024 or more elements in <c>digits.weights</c>.</summary>
