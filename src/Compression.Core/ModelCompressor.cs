@@ -102,38 +102,40 @@ public static class ModelCompressor
                 ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
                 : null,
         };
+        // An original with external data gives a compressed model with external data (a model over 2 GiB has it): its
+        // weights go to a data file named after the output, in a staging folder beside it, as the passes make them and
+        // then the rest tensor by tensor, and ONNX Runtime reads the staged files itself; nothing holds the whole model.
+        long threshold = settings.Get(SettingsCatalog.ExternalDataThreshold);
+        using ExternalDataStage? stage = externalFiles.Count > 0 ? ExternalDataStage.Open(outputPath, inputPath) : null;
+        model.DataFile = stage?.Writer;
+        model.DataFileThreshold = threshold;
         PipelineResult pipeline = CompressionPipeline.Run(context);
         warnings.InsertRange(0, pipeline.Warnings);
 
         ModelProto compressedModel = model.ToProto();
-        using StagingFolder? staging = externalFiles.Count > 0 || ExceedsLimit(compressedModel, request.SingleFileLimit)
-            ? StagingFolder.Create(outputPath, inputPath)
-            : null;
+        using ExternalDataStage? lateStage = stage is null && ExceedsLimit(compressedModel, request.SingleFileLimit) ? ExternalDataStage.Open(outputPath, inputPath) : null;
+        ExternalDataStage? staged = stage ?? lateStage;
         byte[] compressed;
         long compressedBytes;
-        string? stagedData = null;
-        if (staging is null)
+        if (staged is null)
         {
             compressed = Serialize(compressedModel, inputPath, request.SingleFileLimit, settings);
             compressedBytes = compressed.Length;
         }
         else
         {
-            // The weights go to a data file named after the output, streamed tensor by tensor, and ONNX Runtime reads the
-            // staged files itself: nothing holds the whole model in memory.
-            stagedData = staging.File(Path.GetFileName(outputPath) + ExternalDataSuffix);
-            long dataBytes = WriteExternalData(compressedModel, stagedData, Path.GetFileName(stagedData), settings.Get(SettingsCatalog.ExternalDataThreshold), inputPath);
+            long dataBytes = staged.Finish(compressedModel, threshold);
             compressed = Serialize(compressedModel, inputPath, request.SingleFileLimit, settings);
             compressedBytes = compressed.Length + dataBytes;
-            File.WriteAllBytes(staging.File(Path.GetFileName(outputPath)), compressed);
+            File.WriteAllBytes(staged.ModelPath, compressed);
         }
 
         ValidationResult? validation = null;
         if (evaluator is not null)
         {
-            validation = staging is null
+            validation = staged is null
                 ? evaluator.Score(compressed, pipeline.SessionConfig)
-                : evaluator.Score(staging.File(Path.GetFileName(outputPath)), pipeline.SessionConfig);
+                : evaluator.Score(staged.ModelPath, pipeline.SessionConfig);
             validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
             ApplyGates(validation, settings, inputPath, warnings);
         }
@@ -157,7 +159,7 @@ public static class ModelCompressor
             pipeline.Passes,
             pipeline.SessionConfig,
             validation,
-            pipeline.Notes,
+            staged is null ? pipeline.Notes : [.. pipeline.Notes, ExternalDataNote(outputPath, externalFiles.Count > 0)],
             warnings.Select(w => $"{w.Code}: {w.Message}").ToList());
 
         var files = new List<OutputFile>
@@ -165,9 +167,9 @@ public static class ModelCompressor
             new(outputPath, "the compressed model", compressed),
             new(signaturePath, "the model signature", Encoding.UTF8.GetBytes(signature.ToText())),
         };
-        if (stagedData is not null)
+        if (staged is not null)
         {
-            files.Insert(1, OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", stagedData));
+            files.Insert(1, OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", staged.DataPath));
         }
         if (request.ReportPath is not null)
         {
@@ -257,6 +259,11 @@ public static class ModelCompressor
     /// <c>model.onnx.data</c> beside it.</summary>
     public const string ExternalDataSuffix = ".data";
 
+    private static string ExternalDataNote(string outputPath, bool originalHadExternalData) =>
+        $"The weights are in '{Path.GetFileName(outputPath)}{ExternalDataSuffix}' beside the model " +
+        (originalHadExternalData ? "(the original kept external data)" : "(as one file the model would exceed protobuf's 2 GiB limit)") +
+        ": copy both files together; ONNX Runtime reads the data file when it loads the model from its path.";
+
     /// <summary>Whether the model would be larger than <paramref name="limit"/> bytes serialized (tensors in external data
     /// count only their references).</summary>
     private static bool ExceedsLimit(ModelProto model, long limit)
@@ -274,29 +281,6 @@ public static class ModelCompressor
 
         int total = model.CalculateSize();
         return total < 0 || total > limit;
-    }
-
-    /// <summary>Writes the model's large tensors to <paramref name="dataPath"/> and points them at <paramref name="location"/>.</summary>
-    private static long WriteExternalData(ModelProto model, string dataPath, string location, long threshold, string inputPath)
-    {
-        try
-        {
-            using var data = new FileStream(dataPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-            long bytes = ExternalDataWriter.Write(model, data, location, threshold, Path.GetDirectoryName(inputPath), inputPath);
-            data.Flush(flushToDisk: true);
-            return bytes;
-        }
-        catch (OnnxFormatException e)
-        {
-            throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath,
-                $"'{inputPath}' is not a readable ONNX model: {e.Message} Expected an ONNX ModelProto file, as exporters write it.", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressionException(DiagnosticCodes.OutputNotWritten, inputPath,
-                $"Could not write the compressed model's external data to '{dataPath}': {e.Message} Check that the output folder is writable " +
-                "and has room for the data file. Nothing was written.", e);
-        }
     }
 
     /// <summary>Reads the external data of every tensor still kept in files into the model.</summary>
@@ -413,5 +397,85 @@ public static class ModelCompressor
             $"(ExternalDataThreshold, {settings.OriginOf(SettingsCatalog.ExternalDataThreshold)}): its small tensors, or tensors held " +
             "in typed fields rather than raw_data, add up to too much. Lower ExternalDataThreshold (the default is 1024), or export " +
             "the original with its weights as raw data.");
+    }
+
+    /// <summary>
+    /// The compressed model and its external data file in a staging folder beside the output, before they are validated
+    /// and moved into place; disposing it removes whatever is left.
+    /// </summary>
+    private sealed class ExternalDataStage : IDisposable
+    {
+        private readonly StagingFolder folder;
+        private readonly FileStream data;
+        private readonly string inputPath;
+
+        private ExternalDataStage(StagingFolder folder, FileStream data, string outputName, string inputPath)
+        {
+            this.folder = folder;
+            this.data = data;
+            this.inputPath = inputPath;
+            DataPath = data.Name;
+            ModelPath = folder.File(outputName);
+            Writer = new ExternalDataWriter(data, outputName + ExternalDataSuffix);
+        }
+
+        /// <summary>Where the compressed model is staged.</summary>
+        public string ModelPath { get; }
+
+        /// <summary>Where its external data is staged.</summary>
+        public string DataPath { get; }
+
+        /// <summary>Writes the data file.</summary>
+        public ExternalDataWriter Writer { get; }
+
+        /// <exception cref="CompressionException">The staging folder or data file cannot be created (OCB0004).</exception>
+        public static ExternalDataStage Open(string outputPath, string inputPath)
+        {
+            string outputName = Path.GetFileName(outputPath);
+            StagingFolder folder = StagingFolder.Create(outputPath, inputPath);
+            try
+            {
+                var data = new FileStream(folder.File(outputName + ExternalDataSuffix), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 20);
+                return new ExternalDataStage(folder, data, outputName, inputPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                folder.Dispose();
+                throw NotWritten(folder.Path, inputPath, e);
+            }
+        }
+
+        /// <summary>Writes the tensors the passes left in the model, closes the data file and returns its length.</summary>
+        /// <exception cref="CompressionException">The original's external data cannot be read (OCB0002) or the file written (OCB0004).</exception>
+        public long Finish(ModelProto model, long threshold)
+        {
+            try
+            {
+                long bytes = Writer.AppendRest(model, threshold, Path.GetDirectoryName(inputPath), inputPath);
+                data.Flush(flushToDisk: true);
+                data.Dispose();
+                return bytes;
+            }
+            catch (OnnxFormatException e)
+            {
+                throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath,
+                    $"'{inputPath}' is not a readable ONNX model: {e.Message} Expected an ONNX ModelProto file, as exporters write it.", e);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw NotWritten(DataPath, inputPath, e);
+            }
+        }
+
+        public void Dispose()
+        {
+            data.Dispose();
+            folder.Dispose();
+        }
+
+        private static CompressionException NotWritten(string path, string inputPath, Exception e) =>
+            new(DiagnosticCodes.OutputNotWritten, inputPath,
+                $"Could not write the compressed model's external data to '{path}': {e.Message} Check that the output folder is writable " +
+                "and has room for the data file. Nothing was written.", e);
     }
 }

@@ -47,6 +47,37 @@ public sealed class Model
 
     internal ModelProto Proto { get; }
 
+    /// <summary>
+    /// The compressed model's external data file, when the compressor knows before the passes that the model keeps its
+    /// weights there: the tensors passes add go to it as they are made (<see cref="Spill"/>), so that the passes never hold
+    /// all the new weights in memory. Null otherwise.
+    /// </summary>
+    internal ExternalDataWriter? DataFile { get; set; }
+
+    /// <summary>The fewest bytes a tensor must hold to go to <see cref="DataFile"/> (the ExternalDataThreshold setting).</summary>
+    internal long DataFileThreshold { get; set; }
+
+    /// <summary>Moves the data of <paramref name="tensor"/>, an initializer a pass has just finished, to <see cref="DataFile"/>
+    /// when there is one and the tensor is large enough; otherwise leaves it as it is.</summary>
+    internal void Spill(TensorProto tensor)
+    {
+        if (DataFile is null || tensor.RawData.Length == 0 || tensor.RawData.Length < DataFileThreshold)
+        {
+            return;
+        }
+
+        try
+        {
+            DataFile.Append(tensor);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressionException(DiagnosticCodes.OutputNotWritten, Path ?? string.Empty,
+                $"Could not write the compressed model's external data: {e.Message} Check that the output folder is writable " +
+                "and has room for the data file. Nothing was written.", e);
+        }
+    }
+
     /// <summary>Reads a model, leaving external data in its files until a pass reads a tensor.</summary>
     /// <exception cref="OnnxFormatException">The file is not a readable ONNX model.</exception>
     public static Model Load(string path) => new(OnnxModelFile.Load(path, loadExternalData: false), path);

@@ -66,13 +66,39 @@ public sealed class Value
     public TensorProto LoadInitializer()
     {
         TensorProto tensor = initializer ?? throw new InvalidOperationException($"'{Name}' is not an initializer.");
-        if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
+        if (Graph.Model.DataFile is { } dataFile && dataFile.Holds(tensor))
+        {
+            // A tensor a pass made and moved to the compressed model's data file: read back, and written again at the end.
+            dataFile.ReadBack(tensor);
+        }
+        else if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
         {
             OnnxModelFile.LoadExternalData(tensor, Graph.Model.Directory ?? throw new OnnxFormatException(
                 $"Initializer '{Name}' keeps its data in an external file, but the model was not read from a file.", null), Graph.Model.Path);
         }
 
         return tensor;
+    }
+
+    /// <summary>
+    /// Hands the initializer's tensor, with its data, to <paramref name="read"/> without keeping the data: a tensor in external
+    /// data is read into a copy that is dropped afterwards, so that a check of every weight does not hold the whole model.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The value is not an initializer.</exception>
+    /// <exception cref="OnnxFormatException">The external data cannot be read.</exception>
+    public T ReadInitializer<T>(Func<TensorProto, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        TensorProto tensor = initializer ?? throw new InvalidOperationException($"'{Name}' is not an initializer.");
+        if (tensor.DataLocation != TensorProto.Types.DataLocation.External || Graph.Model.DataFile?.Holds(tensor) == true)
+        {
+            return read(LoadInitializer());
+        }
+
+        TensorProto copy = tensor.Clone();
+        OnnxModelFile.LoadExternalData(copy, Graph.Model.Directory ?? throw new OnnxFormatException(
+            $"Initializer '{Name}' keeps its data in an external file, but the model was not read from a file.", null), Graph.Model.Path);
+        return read(copy);
     }
 
     /// <summary>Makes every reader of this value, and every graph output that is this value, use <paramref name="replacement"/>.</summary>

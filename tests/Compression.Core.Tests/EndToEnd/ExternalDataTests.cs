@@ -33,9 +33,10 @@ public sealed class ExternalDataTests : IDisposable
         Assert.Equal(new FileInfo(folder.File("out", "digits.onnx")).Length + dataBytes, outcome.Report.Size.Compressed);
         Assert.Equal(outcome.Report.Size.Compressed, outcome.Signature.CompressedBytes);
         Assert.Equal(3, outcome.Report.Changed.Count);
+        Assert.Contains(outcome.Report.Notes, n => n.Contains("'digits.onnx.data'", StringComparison.Ordinal));
         Assert.All(outcome.Report.Validation!.Outputs, o => Assert.True(o.CosineSimilarity > 0.999, $"{o.Name}: cosine {o.CosineSimilarity}"));
 
-        // Every tensor of 1024 bytes or more is in the data file, at a relative location and a 4096-aligned offset, in order.
+        // Every tensor of 1024 bytes or more is in the data file, at a relative location and a 4096-aligned offset, none overlapping.
         ModelProto compressed = OnnxModelFile.Load(folder.File("out", "digits.onnx"), loadExternalData: false);
         ExternalDataReference[] references = ModelTensors.Enumerate(compressed)
             .Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
@@ -44,7 +45,9 @@ public sealed class ExternalDataTests : IDisposable
         Assert.Equal(7, references.Length);
         Assert.All(references, r => Assert.Equal("digits.onnx.data", r.Location));
         Assert.All(references, r => Assert.Equal(0, r.Offset % ExternalDataWriter.Alignment));
-        Assert.Equal(dataBytes, references[^1].Offset + references[^1].Length);
+        ExternalDataReference[] inFileOrder = references.OrderBy(r => r.Offset).ToArray();
+        Assert.All(inFileOrder.Zip(inFileOrder.Skip(1)), pair => Assert.True(pair.First.Offset + pair.First.Length <= pair.Second.Offset));
+        Assert.Equal(dataBytes, inFileOrder[^1].Offset + inFileOrder[^1].Length);
         Assert.All(ModelTensors.Enumerate(compressed).Where(t => t.DataLocation != TensorProto.Types.DataLocation.External),
             t => Assert.True(t.RawData.Length < SettingsCatalog.ExternalDataThreshold.Default, $"{t.Name}: {t.RawData.Length} bytes left inline"));
 

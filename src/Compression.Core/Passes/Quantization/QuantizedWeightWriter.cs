@@ -71,7 +71,9 @@ internal sealed class QuantizedWeightWriter(Model model)
             graph.RemoveInitializer(weight);
         }
 
-        // The float values are no longer part of the model: let their memory go now, not when the model is written.
+        // The float values are no longer part of the model: let their memory go now, not when the model is written; the
+        // new weights go to the compressed model's external data file now when it has one.
+        emitted.Spill();
         Release(tensor);
 
         string technique = plan.Note is null ? plan.Technique : $"{plan.Technique} ({plan.Note})";
@@ -326,6 +328,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         graph.Insert(index, cast);
         constantsInserted[graph] = index + 1;
         long bytesBefore = TensorShape.ElementCount(dims) * sizeof(float);
+        emitted.Spill();
         Release(tensor);
         return new TensorChange(weight.Name, plan.Technique, plan.OpTypes,
             dims, bytesBefore, emitted.Bytes, maxError);
@@ -460,11 +463,23 @@ internal sealed class QuantizedWeightWriter(Model model)
 
         public long Bytes { get; private set; }
 
+        private readonly List<TensorProto> added = [];
+
         public Value Add(TensorProto tensor)
         {
             tensor.Name = baseName + tensor.Name;
             Bytes += tensor.RawData.Length;
+            added.Add(tensor);
             return graph.AddInitializer(tensor, Position++);
+        }
+
+        /// <summary>Moves the finished initializers to the model's external data file, when it has one.</summary>
+        public void Spill()
+        {
+            foreach (TensorProto tensor in added)
+            {
+                graph.Model.Spill(tensor);
+            }
         }
     }
 }

@@ -564,8 +564,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
             return null;
         }
 
-        // The largest magnitude is NaN when any value is, infinite when any value is.
-        return float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(weight.LoadInitializer().View<float>().Span))
+        // The largest magnitude is NaN when any value is, infinite when any value is. External data is read and dropped:
+        // the weight is read again when it is quantized, so that the model is never in memory whole.
+        return weight.ReadInitializer(t => float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(t.View<float>().Span)))
             ? null
             : "holds NaN or infinite values";
     }
