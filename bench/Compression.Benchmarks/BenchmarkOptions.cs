@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --huge [DIR]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
@@ -15,11 +15,18 @@ internal sealed record BenchmarkOptions
     /// <summary>Rows per timed run for the models with a batch dimension (the digits models, the layers, the 1 GB MLP).</summary>
     public int Batch { get; init; } = 1;
 
+    /// <summary>Only the compression cost of a 3 GB model in external data (<c>--huge</c>).</summary>
+    public bool Huge { get; init; }
+
+    /// <summary>The folder in which <c>--huge</c> makes a folder for its 3 GB model and outputs, removed afterwards (<c>--huge DIR</c>); by default the temp folder.</summary>
+    public string? HugeWork { get; init; }
+
     /// <summary>The models to bench.</summary>
     public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n is not BenchModels.LargeMlp and not BenchModels.Layers), StringComparer.Ordinal);
 
     public static string Usage =>
         "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --huge [DIR]\n" +
         "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
         "  --warmup N      untimed rounds first (default 5)\n" +
         "  --threads N     intra-op threads (default 1; 0: ONNX Runtime's default; above 1 with session.intra_op.allow_spinning=0)\n" +
@@ -27,7 +34,9 @@ internal sealed record BenchmarkOptions
         "                  transformer's 128 tokens keep their fixed shapes)\n" +
         $"  --models a,b    which models (default all but {BenchModels.LargeMlp} and {BenchModels.Layers}): {string.Join(", ", BenchModels.Names)}\n" +
         $"                  ({BenchModels.Layers}: single MatMul layers from 64 x 256 to 2048 x 2048, fp32 against the MatMul forms)\n" +
-        $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)";
+        $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)\n" +
+        "  --huge [DIR]    only the time and memory of compressing a 3 GB MLP kept in external data (45 x 4096 x 4096), written\n" +
+        "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards";
 
     public static BenchmarkOptions? Parse(string[] args, TextWriter error)
     {
@@ -63,6 +72,9 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--large":
                     options = options with { Models = new HashSet<string>(options.Models.Append(BenchModels.LargeMlp), StringComparer.Ordinal) };
+                    break;
+                case "--huge":
+                    options = options with { Huge = true, HugeWork = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Path.GetFullPath(args[++i]) : null };
                     break;
                 case "-h" or "--help":
                     error.WriteLine(Usage);

@@ -62,6 +62,44 @@ internal static class GeneratedModels
             GraphWriter.Tensor("x", DataType.Float, "batch", width), GraphWriter.Tensor("y", DataType.Float, "batch", width));
     }
 
+    /// <summary>
+    /// An MLP over 2 GiB, as large exports write it: <paramref name="layers"/> MatMul weights of <paramref name="width"/> x
+    /// <paramref name="width"/> (45 x 4096 x 4096: 3.02 GB) with ReLU between, input <c>x</c> [batch, width], its weights in
+    /// <c>&lt;file&gt;.data</c> beside <paramref name="path"/> at 4096-aligned offsets. Each weight is generated and written
+    /// in turn, so that building it takes memory for one weight.
+    /// </summary>
+    public static void WriteHugeMlp(string path, int layers = 45, int width = 4096, int seed = 17)
+    {
+        var b = new GraphWriter(seed);
+        string location = Path.GetFileName(path) + ".data";
+        var weights = new List<TensorProto>();
+        string x = "x";
+        using (var data = new FileStream(Path.Combine(Path.GetDirectoryName(path)!, location), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            for (int layer = 0; layer < layers; layer++)
+            {
+                float[] values = b.NormalValues((long)width * width, Math.Sqrt(2.0 / width));
+                long offset = (data.Position + 4095) / 4096 * 4096;
+                data.Write(new byte[offset - data.Position]);
+                data.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+                var weight = new TensorProto { Name = $"layer{layer}.weight", DataType = (int)DataType.Float, Dims = { width, width } };
+                new Compression.Onnx.ExternalDataReference(location, offset, (long)values.Length * sizeof(float)).ApplyTo(weight);
+                weights.Add(weight);
+                x = b.Node("MatMul", [x, weight.Name], $"layer{layer}.out");
+                if (layer < layers - 1)
+                {
+                    x = Relu(b, x);
+                }
+            }
+        }
+
+        b.Graph.Initializer.AddRange(weights);
+        b.Node("Identity", [x], "y");
+        ModelProto model = b.Model("huge_mlp", $"{layers}-layer MLP of {width} x {width} weights in external data for the compression benchmark (seeded weights).",
+            GraphWriter.Tensor("x", DataType.Float, "batch", width), GraphWriter.Tensor("y", DataType.Float, "batch", width));
+        Compression.Onnx.OnnxModelFile.Save(model, path);
+    }
+
     /// <summary>One MatMul layer with a bias and ReLU: input <c>x</c> [batch, <paramref name="k"/>], weight [k, n].</summary>
     public static ModelProto Layer(int k, int n, int seed = 13)
     {

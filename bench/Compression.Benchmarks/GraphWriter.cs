@@ -27,9 +27,12 @@ internal sealed class GraphWriter(int seed)
     }
 
     /// <summary>An initializer of normal values with standard deviation <paramref name="deviation"/> (Box-Muller).</summary>
-    public void Normal(string name, long[] dims, double deviation)
+    public void Normal(string name, long[] dims, double deviation) =>
+        Constant(name, dims, NormalValues(dims.Aggregate(1L, (a, d) => a * d), deviation));
+
+    /// <summary>Seeded normal values with standard deviation <paramref name="deviation"/> (Box-Muller).</summary>
+    public float[] NormalValues(long count, double deviation)
     {
-        long count = dims.Aggregate(1L, (a, d) => a * d);
         var values = new float[count];
         for (long i = 0; i < count; i += 2)
         {
@@ -42,7 +45,7 @@ internal sealed class GraphWriter(int seed)
             }
         }
 
-        Constant(name, dims, values);
+        return values;
     }
 
     public ModelProto Model(string name, string description, ValueInfoProto input, ValueInfoProto output)
