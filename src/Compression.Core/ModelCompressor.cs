@@ -127,7 +127,7 @@ public static class ModelCompressor
             long dataBytes = staged.Finish(compressedModel, threshold);
             compressed = Serialize(compressedModel, inputPath, request.SingleFileLimit, settings);
             compressedBytes = compressed.Length + dataBytes;
-            File.WriteAllBytes(staged.ModelPath, compressed);
+            staged.WriteModel(compressed);
         }
 
         ValidationResult? validation = null;
@@ -171,6 +171,7 @@ public static class ModelCompressor
         {
             files.Insert(1, OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", staged.DataPath));
         }
+
         if (request.ReportPath is not null)
         {
             files.Add(new(Path.GetFullPath(request.ReportPath), "the compression report", Encoding.UTF8.GetBytes(report.ToJson())));
@@ -467,6 +468,20 @@ public static class ModelCompressor
             }
         }
 
+        /// <summary>Stages the compressed model's <c>.onnx</c> file beside its data, where ONNX Runtime validates it.</summary>
+        /// <exception cref="CompressionException">The file cannot be written (OCB0004).</exception>
+        public void WriteModel(byte[] model)
+        {
+            try
+            {
+                File.WriteAllBytes(ModelPath, model);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw NotWritten(ModelPath, inputPath, e);
+            }
+        }
+
         public void Dispose()
         {
             data.Dispose();
@@ -475,7 +490,7 @@ public static class ModelCompressor
 
         private static CompressionException NotWritten(string path, string inputPath, Exception e) =>
             new(DiagnosticCodes.OutputNotWritten, inputPath,
-                $"Could not write the compressed model's external data to '{path}': {e.Message} Check that the output folder is writable " +
+                $"Could not write the compressed model and its external data to '{path}': {e.Message} Check that the output folder is writable " +
                 "and has room for the data file. Nothing was written.", e);
     }
 }

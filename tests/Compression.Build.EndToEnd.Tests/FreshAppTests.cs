@@ -191,6 +191,37 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void A_model_with_external_data_is_built_with_its_data_file_beside_it_and_the_app_runs_it()
+    {
+        string app = CreateApp("ExternalDataApp", sensorWeightThreshold: 1024);
+        string bin = Path.Combine(app, "bin", "Debug", "net10.0");
+        // The digits model as large exports write a model: its weights in a data file beside it.
+        var model = Compression.Onnx.OnnxModelFile.Load(RepositoryPaths.DigitsModel);
+        using (var data = new FileStream(Path.Combine(app, "Models", "digits.weights"), FileMode.Create))
+        {
+            foreach (var tensor in model.Graph.Initializer.Where(t => t.RawData.Length >= 4096))
+            {
+                long offset = data.Position;
+                data.Write(tensor.RawData.Span);
+                new Compression.Onnx.ExternalDataReference("digits.weights", offset, tensor.RawData.Length).ApplyTo(tensor);
+            }
+        }
+
+        Compression.Onnx.OnnxModelFile.Save(model, Path.Combine(app, "Models", "digits.onnx"));
+
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.Contains("note: The weights are in 'digits.onnx.data' beside the model", build.Output);
+        Assert.True(File.Exists(Path.Combine(bin, "Models", "digits.onnx.data")), "the data file is copied beside the compressed model");
+        Assert.Equal(new FileInfo(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx.data")).Length,
+            new FileInfo(Path.Combine(bin, "Models", "digits.onnx.data")).Length);
+        AssertAppRan(Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run"), PackageFeed.OnnxRuntimeVersion);
+
+        string publish = Path.Combine(feed.Root, "publish-external");
+        Dotnet(app, "publish", "-o", publish).ShouldSucceed("dotnet publish");
+        Assert.True(File.Exists(Path.Combine(publish, "Models", "digits.onnx.data")), "the data file is published beside the compressed model");
+    }
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);

@@ -17,7 +17,7 @@ public static class SettingsCatalog
     /// <summary>Which tensors go to the external data file, once the compressed model keeps external data.</summary>
     public static IntegerSetting ExternalDataThreshold { get; } = new(
         "ExternalDataThreshold", General, SettingScope.Model, 1024, 0, long.MaxValue,
-        "The compressed model keeps its weights in a data file beside it (`<output>.data`, offsets aligned to 4096 bytes) when it would exceed protobuf's 2 GiB limit as one file, or when the original kept external data; then every tensor of at least this many bytes goes to that file (and every tensor the original kept in external data), and smaller ones stay in the `.onnx` file. It does not make a small model use external data.");
+        "When the compressed model keeps external data (because as one file it would exceed protobuf's 2 GiB limit, or because the original kept external data), every tensor of at least this many bytes goes to the data file `<output>.data` beside it (offsets aligned to 4096 bytes), as do the tensors copied unread from the original's data files; smaller ones stay in the `.onnx` file. It never makes a small model use external data.");
 
     /// <summary>Every setting, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } = [Overrides, ExternalDataThreshold, .. QuantizationSettings.All, .. EvaluationSettings.All];
