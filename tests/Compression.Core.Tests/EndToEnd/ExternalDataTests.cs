@@ -1,4 +1,5 @@
 using Compression.Core.Evaluation;
+using Compression.Core.Ir;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Runtime;
 using Compression.Core.Settings;
@@ -123,6 +124,40 @@ public sealed class ExternalDataTests : IDisposable
 
         Assert.Equal(DiagnosticCodes.GateMissed, error.Code);
         Assert.Equal(["digits.onnx", "digits.weights"], folder.Contents().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void An_output_that_cannot_be_moved_into_place_leaves_no_data_file_and_no_staging_folder()
+    {
+        string model = SaveDigitsWithExternalWeights();
+        // The signature's path is a folder: the model and its data file are staged, then undone when the signature fails.
+        Directory.CreateDirectory(folder.File("out", "digits.onnx.signature"));
+
+        CompressionException error = Assert.Throws<CompressionException>(() =>
+            ModelCompressor.Compress(new CompressionRequest(model, folder.File("out", "digits.onnx"))));
+
+        Assert.Equal(DiagnosticCodes.OutputNotWritten, error.Code);
+        Assert.Equal(["digits.onnx", "digits.weights", "out", Path.Combine("out", "digits.onnx.signature")], folder.Contents().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_weight_a_pass_moved_to_the_data_file_reads_back_with_its_values()
+    {
+        string path = SaveDigitsWithExternalWeights();
+        Model model = Model.Load(path);
+        using var data = new FileStream(folder.File("spill.data"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        model.DataFile = new ExternalDataWriter(data, "spill.data");
+        model.DataFileThreshold = 1024;
+        Value weight = model.Graph.Initializers.First(v => v.Name == "fc1.weight");
+        float[] values = weight.LoadInitializer().View<float>().Span.ToArray();
+
+        model.Spill(weight.Initializer!);
+
+        Assert.True(model.DataFile.Holds(weight.Initializer!));
+        Assert.Empty(weight.Initializer!.RawData);
+        Assert.Equal(values.Max(), weight.ReadInitializer(t => t.View<float>().Span.ToArray().Max()));
+        Assert.Equal(values, weight.LoadInitializer().View<float>().Span.ToArray());
+        Assert.False(model.DataFile.Holds(weight.Initializer!));
     }
 
     [Fact]
