@@ -6,6 +6,8 @@ using Compression.Core.Opsets;
 using Compression.Core.Passes;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
+using Compression.Core.Runtime;
+using Compression.Core.Runtime.Isolation;
 using Compression.Core.Settings;
 using Compression.Core.Signature;
 using Compression.Onnx;
@@ -56,8 +58,11 @@ public static class ModelCompressor
         : "0.0.0";
 
     /// <summary>Compresses the model <paramref name="request"/> names.</summary>
+    /// <param name="request">The model, its settings and where the results go.</param>
+    /// <param name="cancellationToken">Stops the compression; ONNX Runtime's worker process is killed at once.</param>
     /// <exception cref="CompressionException">Anything a user can fix, with its code.</exception>
-    public static CompressionOutcome Compress(CompressionRequest request)
+    /// <exception cref="OperationCanceledException">The token was cancelled; nothing was written.</exception>
+    public static CompressionOutcome Compress(CompressionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         string inputPath = Path.GetFullPath(request.InputPath);
@@ -75,6 +80,15 @@ public static class ModelCompressor
         Model model = Model.FromProto(proto, inputPath);
         settings.Overrides?.CheckNodesExist(model, inputPath);
 
+        // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
+        // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
+        // compressor; without a worker beside Compression.Core.dll the sessions run in process.
+        using ModelRunner runner = OnnxWorker.Create(
+            TimeSpan.FromSeconds(settings.Get(EvaluationSettings.ValidationTimeout)),
+            $"ValidationTimeout={settings.Get(EvaluationSettings.ValidationTimeout).ToString(CultureInfo.InvariantCulture)} s ({settings.OriginOf(EvaluationSettings.ValidationTimeout)})",
+            inputPath,
+            cancellationToken);
+
         // The original runs once, before the passes change the model: every candidate is judged against its outputs.
         // ONNX Runtime does not run models older than opset 7: those are compared with the original raised to the
         // opset the quantizer needs, unquantized, which the quantized model is built from anyway.
@@ -82,7 +96,7 @@ public static class ModelCompressor
         if (validate)
         {
             byte[]? reference = (model.Opset ?? long.MaxValue) < Evaluator.OldestRunnableOpset ? RaisedReference(proto, inputPath) : null;
-            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings);
+            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings, runner);
         }
         else
         {
@@ -94,6 +108,7 @@ public static class ModelCompressor
         string calibrationFolder = settings.Get(EvaluationSettings.CalibrationData);
         var context = new PassContext(model, settings, inputPath)
         {
+            Runner = runner,
             CalibrationSource = () => calibrationFolder.Length > 0
                 ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
                 : null,
@@ -111,6 +126,10 @@ public static class ModelCompressor
             validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
             ApplyGates(validation, settings, inputPath, warnings);
         }
+
+        // ONNX Runtime is done with the model: the worker ends before anything is written.
+        runner.Dispose();
+        cancellationToken.ThrowIfCancellationRequested();
 
         var signature = new ModelSignature(
             sourceName,

@@ -23,9 +23,11 @@ public sealed class Evaluator
     private readonly List<OnnxTensor[]> referenceOutputs;
     private readonly string[] inputNames;
     private readonly string modelPath;
+    private readonly ModelRunner runner;
 
-    private Evaluator(string runtimeVersion, SampleSet samples, string[] inputNames, IReadOnlyList<OnnxValueInfo> outputs, List<OnnxTensor[]> referenceOutputs, string reference, string modelPath)
+    private Evaluator(string runtimeVersion, SampleSet samples, string[] inputNames, IReadOnlyList<OnnxValueInfo> outputs, List<OnnxTensor[]> referenceOutputs, string reference, string modelPath, ModelRunner runner)
     {
+        this.runner = runner;
         RuntimeVersion = runtimeVersion;
         Samples = samples;
         this.inputNames = inputNames;
@@ -52,12 +54,16 @@ public sealed class Evaluator
     /// <param name="referenceModel">A stand-in for the original (the original raised to a newer opset), or null.</param>
     /// <param name="reference">What the reference is, as the report says it.</param>
     /// <param name="settings">The model's settings: validation data and sample count.</param>
-    /// <exception cref="CompressionException">ONNX Runtime is missing (OCB0100), the original does not run (OCB0101), or
-    /// the validation data does not fit (OCB0103).</exception>
-    public static Evaluator Open(string originalPath, byte[]? referenceModel, string reference, ResolvedSettings settings)
+    /// <param name="runner">Where the sessions run: a worker process (<see cref="Runtime.Isolation.OnnxWorker"/>), or in process.</param>
+    /// <exception cref="CompressionException">ONNX Runtime is missing (OCB0100), the original does not run (OCB0101),
+    /// the validation data does not fit (OCB0103), or ONNX Runtime crashed or ran out of time in the worker (OCB0105,
+    /// OCB0106).</exception>
+    public static Evaluator Open(string originalPath, byte[]? referenceModel, string reference, ResolvedSettings settings, ModelRunner runner)
     {
+        ArgumentNullException.ThrowIfNull(runner);
         string version = RuntimeVersionOf(originalPath);
-        using OnnxSession original = Open(() => referenceModel is { } bytes ? new OnnxSession(bytes, Options(null)) : new OnnxSession(originalPath, Options(null)),
+        string what = referenceModel is null ? "the original model" : "the original model raised to a newer opset";
+        using IModelSession original = Open(() => referenceModel is { } bytes ? runner.Open(bytes, Options(null), what) : runner.Open(originalPath, Options(null), what),
             DiagnosticCodes.OriginalModelFailsToRun, originalPath,
             "The original model does not load in ONNX Runtime {0}, so the compressed model cannot be compared with it: {1} " +
             "Check that the model runs in ONNX Runtime, or turn validation off (OnnxValidate=false, --no-validate).", version);
@@ -71,7 +77,7 @@ public sealed class Evaluator
                 "(OnnxValidationData, --validation-data) or turn validation off.", version));
         }
 
-        return new Evaluator(version, samples, names, original.Outputs, outputs, reference, originalPath);
+        return new Evaluator(version, samples, names, original.Outputs, outputs, reference, originalPath, runner);
     }
 
     /// <summary>The samples <paramref name="setting"/> names for a model with <paramref name="inputs"/>, else synthesized ones.</summary>
@@ -87,7 +93,7 @@ public sealed class Evaluator
     /// <exception cref="CompressionException">The candidate does not load or run, or computes outputs of another type or shape (OCB0102).</exception>
     public ValidationResult Score(ReadOnlyMemory<byte> candidate, IReadOnlyDictionary<string, string> sessionConfig)
     {
-        using OnnxSession compressed = Open(() => new OnnxSession(candidate, Options(sessionConfig)), DiagnosticCodes.CompressedModelFailsToRun, modelPath,
+        using IModelSession compressed = Open(() => runner.Open(candidate, Options(sessionConfig), "the compressed model"), DiagnosticCodes.CompressedModelFailsToRun, modelPath,
             "The compressed model does not load in ONNX Runtime {0}: {1} Nothing was written. Report this with the model, " +
             "or leave this model uncompressed (Quantize=none).", RuntimeVersion);
         var comparers = Outputs.Select(o => new OutputComparer(o.Name)).ToArray();
@@ -175,25 +181,25 @@ public sealed class Evaluator
         }
     }
 
-    private static OnnxSession Open(Func<OnnxSession> create, string code, string modelPath, string message, string version)
+    private static IModelSession Open(Func<IModelSession> create, string code, string modelPath, string message, string version)
     {
         try
         {
             return create();
         }
-        catch (OnnxRuntimeException e)
+        catch (Exception e) when (e is OnnxRuntimeException or OnnxRuntimeFailureException)
         {
             throw new CompressionException(code, modelPath, string.Format(CultureInfo.InvariantCulture, message, version, EndSentence(e.Message)), e);
         }
     }
 
-    private static OnnxTensor[] RunModel(OnnxSession session, string[] names, SampleBatch batch, string code, string modelPath, string message, string version)
+    private static OnnxTensor[] RunModel(IModelSession session, string[] names, SampleBatch batch, string code, string modelPath, string message, string version)
     {
         try
         {
             return session.Run(names, batch.Inputs.ToArray(), ReadOnlySpan<string>.Empty);
         }
-        catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is OnnxRuntimeException or OnnxRuntimeFailureException or NotSupportedException or ArgumentException)
         {
             throw new CompressionException(code, modelPath, string.Format(CultureInfo.InvariantCulture, message, version, EndSentence(e.Message)), e);
         }
