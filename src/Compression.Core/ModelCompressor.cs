@@ -75,10 +75,6 @@ public static class ModelCompressor
         ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
         bool validate = settings.Get(EvaluationSettings.Validate);
         CheckGatesNeedValidation(settings, validate, inputPath);
-        (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(proto);
-        string? description = ModelSignature.FirstParagraph(proto.DocString);
-        Model model = Model.FromProto(proto, inputPath);
-        settings.Overrides?.CheckNodesExist(model, inputPath);
 
         // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
         // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
@@ -88,6 +84,15 @@ public static class ModelCompressor
             $"ValidationTimeout={settings.Get(EvaluationSettings.ValidationTimeout).ToString(CultureInfo.InvariantCulture)} s ({settings.OriginOf(EvaluationSettings.ValidationTimeout)})",
             inputPath,
             cancellationToken);
+        if (validate)
+        {
+            runner.Prepare();
+        }
+
+        (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(proto);
+        string? description = ModelSignature.FirstParagraph(proto.DocString);
+        Model model = Model.FromProto(proto, inputPath);
+        settings.Overrides?.CheckNodesExist(model, inputPath);
 
         // The original runs once, before the passes change the model: every candidate is judged against its outputs.
         // ONNX Runtime does not run models older than opset 7: those are compared with the original raised to the

@@ -26,6 +26,11 @@ public abstract class ModelRunner : IDisposable
     /// <summary>True when sessions run in another process.</summary>
     public abstract bool IsIsolated { get; }
 
+    /// <summary>Gets ready for a first session that will come (a worker process starts meanwhile); optional.</summary>
+    public virtual void Prepare()
+    {
+    }
+
     /// <summary>Loads a model from its bytes.</summary>
     /// <param name="model">The model.</param>
     /// <param name="options">The session's settings.</param>

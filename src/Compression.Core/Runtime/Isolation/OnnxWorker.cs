@@ -32,6 +32,7 @@ public sealed class OnnxWorker : ModelRunner
     private BinaryReader? reader;
     private int nextSession;
     private bool broken;
+    private Task<int>? hello;
 
     private OnnxWorker(string workerPath, TimeSpan timeout, string timeoutOrigin, string modelPath, CancellationToken cancellation)
     {
@@ -227,9 +228,23 @@ public sealed class OnnxWorker : ModelRunner
             : (status, reader.ReadByte(), reader.ReadString(), default!);
     }
 
-    private void Start(string doing)
+    /// <summary>Starts the worker now, so that it gets ready while the compressor reads the model; the first session
+    /// waits for it.</summary>
+    public override void Prepare()
     {
-        if (process is not null)
+        try
+        {
+            Launch();
+        }
+        catch (OnnxRuntimeNotFoundException)
+        {
+            // Validation says so, with its code, when it starts.
+        }
+    }
+
+    private void Launch()
+    {
+        if (process is not null || broken)
         {
             return;
         }
@@ -282,16 +297,34 @@ public sealed class OnnxWorker : ModelRunner
         process = started;
         writer = new BinaryWriter(new BufferedStream(started.StandardInput.BaseStream, 1 << 16), WorkerProtocol.Utf8);
         reader = new BinaryReader(started.StandardOutput.BaseStream, WorkerProtocol.Utf8);
-        Task<int> hello = Task.Run(() => reader.ReadInt32());
+        BinaryReader helloReader = reader;
+        hello = Task.Run(() => helloReader.ReadInt32());
+    }
+
+    private void Start(string doing)
+    {
+        Launch();
+        if (hello is not { } greeting)
+        {
+            return;
+        }
+
         bool ready;
         try
         {
-            ready = hello.Wait(TimeSpan.FromSeconds(60)) && hello.Result == WorkerProtocol.Hello;
+            ready = greeting.Wait(60_000, cancellation) && greeting.Result == WorkerProtocol.Hello;
+        }
+        catch (OperationCanceledException)
+        {
+            Fail();
+            throw;
         }
         catch (AggregateException)
         {
             ready = false;
         }
+
+        hello = null;
 
         if (!ready)
         {

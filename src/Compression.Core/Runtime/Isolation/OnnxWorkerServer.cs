@@ -44,6 +44,16 @@ public static class OnnxWorkerServer
     {
         using var reader = new BinaryReader(input, WorkerProtocol.Utf8, leaveOpen: true);
         using var writer = new BinaryWriter(new BufferedStream(output, 1 << 16), WorkerProtocol.Utf8, leaveOpen: false);
+        try
+        {
+            // Ready means ONNX Runtime is loaded, while the compressor still reads the model.
+            OnnxRuntimeLibrary.EnsureLoaded();
+        }
+        catch (OnnxRuntimeNotFoundException)
+        {
+            // The first session says why.
+        }
+
         writer.Write(WorkerProtocol.Hello);
         writer.Flush();
         var sessions = new Dictionary<int, OnnxSession>();
