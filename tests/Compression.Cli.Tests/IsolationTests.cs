@@ -42,6 +42,41 @@ public sealed class IsolationTests : IDisposable
     }
 
     [Fact]
+    public void A_model_that_crashes_ONNX_Runtime_gives_one_OCB0105_line_naming_the_signal_and_no_files()
+    {
+        // ONNX Runtime 1.31.1 divides by a ConvTranspose's group when it creates the session: x64 traps group=0 (SIGFPE).
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64 || OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var convTranspose = new NodeProto { OpType = "ConvTranspose", Name = "up", Input = { "x", "k" }, Output = { "y" } };
+        convTranspose.Attribute.Add(new AttributeProto { Name = "group", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        var model = new ModelProto
+        {
+            IrVersion = 8,
+            Graph = new GraphProto
+            {
+                Name = "group0",
+                Input = { Value("x", DataType.Float, 1, 4, 8, 8) },
+                Initializer = { TensorValues.Create<float>("k", [4, 4, 3, 3], Enumerable.Repeat(0.1f, 144).ToArray()) },
+                Node = { convTranspose },
+                Output = { Value("y", DataType.Float, 1, 4, 10, 10) },
+            },
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+        string input = folder.File("group0.onnx");
+        OnnxModelFile.Save(model, input);
+
+        CommandResult result = CommandResult.ChildProcess([input, "-o", folder.File("out", "group0.onnx"), "-r", folder.File("out", "group0.json")]);
+
+        Assert.Equal(CompressCommand.Failed, result.ExitCode);
+        string line = Assert.Single(result.StderrLines);
+        Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.OnnxRuntimeCrashed}: ONNX Runtime crashed loading the original model: the worker process was killed by signal SIGFPE", line, StringComparison.Ordinal);
+        Assert.Equal(["group0.onnx"], folder.ListFiles());
+    }
+
+    [Fact]
     public async Task SIGTERM_stops_the_tool_and_its_worker_and_writes_nothing()
     {
         if (!OperatingSystem.IsLinux())
@@ -85,17 +120,6 @@ public sealed class IsolationTests : IDisposable
     /// <summary>A valid model whose Loop never ends: the largest int64 trip count, and a condition that stays true.</summary>
     private string EndlessModel()
     {
-        static ValueInfoProto Value(string name, DataType type, params long[]? dims)
-        {
-            var tensor = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = new TensorShapeProto() };
-            foreach (long dim in dims ?? [])
-            {
-                tensor.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dim });
-            }
-
-            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
-        }
-
         static NodeProto Node(string op, string input, string output) => new() { OpType = op, Name = output, Input = { input }, Output = { output } };
 
         var body = new GraphProto
@@ -123,6 +147,17 @@ public sealed class IsolationTests : IDisposable
         string path = folder.File("endless.onnx");
         OnnxModelFile.Save(model, path);
         return path;
+    }
+
+    private static ValueInfoProto Value(string name, DataType type, params long[]? dims)
+    {
+        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = new TensorShapeProto() };
+        foreach (long dim in dims ?? [])
+        {
+            tensor.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dim });
+        }
+
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
     }
 
     /// <summary>The tool's worker process, once it has started.</summary>

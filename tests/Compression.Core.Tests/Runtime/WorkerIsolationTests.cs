@@ -77,6 +77,38 @@ public sealed class WorkerIsolationTests : IDisposable
     }
 
     [Fact]
+    public void A_model_that_crashes_ONNX_Runtime_fails_with_OCB0105_naming_the_signal_and_writes_nothing()
+    {
+        // ONNX Runtime 1.31.1 divides by a ConvTranspose's group while creating the session: group=0 is an integer
+        // division by zero, which x64 traps (SIGFPE) and which used to take the compressor down with it.
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64 || OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, 1, 4, 8, 8)
+            .Initializer("k", [4, 4, 3, 3], SeededValues.Uniform(3, 144))
+            .Node("ConvTranspose", ["x", "k"], ["y"], Attributes.Int("group", 0))
+            .Output("y", DataType.Float, 1, 4, 10, 10)
+            .Build();
+        string input = folder.File("group0.onnx");
+        OnnxModelFile.Save(model, input);
+
+        CompressionException error = Assert.Throws<CompressionException>(() => ModelCompressor.Compress(new CompressionRequest(input, folder.File("out", "group0.onnx"))
+        {
+            ReportPath = folder.File("out", "group0.json"),
+            DependencyPath = folder.File("out", "group0.deps"),
+        }));
+
+        Assert.Equal(DiagnosticCodes.OnnxRuntimeCrashed, error.Code);
+        Assert.Equal(input, error.ModelPath);
+        Assert.StartsWith("ONNX Runtime crashed loading the original model: the worker process was killed by signal SIGFPE (exit status 136", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["group0.onnx"], folder.ListFiles());
+        Assert.Empty(Workers());
+    }
+
+    [Fact]
     public void Cancelling_a_compression_kills_the_worker_and_writes_nothing()
     {
         string input = folder.File("endless.onnx");
