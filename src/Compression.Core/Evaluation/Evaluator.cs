@@ -10,7 +10,8 @@ namespace Compression.Core.Evaluation;
 /// synthesized inputs) and its outputs are kept; each candidate then runs on the same samples and is scored: max and
 /// mean absolute error, cosine similarity and top-1 agreement per output, and accuracy when the samples carry labels.
 /// Candidates run with the session entries their signature records, as the generated class runs them. Sessions use one
-/// thread, so that the same models give the same figures on every run.
+/// thread, so that the same models give the same figures on every run, and live where the <see cref="ModelRunner"/> puts
+/// them: in the compression's worker process, so that a crash or hang in ONNX Runtime is a coded error (OCB0105, OCB0106).
 /// </summary>
 public sealed class Evaluator
 {

@@ -159,7 +159,12 @@ public sealed class OnnxWorker : ModelRunner
     private T Exchange<T>(string doing, Action<BinaryWriter> write, Func<BinaryReader, T> read)
     {
         ObjectDisposedException.ThrowIf(broken, this);
-        cancellation.ThrowIfCancellationRequested();
+        if (cancellation.IsCancellationRequested)
+        {
+            Fail();
+            cancellation.ThrowIfCancellationRequested();
+        }
+
         Start(doing);
         TimeSpan left = timeout - spent;
         var clock = Stopwatch.StartNew();
@@ -526,11 +531,19 @@ public sealed class OnnxWorker : ModelRunner
                 return;
             }
 
-            worker.Exchange($"closing {what}", w =>
+            try
             {
-                w.Write(WorkerProtocol.Close);
-                w.Write(id);
-            }, _ => 0);
+                worker.Exchange($"closing {what}", w =>
+                {
+                    w.Write(WorkerProtocol.Close);
+                    w.Write(id);
+                }, _ => 0);
+            }
+            catch (Exception e) when (e is CompressionException or OperationCanceledException or InvalidOperationException)
+            {
+                // Disposing does not throw: a worker that crashed or was stopped here is reported by the next request,
+                // and an exception already under way is not replaced.
+            }
         }
     }
 }
