@@ -209,6 +209,14 @@ public sealed class OnnxWorker : ModelRunner
         {
             throw Crashed(doing);
         }
+        catch (Exception e) when (e is InvalidDataException or FormatException or OverflowException or ArgumentException or OutOfMemoryException)
+        {
+            // The answer does not parse: something other than the worker wrote to its output.
+            Fail();
+            throw new CompressionException(DiagnosticCodes.WorkerFailed, modelPath,
+                $"The ONNX Runtime worker gave an answer that does not parse while {doing} ({e.Message}), so it was stopped. Nothing was written. " +
+                "Report this with the model, or turn validation off (OnnxValidate=false, --no-validate).", e);
+        }
 
         if (answer.Status == WorkerProtocol.Ok)
         {
