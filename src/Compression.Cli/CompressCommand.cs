@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Compression.Core;
 using Compression.Core.Runtime;
 using Compression.Core.Settings;
@@ -21,6 +22,9 @@ public static class CompressCommand
 
     /// <summary>Exit code: the command line was wrong.</summary>
     public const int UsageError = 2;
+
+    /// <summary>Exit code: stopped by Ctrl+C or SIGTERM before it finished; nothing was written.</summary>
+    public const int Cancelled = 130;
 
     /// <summary>Parses <paramref name="args"/>, compresses, and returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -64,6 +68,10 @@ public static class CompressCommand
         }
 
         int exitCode = Success;
+        // Ctrl+C and SIGTERM (a cancelled build) stop the compression and kill ONNX Runtime's worker process at once.
+        using var cancellation = new CancellationTokenSource();
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
         command.SetAction(result =>
         {
             FileInfo input = result.GetValue(model)!;
@@ -119,9 +127,14 @@ public static class CompressCommand
                     Settings = settings,
                 };
 
-                CompressionOutcome outcome = ModelCompressor.Compress(request);
+                CompressionOutcome outcome = ModelCompressor.Compress(request, cancellation.Token);
                 console.Summary(request, outcome);
                 exitCode = Success;
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                error.WriteLine($"onnx-compress: cancelled; nothing was written for '{input.FullName}'.");
+                exitCode = Cancelled;
             }
             catch (CompressionException e)
             {
@@ -133,6 +146,12 @@ public static class CompressCommand
         // Help, version and unexpected failures go to the writers this method was given, not to the process's console.
         int invoked = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
         return invoked != 0 ? invoked : exitCode;
+
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancellation.Cancel();
+        }
     }
 
     /// <summary>Splits <c>Name=Value</c>; the setting is null when the name is no setting's.</summary>

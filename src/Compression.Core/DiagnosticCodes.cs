@@ -45,6 +45,15 @@ public static class DiagnosticCodes
     /// <summary>The compressed model missed a gate (accuracy drop, cosine similarity, output error): nothing was written.</summary>
     public const string GateMissed = "OCB0104";
 
+    /// <summary>ONNX Runtime crashed (a signal, a corrupted heap, C++ terminate) loading or running a model in its worker process: nothing was written.</summary>
+    public const string OnnxRuntimeCrashed = "OCB0105";
+
+    /// <summary>ONNX Runtime did not finish loading and running the models within ValidationTimeout: nothing was written.</summary>
+    public const string ValidationTimedOut = "OCB0106";
+
+    /// <summary>The ONNX Runtime worker process could not be started.</summary>
+    public const string WorkerFailed = "OCB0107";
+
     /// <summary>Warning: validation was turned off.</summary>
     public const string ValidationDisabled = "OCB0200";
 

@@ -6,6 +6,8 @@ using Compression.Core.Opsets;
 using Compression.Core.Passes;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
+using Compression.Core.Runtime;
+using Compression.Core.Runtime.Isolation;
 using Compression.Core.Settings;
 using Compression.Core.Signature;
 using Compression.Onnx;
@@ -60,8 +62,11 @@ public static class ModelCompressor
         : "0.0.0";
 
     /// <summary>Compresses the model <paramref name="request"/> names.</summary>
+    /// <param name="request">The model, its settings and where the results go.</param>
+    /// <param name="cancellationToken">Stops the compression; ONNX Runtime's worker process is killed at once.</param>
     /// <exception cref="CompressionException">Anything a user can fix, with its code.</exception>
-    public static CompressionOutcome Compress(CompressionRequest request)
+    /// <exception cref="OperationCanceledException">The token was cancelled; nothing was written.</exception>
+    public static CompressionOutcome Compress(CompressionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         string inputPath = Path.GetFullPath(request.InputPath);
@@ -74,6 +79,20 @@ public static class ModelCompressor
         ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
         bool validate = settings.Get(EvaluationSettings.Validate);
         CheckGatesNeedValidation(settings, validate, inputPath);
+
+        // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
+        // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
+        // compressor; without a worker beside Compression.Core.dll the sessions run in process.
+        using ModelRunner runner = OnnxWorker.Create(
+            TimeSpan.FromSeconds(settings.Get(EvaluationSettings.ValidationTimeout)),
+            $"ValidationTimeout={settings.Get(EvaluationSettings.ValidationTimeout).ToString(CultureInfo.InvariantCulture)} s ({settings.OriginOf(EvaluationSettings.ValidationTimeout)})",
+            inputPath,
+            cancellationToken);
+        if (validate)
+        {
+            runner.Prepare();
+        }
+
         (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(proto);
         string? description = ModelSignature.FirstParagraph(proto.DocString);
         Model model = Model.FromProto(proto, inputPath);
@@ -86,7 +105,7 @@ public static class ModelCompressor
         if (validate)
         {
             byte[]? reference = (model.Opset ?? long.MaxValue) < Evaluator.OldestRunnableOpset ? RaisedReference(proto, inputPath) : null;
-            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings);
+            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings, runner);
         }
         else
         {
@@ -98,6 +117,7 @@ public static class ModelCompressor
         string calibrationFolder = settings.Get(EvaluationSettings.CalibrationData);
         var context = new PassContext(model, settings, inputPath)
         {
+            Runner = runner,
             CalibrationSource = () => calibrationFolder.Length > 0
                 ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
                 : null,
@@ -139,6 +159,10 @@ public static class ModelCompressor
             validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
             ApplyGates(validation, settings, inputPath, warnings);
         }
+
+        // ONNX Runtime is done with the model: the worker ends before anything is written.
+        runner.Dispose();
+        cancellationToken.ThrowIfCancellationRequested();
 
         var signature = new ModelSignature(
             sourceName,

@@ -162,6 +162,8 @@ public sealed class FreshAppTests
         ProcessResult help = Run(Path.Combine(tools, "onnx-compress"), "--help");
         Assert.Equal(0, help.ExitCode);
         Assert.Contains("--quantize", help.Output);
+        Assert.Contains("--validation-timeout", help.Output);
+        Assert.NotEmpty(Directory.GetFiles(tools, "onnx-compress-worker.runtimeconfig.json", SearchOption.AllDirectories));
 
         ProcessResult compress = Run(Path.Combine(tools, "onnx-compress"), RepositoryPaths.DigitsModel, "-o", output, "--no-validate");
         Assert.True(compress.ExitCode == 0, compress.Output);
@@ -180,6 +182,9 @@ public sealed class FreshAppTests
         Assert.Contains("analyzers/dotnet/cs/Compression.Build.Generator.dll", entries);
         Assert.Contains("tools/net8.0/any/onnx-compress.dll", entries);
         Assert.Contains("tools/net8.0/any/onnx-compress.runtimeconfig.json", entries);
+        // The process ONNX Runtime runs the models in, beside Compression.Core.dll.
+        Assert.Contains("tools/net8.0/any/onnx-compress-worker.dll", entries);
+        Assert.Contains("tools/net8.0/any/onnx-compress-worker.runtimeconfig.json", entries);
         Assert.Contains("tools/net8.0/any/Microsoft.ML.OnnxRuntime.dll", entries);
         Assert.DoesNotContain(entries, e => e.Contains("libonnxruntime", StringComparison.Ordinal) || e.EndsWith("onnxruntime.dll", StringComparison.Ordinal));
         string nuspec = new StreamReader(package.GetEntry("Compression.Build.nuspec")!.Open()).ReadToEnd();

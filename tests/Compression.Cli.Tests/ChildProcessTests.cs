@@ -188,7 +188,8 @@ public sealed class ChildProcessTests : IDisposable
             foreach (string file in Directory.GetFiles(AppContext.BaseDirectory))
             {
                 string name = Path.GetFileName(file);
-                if (name.StartsWith("onnx-compress.", StringComparison.Ordinal) || name.EndsWith(".dll", StringComparison.Ordinal))
+                // onnx-compress.* and the worker, onnx-compress-worker.*.
+                if (name.StartsWith("onnx-compress", StringComparison.Ordinal) || name.EndsWith(".dll", StringComparison.Ordinal))
                 {
                     File.Copy(file, Path.Combine(tool, name));
                 }

@@ -28,8 +28,10 @@ public static class ActivationRecorder
     /// <param name="samples">The samples, in the model's input order.</param>
     /// <param name="collectors">The collectors; several may want the same value.</param>
     /// <param name="modelPath">The model's path, for messages and for its external data.</param>
-    /// <exception cref="CompressionException">A value is not in the model (OCB0103), or the model fails on the samples (OCB0101).</exception>
-    public static void Record(ModelProto model, SampleSet samples, IReadOnlyList<IActivationCollector> collectors, string modelPath)
+    /// <param name="runner">Where the session runs: the compression's worker process, or in process (the default).</param>
+    /// <exception cref="CompressionException">A value is not in the model (OCB0103), the model fails on the samples (OCB0101),
+    /// or ONNX Runtime crashed or ran out of time in the worker (OCB0105, OCB0106).</exception>
+    public static void Record(ModelProto model, SampleSet samples, IReadOnlyList<IActivationCollector> collectors, string modelPath, ModelRunner? runner = null)
     {
         string[] wanted = collectors.Select(c => c.ValueName).Distinct(StringComparer.Ordinal).ToArray();
         ModelProto exposed = model.Clone();
@@ -58,7 +60,19 @@ public static class ActivationRecorder
             OnnxModelFile.LoadExternalData(exposed, directory);
         }
 
-        using var session = new OnnxSession(OnnxModelFile.ToBytes(exposed), new OnnxSessionOptions { IntraOpThreads = 1 });
+        IModelSession session;
+        try
+        {
+            session = (runner ?? ModelRunner.InProcess).Open(OnnxModelFile.ToBytes(exposed), new OnnxSessionOptions { IntraOpThreads = 1 }, "the model on the calibration samples");
+        }
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or OnnxRuntimeFailureException)
+        {
+            throw new CompressionException(DiagnosticCodes.OriginalModelFailsToRun, modelPath,
+                $"The model does not load in ONNX Runtime to record its activations on the calibration samples ({samples.Source}): {e.Message.Trim()} " +
+                "Check that the model runs in ONNX Runtime.");
+        }
+
+        using IModelSession opened = session;
         string[] inputNames = session.Inputs.Select(i => i.Name).ToArray();
         foreach (SampleBatch batch in samples.Batches)
         {
@@ -67,7 +81,7 @@ public static class ActivationRecorder
             {
                 values = session.Run(inputNames, batch.Inputs.ToArray(), wanted);
             }
-            catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException or ArgumentException)
+            catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or OnnxRuntimeFailureException or NotSupportedException or ArgumentException)
             {
                 throw new CompressionException(DiagnosticCodes.OriginalModelFailsToRun, modelPath,
                     $"The model fails in ONNX Runtime on the calibration samples ({samples.Source}): {e.Message.Trim()} Give samples that fit the model.");

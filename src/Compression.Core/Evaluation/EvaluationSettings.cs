@@ -29,6 +29,11 @@ public static class EvaluationSettings
         "ValidationSamples", Technique, SettingScope.Model, 4, 1, 10_000,
         "How many input sets validation synthesizes when no `ValidationData` is given.");
 
+    /// <summary>How long ONNX Runtime may work on one model's validation and calibration, in seconds.</summary>
+    public static IntegerSetting ValidationTimeout { get; } = new(
+        "ValidationTimeout", Technique, SettingScope.Model, 300, 1, 86_400,
+        "The longest, in seconds, that ONNX Runtime may take in all to load and run the original and the compressed model (and the calibration runs). They run in a worker process: past the limit it is stopped and the build fails with OCB0106, as a crash in ONNX Runtime fails it with OCB0105, and nothing is written.");
+
     /// <summary>Samples for the techniques that learn from activations.</summary>
     public static PathSetting CalibrationData { get; } = new(
         "CalibrationData", Technique, isFolder: true,
@@ -59,5 +64,5 @@ public static class EvaluationSettings
 
     /// <summary>Every option, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } =
-        [Validate, ValidationData, ValidationSamples, CalibrationData, MaxAccuracyDrop, MinCosineSimilarity, MaxOutputError, CompressionGate];
+        [Validate, ValidationData, ValidationSamples, ValidationTimeout, CalibrationData, MaxAccuracyDrop, MinCosineSimilarity, MaxOutputError, CompressionGate];
 }

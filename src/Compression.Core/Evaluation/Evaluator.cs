@@ -10,7 +10,8 @@ namespace Compression.Core.Evaluation;
 /// synthesized inputs) and its outputs are kept; each candidate then runs on the same samples and is scored: max and
 /// mean absolute error, cosine similarity and top-1 agreement per output, and accuracy when the samples carry labels.
 /// Candidates run with the session entries their signature records, as the generated class runs them. Sessions use one
-/// thread, so that the same models give the same figures on every run.
+/// thread, so that the same models give the same figures on every run, and live where the <see cref="ModelRunner"/> puts
+/// them: in the compression's worker process, so that a crash or hang in ONNX Runtime is a coded error (OCB0105, OCB0106).
 /// </summary>
 public sealed class Evaluator
 {
@@ -23,9 +24,11 @@ public sealed class Evaluator
     private readonly List<OnnxTensor[]> referenceOutputs;
     private readonly string[] inputNames;
     private readonly string modelPath;
+    private readonly ModelRunner runner;
 
-    private Evaluator(string runtimeVersion, SampleSet samples, string[] inputNames, IReadOnlyList<OnnxValueInfo> outputs, List<OnnxTensor[]> referenceOutputs, string reference, string modelPath)
+    private Evaluator(string runtimeVersion, SampleSet samples, string[] inputNames, IReadOnlyList<OnnxValueInfo> outputs, List<OnnxTensor[]> referenceOutputs, string reference, string modelPath, ModelRunner runner)
     {
+        this.runner = runner;
         RuntimeVersion = runtimeVersion;
         Samples = samples;
         this.inputNames = inputNames;
@@ -52,12 +55,16 @@ public sealed class Evaluator
     /// <param name="referenceModel">A stand-in for the original (the original raised to a newer opset), or null.</param>
     /// <param name="reference">What the reference is, as the report says it.</param>
     /// <param name="settings">The model's settings: validation data and sample count.</param>
-    /// <exception cref="CompressionException">ONNX Runtime is missing (OCB0100), the original does not run (OCB0101), or
-    /// the validation data does not fit (OCB0103).</exception>
-    public static Evaluator Open(string originalPath, byte[]? referenceModel, string reference, ResolvedSettings settings)
+    /// <param name="runner">Where the sessions run: a worker process (<see cref="Runtime.Isolation.OnnxWorker"/>), or in process.</param>
+    /// <exception cref="CompressionException">ONNX Runtime is missing (OCB0100), the original does not run (OCB0101),
+    /// the validation data does not fit (OCB0103), or ONNX Runtime crashed or ran out of time in the worker (OCB0105,
+    /// OCB0106).</exception>
+    public static Evaluator Open(string originalPath, byte[]? referenceModel, string reference, ResolvedSettings settings, ModelRunner runner)
     {
+        ArgumentNullException.ThrowIfNull(runner);
         string version = RuntimeVersionOf(originalPath);
-        using OnnxSession original = Open(() => referenceModel is { } bytes ? new OnnxSession(bytes, Options(null)) : new OnnxSession(originalPath, Options(null)),
+        string what = referenceModel is null ? "the original model" : "the original model raised to a newer opset";
+        using IModelSession original = Open(() => referenceModel is { } bytes ? runner.Open(bytes, Options(null), what) : runner.Open(originalPath, Options(null), what),
             DiagnosticCodes.OriginalModelFailsToRun, originalPath,
             "The original model does not load in ONNX Runtime {0}, so the compressed model cannot be compared with it: {1} " +
             "Check that the model runs in ONNX Runtime, or turn validation off (OnnxValidate=false, --no-validate).", version);
@@ -71,7 +78,7 @@ public sealed class Evaluator
                 "(OnnxValidationData, --validation-data) or turn validation off.", version));
         }
 
-        return new Evaluator(version, samples, names, original.Outputs, outputs, reference, originalPath);
+        return new Evaluator(version, samples, names, original.Outputs, outputs, reference, originalPath, runner);
     }
 
     /// <summary>The samples <paramref name="setting"/> names for a model with <paramref name="inputs"/>, else synthesized ones.</summary>
@@ -86,17 +93,17 @@ public sealed class Evaluator
     /// <summary>Runs <paramref name="candidate"/> on the samples and compares it with the reference.</summary>
     /// <exception cref="CompressionException">The candidate does not load or run, or computes outputs of another type or shape (OCB0102).</exception>
     public ValidationResult Score(ReadOnlyMemory<byte> candidate, IReadOnlyDictionary<string, string> sessionConfig) =>
-        Score(() => new OnnxSession(candidate, Options(sessionConfig)));
+        Score(() => runner.Open(candidate, Options(sessionConfig), "the compressed model"));
 
     /// <summary>Runs the candidate in <paramref name="candidatePath"/> on the samples and compares it with the reference:
     /// ONNX Runtime reads the file, and its external data beside it, itself.</summary>
     /// <exception cref="CompressionException">The candidate does not load or run, or computes outputs of another type or shape (OCB0102).</exception>
     public ValidationResult Score(string candidatePath, IReadOnlyDictionary<string, string> sessionConfig) =>
-        Score(() => new OnnxSession(candidatePath, Options(sessionConfig)));
+        Score(() => runner.Open(candidatePath, Options(sessionConfig), "the compressed model"));
 
-    private ValidationResult Score(Func<OnnxSession> openCandidate)
+    private ValidationResult Score(Func<IModelSession> openCandidate)
     {
-        using OnnxSession compressed = Open(openCandidate, DiagnosticCodes.CompressedModelFailsToRun, modelPath,
+        using IModelSession compressed = Open(openCandidate, DiagnosticCodes.CompressedModelFailsToRun, modelPath,
             "The compressed model does not load in ONNX Runtime {0}: {1} Nothing was written. Report this with the model, " +
             "or leave this model uncompressed (Quantize=none).", RuntimeVersion);
         var comparers = Outputs.Select(o => new OutputComparer(o.Name)).ToArray();
@@ -184,25 +191,25 @@ public sealed class Evaluator
         }
     }
 
-    private static OnnxSession Open(Func<OnnxSession> create, string code, string modelPath, string message, string version)
+    private static IModelSession Open(Func<IModelSession> create, string code, string modelPath, string message, string version)
     {
         try
         {
             return create();
         }
-        catch (OnnxRuntimeException e)
+        catch (Exception e) when (e is OnnxRuntimeException or OnnxRuntimeFailureException)
         {
             throw new CompressionException(code, modelPath, string.Format(CultureInfo.InvariantCulture, message, version, EndSentence(e.Message)), e);
         }
     }
 
-    private static OnnxTensor[] RunModel(OnnxSession session, string[] names, SampleBatch batch, string code, string modelPath, string message, string version)
+    private static OnnxTensor[] RunModel(IModelSession session, string[] names, SampleBatch batch, string code, string modelPath, string message, string version)
     {
         try
         {
             return session.Run(names, batch.Inputs.ToArray(), ReadOnlySpan<string>.Empty);
         }
-        catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is OnnxRuntimeException or OnnxRuntimeFailureException or NotSupportedException or ArgumentException)
         {
             throw new CompressionException(code, modelPath, string.Format(CultureInfo.InvariantCulture, message, version, EndSentence(e.Message)), e);
         }

@@ -84,6 +84,9 @@ public sealed class PassContext
     /// <exception cref="CompressionException">The samples do not fit the model (OCB0103).</exception>
     public SampleSet? Calibration => calibration.Value;
 
+    /// <summary>Where passes run the model in ONNX Runtime (calibration): the compression's worker process, or in process.</summary>
+    public Runtime.ModelRunner Runner { get; init; } = Runtime.ModelRunner.InProcess;
+
     /// <summary>How to read the calibration samples (only passes that use them make it run).</summary>
     public Func<SampleSet?> CalibrationSource { init => calibration = new Lazy<SampleSet?>(value); }
 

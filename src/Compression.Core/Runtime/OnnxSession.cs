@@ -11,7 +11,7 @@ namespace Compression.Core.Runtime;
 /// memory: inputs are handed to ONNX Runtime in place (pinned, not copied) and outputs are copied out, so that the
 /// values outlive the run and need no disposal.
 /// </summary>
-public sealed class OnnxSession : IDisposable
+public sealed class OnnxSession : IModelSession
 {
     // An empty tensor still needs a valid address; ONNX Runtime never reads it.
     private static readonly byte[] EmptyData = GC.AllocateArray<byte>(16, pinned: true);

@@ -65,14 +65,14 @@ internal sealed class StaticQuantizer
         string[] values = nodes.SelectMany(n => new[] { n.Inputs[0]!.Name, QuantizedOutput(n).Name }).Distinct(StringComparer.Ordinal).ToArray();
         ModelProto original = context.Model.ToProto().Clone();
         var minMax = values.Select(v => new MinMaxCollector(v)).ToList();
-        ActivationRecorder.Record(original, samples, minMax, context.ModelPath);
+        ActivationRecorder.Record(original, samples, minMax, context.ModelPath, context.Runner);
         var ranges = minMax.ToDictionary(c => c.ValueName, c => (c.Min, c.Max), StringComparer.Ordinal);
         string method = context.Settings.Get(QuantizationSettings.CalibrationMethod);
         if (method == QuantizationSettings.Percentile)
         {
             // A second run: histograms over each value's full range, then the range between the 0.01th and 99.99th percentiles.
             var histograms = minMax.Where(c => c.Max > c.Min).Select(c => new HistogramCollector(c.ValueName, c.Min, c.Max, 2048)).ToList();
-            ActivationRecorder.Record(original, samples, histograms, context.ModelPath);
+            ActivationRecorder.Record(original, samples, histograms, context.ModelPath, context.Runner);
             foreach (HistogramCollector histogram in histograms)
             {
                 ranges[histogram.ValueName] = Percentiles(histogram, 0.0001);
@@ -85,7 +85,7 @@ internal sealed class StaticQuantizer
                 .Select(c => c.Min >= 0 ? new HistogramCollector(c.ValueName, 0, c.Max, EntropyCalibration.Bins)
                     : new HistogramCollector(c.ValueName, -Math.Max(-c.Min, c.Max), Math.Max(-c.Min, c.Max), 2 * EntropyCalibration.Bins))
                 .ToList();
-            ActivationRecorder.Record(original, samples, histograms, context.ModelPath);
+            ActivationRecorder.Record(original, samples, histograms, context.ModelPath, context.Runner);
             foreach (HistogramCollector histogram in histograms)
             {
                 (float min, float max) = ranges[histogram.ValueName];

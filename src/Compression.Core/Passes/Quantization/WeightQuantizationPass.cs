@@ -170,7 +170,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
             collectors.TryAdd(input.Name, new ChannelStatisticsCollector(input.Name, withGram: true));
         }
 
-        ActivationRecorder.Record(context.Model.ToProto().Clone(), samples, collectors.Values.ToList(), context.ModelPath);
+        ActivationRecorder.Record(context.Model.ToProto().Clone(), samples, collectors.Values.ToList(), context.ModelPath, context.Runner);
         return collectors;
     }
 
