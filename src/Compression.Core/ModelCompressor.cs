@@ -253,20 +253,27 @@ public static class ModelCompressor
             var externalFiles = new SortedSet<string>(StringComparer.Ordinal);
             foreach (TensorProto tensor in ModelTensors.Enumerate(model))
             {
-                if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
+                if (tensor.DataLocation != TensorProto.Types.DataLocation.External)
                 {
-                    externalFiles.Add(ExternalDataReference.FromTensor(tensor).ResolvePath(directory));
+                    continue;
                 }
-            }
 
-            foreach (string file in externalFiles)
-            {
+                // The location is checked (inside the model's folder, links included; a regular file; the bytes within
+                // it) before ONNX Runtime, which validation runs on the original, reads the file itself.
+                ExternalDataReference reference = ExternalDataReference.FromTensor(tensor);
+                string file = reference.ResolvePath(directory, tensor.Name, inputPath);
                 if (!File.Exists(file))
                 {
-                    throw new OnnxFormatException($"Its external data file '{file}' does not exist; copy the model together with the data files beside it.", file);
+                    throw new OnnxFormatException(
+                        $"Tensor '{tensor.Name}' keeps its data in the external file '{reference.Location}' ('{file}'), which does not exist; " +
+                        "copy the model together with the data files beside it.", file);
                 }
 
-                bytes += new FileInfo(file).Length;
+                reference.CheckRange(new FileInfo(file).Length, file, tensor.Name, inputPath);
+                if (externalFiles.Add(file))
+                {
+                    bytes += new FileInfo(file).Length;
+                }
             }
 
             if (model.Graph is null)
