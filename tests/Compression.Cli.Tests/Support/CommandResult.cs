@@ -26,6 +26,24 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
     /// <param name="environment">Environment variables to set (a null value removes one).</param>
     public static CommandResult ChildProcess(string[] args, string? toolAssembly = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
+        using Process process = StartChildProcess(args, toolAssembly, environment);
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"onnx-compress {string.Join(' ', args)} did not finish within 60 s.");
+        }
+
+        return new CommandResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the built tool as a child process with its output streams redirected; the caller waits for it.</summary>
+    /// <param name="args">The tool's arguments.</param>
+    /// <param name="toolAssembly">The tool's main assembly; by default the one beside the tests.</param>
+    /// <param name="environment">Environment variables to set (a null value removes one).</param>
+    public static Process StartChildProcess(string[] args, string? toolAssembly = null, IReadOnlyDictionary<string, string?>? environment = null)
+    {
         var start = new ProcessStartInfo(DotNetHost())
         {
             RedirectStandardOutput = true,
@@ -52,16 +70,7 @@ internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
             }
         }
 
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"onnx-compress {string.Join(' ', args)} did not finish within 60 s.");
-        }
-
-        return new CommandResult(process.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(start)!;
     }
 
     /// <summary>The dotnet host running the tests (the SDK sets DOTNET_HOST_PATH), else <c>dotnet</c> on the PATH.</summary>
