@@ -191,10 +191,11 @@ public static class ModelCompressor
             new(outputPath, "the compressed model", compressed),
             new(signaturePath, "the model signature", Encoding.UTF8.GetBytes(signature.ToText())),
         };
-        if (staged is not null)
-        {
-            files.Insert(1, OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", staged.DataPath));
-        }
+        // After the signature, which OutputFiles.WriteAll writes last; a data file an earlier compression of this model wrote
+        // and this one does not use is removed with the set, so that the build never copies it beside the new model.
+        files.Add(staged is not null
+            ? OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", staged.DataPath)
+            : OutputFile.Removed(outputPath + ExternalDataSuffix, "the earlier compression's external data"));
 
         if (request.ReportPath is not null)
         {
@@ -338,20 +339,27 @@ public static class ModelCompressor
             var externalFiles = new SortedSet<string>(StringComparer.Ordinal);
             foreach (TensorProto tensor in ModelTensors.Enumerate(model))
             {
-                if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
+                if (tensor.DataLocation != TensorProto.Types.DataLocation.External)
                 {
-                    externalFiles.Add(ExternalDataReference.FromTensor(tensor).ResolvePath(directory));
+                    continue;
                 }
-            }
 
-            foreach (string file in externalFiles)
-            {
+                // The location is checked (inside the model's folder, links included; a regular file; the bytes within
+                // it) before ONNX Runtime, which validation runs on the original, reads the file itself.
+                ExternalDataReference reference = ExternalDataReference.FromTensor(tensor);
+                string file = reference.ResolvePath(directory, tensor.Name, inputPath);
                 if (!File.Exists(file))
                 {
-                    throw new OnnxFormatException($"Its external data file '{file}' does not exist; copy the model together with the data files beside it.", file);
+                    throw new OnnxFormatException(
+                        $"Tensor '{tensor.Name}' keeps its data in the external file '{reference.Location}' ('{file}'), which does not exist; " +
+                        "copy the model together with the data files beside it.", file);
                 }
 
-                bytes += new FileInfo(file).Length;
+                reference.CheckRange(new FileInfo(file).Length, file, tensor.Name, inputPath);
+                if (externalFiles.Add(file))
+                {
+                    bytes += new FileInfo(file).Length;
+                }
             }
 
             if (model.Graph is null)

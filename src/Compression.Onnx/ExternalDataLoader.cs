@@ -73,23 +73,7 @@ internal sealed class ExternalDataLoader : IDisposable
         string subject = ExternalDataReference.Describe(tensor.Name, _modelPath);
         var file = Open(dataPath, subject);
         long fileLength = RandomAccess.GetLength(file);
-        if (reference.Offset > fileLength)
-        {
-            throw new OnnxFormatException(
-                $"{subject} says its data starts at byte {reference.Offset} of '{dataPath}', but that file has only {fileLength} bytes. " +
-                "The external data file does not belong to this model or is truncated; copy the model together with its data files again.",
-                dataPath);
-        }
-
-        long length = reference.Length ?? fileLength - reference.Offset;
-        if (length > fileLength - reference.Offset)
-        {
-            throw new OnnxFormatException(
-                $"{subject} says its data is {length} bytes at offset {reference.Offset} of '{dataPath}', which ends past the end of that " +
-                $"{fileLength}-byte file. The external data file does not belong to this model or is truncated; copy the model together with its data files again.",
-                dataPath);
-        }
-
+        long length = reference.CheckRange(fileLength, dataPath, tensor.Name, _modelPath);
         if (length > Array.MaxLength)
         {
             throw new OnnxFormatException(

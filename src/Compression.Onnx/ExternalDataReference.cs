@@ -142,7 +142,17 @@ public sealed record ExternalDataReference
         return new ExternalDataReference(location, offset, length, checksum);
     }
 
-    internal string ResolvePath(string modelDirectory, string? tensorName, string? modelPath)
+    /// <summary>
+    /// The real path of the file this reference names (every symbolic link followed), checked to lie inside the model's
+    /// real folder and, when it exists, to be a regular file; messages name the tensor and the model.
+    /// </summary>
+    /// <param name="modelDirectory">The folder of the model file.</param>
+    /// <param name="tensorName">The tensor's name, for messages, or null.</param>
+    /// <param name="modelPath">The model's file, for messages, or null.</param>
+    /// <exception cref="OnnxFormatException">
+    /// The location is absolute, leads out of the model's folder (by '..' or through a link), or names a folder, a named pipe, a device or a socket.
+    /// </exception>
+    public string ResolvePath(string modelDirectory, string? tensorName, string? modelPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         string subject = Describe(tensorName, modelPath);
@@ -171,7 +181,86 @@ public sealed record ExternalDataReference
                 modelPath);
         }
 
-        return fullPath;
+        return CheckRealPath(root, fullPath, subject, modelPath);
+    }
+
+    /// <summary>
+    /// Checks that <see cref="Length"/> bytes (or all to the end when null) at <see cref="Offset"/> lie within a
+    /// file of <paramref name="fileLength"/> bytes, and returns how many bytes the data has.
+    /// </summary>
+    /// <param name="fileLength">The length of the file, in bytes.</param>
+    /// <param name="dataPath">The file, for messages.</param>
+    /// <param name="tensorName">The tensor's name, for messages, or null.</param>
+    /// <param name="modelPath">The model's file, for messages, or null.</param>
+    /// <exception cref="OnnxFormatException">The data would start or end past the end of the file.</exception>
+    public long CheckRange(long fileLength, string dataPath, string? tensorName, string? modelPath)
+    {
+        string subject = Describe(tensorName, modelPath);
+        if (Offset > fileLength)
+        {
+            throw new OnnxFormatException(
+                $"{subject} says its data starts at byte {Offset} of '{Location}' ('{dataPath}'), but that file has only {fileLength} bytes. " +
+                "The external data file does not belong to this model or is truncated; copy the model together with its data files again.",
+                dataPath);
+        }
+
+        long length = Length ?? fileLength - Offset;
+        if (length > fileLength - Offset)
+        {
+            throw new OnnxFormatException(
+                $"{subject} says its data is {length} bytes at offset {Offset} of '{Location}' ('{dataPath}'), which ends past the end of that " +
+                $"{fileLength}-byte file. The external data file does not belong to this model or is truncated; copy the model together with its data files again.",
+                dataPath);
+        }
+
+        return length;
+    }
+
+    /// <summary>
+    /// The real path of <paramref name="fullPath"/> (every symbolic link followed, of the file and of each folder on the
+    /// way), checked to lie inside the real model folder and, when it exists, to be a regular file: a link must not
+    /// lead the reader out of the model's folder, and a named pipe or a device could block it or never end.
+    /// </summary>
+    private string CheckRealPath(string root, string fullPath, string subject, string? modelPath)
+    {
+        string realRoot;
+        string realPath;
+        try
+        {
+            realRoot = RealPath.Resolve(root);
+            realPath = RealPath.Resolve(fullPath);
+        }
+        catch (IOException e)
+        {
+            throw new OnnxFormatException(
+                $"{subject} names its external data file '{Location}', which cannot be resolved: {e.Message} " +
+                "Replace the links by the file itself, beside the model.",
+                modelPath,
+                e);
+        }
+
+        string realRootWithSeparator = realRoot.EndsWith(Path.DirectorySeparatorChar) ? realRoot : realRoot + Path.DirectorySeparatorChar;
+        if (!realPath.StartsWith(realRootWithSeparator, PathComparison) || realPath.Length == realRootWithSeparator.Length)
+        {
+            throw new OnnxFormatException(
+                $"{subject} names its external data file '{Location}', which is a symbolic link, or lies in a linked folder, that leads to " +
+                $"'{realPath}', outside the model's folder '{realRoot}'. External data must stay in the model's folder or below it, " +
+                "links included; copy the data file itself beside the model.",
+                modelPath);
+        }
+
+        RealPath.EntryKind kind = RealPath.KindOf(realPath);
+        if (kind is RealPath.EntryKind.Folder or RealPath.EntryKind.Special)
+        {
+            string what = kind == RealPath.EntryKind.Folder ? "a folder" : "not a regular file (a named pipe, a device or a socket)";
+            throw new OnnxFormatException(
+                $"{subject} names its external data file '{Location}', but '{realPath}' is {what}. External data must be a regular file " +
+                "in the model's folder; export the model again with its external data, or copy the data files beside it.",
+                modelPath);
+        }
+
+        // A missing file keeps its path as the model names it, for the callers' "does not exist" message.
+        return kind == RealPath.EntryKind.Missing ? fullPath : realPath;
     }
 
     internal static string Describe(string? tensorName, string? modelPath)

@@ -113,6 +113,72 @@ public sealed class ExternalDataTests : IDisposable
     }
 
     [Theory]
+    [InlineData("file")]
+    [InlineData("folder")]
+    [InlineData("chain")]
+    public void A_link_that_leads_out_of_the_models_folder_is_refused(string kind)
+    {
+        File.WriteAllBytes(_folder.File("outside.bin"), MemoryMarshal.AsBytes(Weights.AsSpan()).ToArray());
+        Directory.CreateDirectory(_folder.File("model"));
+        string location = "w.bin";
+        switch (kind)
+        {
+            case "file":
+                File.CreateSymbolicLink(_folder.File("model", "w.bin"), _folder.File("outside.bin"));
+                break;
+            case "folder":
+                Directory.CreateSymbolicLink(_folder.File("model", "data"), _folder.Path);
+                location = "data/outside.bin";
+                break;
+            default:
+                // A link to a link inside the folder, whose target is outside.
+                File.CreateSymbolicLink(_folder.File("model", "hop.bin"), "../outside.bin");
+                File.CreateSymbolicLink(_folder.File("model", "w.bin"), "hop.bin");
+                break;
+        }
+
+        string modelPath = _folder.File("model", "model.onnx");
+        OnnxModelFile.Save(TestModels.WithInitializers(TestModels.ExternalFloatTensor("w", [6], new ExternalDataReference(location))), modelPath);
+
+        var error = Assert.Throws<OnnxFormatException>(() => OnnxModelFile.Load(modelPath));
+
+        Assert.Equal(modelPath, error.FilePath);
+        Assert.Contains("'w'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{location}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{_folder.File("outside.bin")}', outside the model's folder", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_link_to_a_file_inside_the_models_folder_is_followed()
+    {
+        Directory.CreateDirectory(_folder.File("data"));
+        File.WriteAllBytes(_folder.File("data", "real.bin"), MemoryMarshal.AsBytes(Weights.AsSpan()).ToArray());
+        File.CreateSymbolicLink(_folder.File("w.bin"), "data/real.bin");
+        string modelPath = SaveModel(TestModels.ExternalFloatTensor("w", [6], new ExternalDataReference("w.bin")));
+
+        Assert.Equal(Weights, OnnxModelFile.Load(modelPath).Graph.Initializer[0].ToArray<float>());
+    }
+
+    [Fact]
+    public async Task A_named_pipe_is_refused_without_being_opened()
+    {
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [_folder.File("w.bin")]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        string modelPath = SaveModel(TestModels.ExternalFloatTensor("w", [6], new ExternalDataReference("w.bin")));
+
+        // Opening a named pipe for reading blocks until a writer comes: the load must refuse it instead.
+        var load = Task.Run(() => OnnxModelFile.Load(modelPath));
+        Assert.Same(load, await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(30))));
+        var error = await Assert.ThrowsAsync<OnnxFormatException>(() => load);
+        Assert.Contains("'w.bin'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("not a regular file", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("/etc/hostname")]
     [InlineData("\\\\server\\share\\weights.bin")]
     [InlineData("C:\\weights.bin")]
