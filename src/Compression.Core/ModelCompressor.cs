@@ -248,6 +248,7 @@ public static class ModelCompressor
         try
         {
             ModelProto model = OnnxModelFile.Load(inputPath, loadExternalData: false);
+            ModelChecker.Check(model, inputPath);
             string directory = Path.GetDirectoryName(inputPath)!;
             long bytes = new FileInfo(inputPath).Length;
             var externalFiles = new SortedSet<string>(StringComparer.Ordinal);
