@@ -75,14 +75,18 @@ public static class ModelCompressor
         Model model = Model.FromProto(proto, inputPath);
         settings.Overrides?.CheckNodesExist(model, inputPath);
 
+        // ONNX Runtime runs no model older than opset 7 (Gemm-6 and other operators of older opsets have no kernel), so such a
+        // model is raised to 7 as it is read: the output then runs wherever the compressor's output is used, even when
+        // nothing is quantized, and validation compares it with the raised original, unquantized, which ONNX Runtime runs.
+        // Where the raise is refused, the model stays as it is and validation reports what ONNX Runtime says of it.
+        OpsetChange? loadRaise = RaiseToRunnableOpset(model, inputPath);
+
         // The original runs once, before the passes change the model: every candidate is judged against its outputs.
-        // ONNX Runtime does not run models older than opset 7: those are compared with the original raised to the
-        // opset the quantizer needs, unquantized, which the quantized model is built from anyway.
         Evaluator? evaluator = null;
         if (validate)
         {
-            byte[]? reference = (model.Opset ?? long.MaxValue) < Evaluator.OldestRunnableOpset ? RaisedReference(proto, inputPath) : null;
-            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings);
+            byte[]? reference = loadRaise is null ? null : RaisedReference(model.ToProto(), inputPath);
+            evaluator = Evaluator.Open(inputPath, reference, loadRaise is null ? Evaluator.OriginalReference : $"original raised to opset {loadRaise.To}", settings);
         }
         else
         {
@@ -94,12 +98,19 @@ public static class ModelCompressor
         string calibrationFolder = settings.Get(EvaluationSettings.CalibrationData);
         var context = new PassContext(model, settings, inputPath)
         {
+            OpsetRaisedAtLoad = loadRaise,
             CalibrationSource = () => calibrationFolder.Length > 0
                 ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
                 : null,
         };
         PipelineResult pipeline = CompressionPipeline.Run(context);
         warnings.InsertRange(0, pipeline.Warnings);
+        OpsetChange? opset = (loadRaise, pipeline.Opset) switch
+        {
+            (null, var passes) => passes,
+            (var load, null) => load,
+            (var load, var passes) => new OpsetChange(load.From, passes.To, load.ConvertedNodes + passes.ConvertedNodes),
+        };
 
         ModelProto compressedModel = model.ToProto();
         LoadRemainingExternalData(compressedModel, inputPath);
@@ -127,7 +138,7 @@ public static class ModelCompressor
             $"onnx-compress {Version}",
             settings.Report(),
             new SizeReport(originalBytes, compressed.Length),
-            pipeline.Opset,
+            opset,
             pipeline.Passes,
             pipeline.SessionConfig,
             validation,
@@ -292,21 +303,30 @@ public static class ModelCompressor
         }
     }
 
-    /// <summary>The model raised to the quantizer's opset, unquantized, or null when the raise is refused (then
-    /// validation runs the original and reports why ONNX Runtime cannot).</summary>
-    private static byte[]? RaisedReference(ModelProto model, string inputPath)
+    /// <summary>Raises a model older than ONNX Runtime runs to <see cref="Evaluator.OldestRunnableOpset"/>; null when it
+    /// is new enough, imports no default opset, or the raise is refused (the model is then unchanged).</summary>
+    private static OpsetChange? RaiseToRunnableOpset(Model model, string inputPath)
     {
-        ModelProto raised = model.Clone();
-        LoadRemainingExternalData(raised, inputPath);
+        if ((model.Opset ?? long.MaxValue) >= Evaluator.OldestRunnableOpset)
+        {
+            return null;
+        }
+
         try
         {
-            OpsetUpgrade.Apply(raised, WeightQuantizer.RequiredOpset, inputPath);
+            return OpsetUpgradePass.Raise(model, Evaluator.OldestRunnableOpset, inputPath);
         }
         catch (CompressionException e) when (e.Code == DiagnosticCodes.OpsetUpgradeBlocked)
         {
             return null;
         }
+    }
 
+    /// <summary>The raised original, with its external data read in: the reference validation runs in its place.</summary>
+    private static byte[] RaisedReference(ModelProto model, string inputPath)
+    {
+        ModelProto raised = model.Clone();
+        LoadRemainingExternalData(raised, inputPath);
         return Serialize(raised, inputPath);
     }
 
