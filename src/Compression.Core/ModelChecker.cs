@@ -283,7 +283,80 @@ public static class ModelChecker
         foreach (GraphScope graph in graphs)
         {
             CheckAcyclic(graph);
+            CheckWeightReaders(graph);
         }
+    }
+
+    /// <summary>
+    /// The operators whose constant inputs the passes rewrite (MatMul, Gemm, Conv, Gather) have the inputs and outputs
+    /// their ONNX schema gives, and their initializer inputs the ranks it allows: ONNX Runtime refuses such a model anyway,
+    /// and the passes may rely on them.
+    /// </summary>
+    private static void CheckWeightReaders(GraphScope graph)
+    {
+        foreach (NodeProto node in graph.Proto.Node)
+        {
+            if (node.Domain.Length > 0 && node.Domain != "ai.onnx")
+            {
+                continue;
+            }
+
+            // Inputs (fewest, most), and the fewest dims each input may have (and the most, for Gemm's 2-D matrices).
+            (int Fewest, int Most, int[] MinRank, int[] MaxRank)? schema = node.OpType switch
+            {
+                "MatMul" => (2, 2, [1, 1], [int.MaxValue, int.MaxValue]),
+                "Gemm" => (2, 3, [2, 2, 0], [2, 2, 2]),
+                "Conv" => (2, 3, [3, 3, 1], [int.MaxValue, int.MaxValue, 1]),
+                "Gather" => (2, 2, [1, 0], [int.MaxValue, int.MaxValue]),
+                _ => null,
+            };
+            if (schema is not { } op)
+            {
+                continue;
+            }
+
+            int given = node.Input.Count;
+            while (given > 0 && node.Input[given - 1].Length == 0)
+            {
+                given--;
+            }
+
+            if (given < op.Fewest || given > op.Most || node.Input.Take(op.Fewest).Any(i => i.Length == 0) || node.Output.Count != 1 || node.Output[0].Length == 0)
+            {
+                string inputs = op.Fewest == op.Most ? $"{op.Fewest}" : $"{op.Fewest} or {op.Most}";
+                throw new OnnxFormatException(
+                    $"Node {NodeName(node)} in {graph.Where} has {given} inputs and {node.Output.Count} outputs; {node.OpType} takes {inputs} inputs and computes one output.");
+            }
+
+            for (int i = 0; i < given; i++)
+            {
+                if (node.Input[i].Length > 0 && FindInitializer(graph, node.Input[i]) is { } tensor
+                    && (tensor.Dims.Count < op.MinRank[i] || tensor.Dims.Count > op.MaxRank[i]))
+                {
+                    string allowed = op.MaxRank[i] == op.MinRank[i] ? $"{op.MinRank[i]}-D" : op.MaxRank[i] == int.MaxValue ? $"at least {op.MinRank[i]}-D" : $"at most {op.MaxRank[i]}-D";
+                    throw new OnnxFormatException(
+                        $"Node {NodeName(node)} in {graph.Where} reads the initializer '{tensor.Name}' of shape {TensorShape.Format(tensor.Dims)} as input {i}, " +
+                        $"which {node.OpType} takes {allowed}.");
+                }
+            }
+        }
+    }
+
+    /// <summary>The initializer a name refers to in the graph's scope, or null when it names another value.</summary>
+    private static TensorProto? FindInitializer(GraphScope? graph, string name)
+    {
+        for (; graph is not null; graph = graph.Parent)
+        {
+            if (graph.Defined.Contains(name))
+            {
+                // An initializer that a graph input of the same name overrides is still the constant before IR 4 (listed
+                // there too) and a default after; either way the passes read the tensor.
+                graph.Initializers ??= graph.Proto.Initializer.GroupBy(t => t.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+                return graph.Initializers.GetValueOrDefault(name);
+            }
+        }
+
+        return null;
     }
 
     private static bool DefinedAround(GraphScope? graph, string name)
@@ -535,5 +608,7 @@ public static class ModelChecker
         public HashSet<string> Defined { get; } = new(StringComparer.Ordinal);
 
         public HashSet<string> FreeNames { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, TensorProto>? Initializers { get; set; }
     }
 }

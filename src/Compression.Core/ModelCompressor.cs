@@ -60,6 +60,24 @@ public static class ModelCompressor
     public static CompressionOutcome Compress(CompressionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            return CompressModel(request);
+        }
+        catch (Exception e) when (e is not CompressionException)
+        {
+            // The checks at load turn every fault of the model found so far into a coded error; what still escapes is the
+            // compressor's own fault, and is reported as one, with a code, rather than as a stack trace.
+            throw new CompressionException(DiagnosticCodes.CompressorFault, request.InputPath,
+                $"The compressor failed on '{request.InputPath}' ({e.GetType().Name}: {e.Message}). The model passed the checks at load, so this is " +
+                "a fault in the compressor; nothing was written. Report it with the model; meanwhile leave the model uncompressed (Quantize=none), " +
+                "or the node named above (an overrides file).",
+                e);
+        }
+    }
+
+    private static CompressionOutcome CompressModel(CompressionRequest request)
+    {
         string inputPath = Path.GetFullPath(request.InputPath);
         string outputPath = Path.GetFullPath(request.OutputPath);
         string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);

@@ -98,6 +98,20 @@ public sealed class InvalidModelTests : IDisposable
     }
 
     [Fact]
+    public void A_Gemm_that_reads_a_1_D_initializer_as_its_matrix_is_refused_naming_both()
+    {
+        // The digits model's first MatMul made a Gemm whose B is the 1-D bias: no Gemm takes that, and the passes must not see it.
+        ModelProto model = Digits();
+        NodeProto matMul = model.Graph.Node.First(n => n.OpType == "MatMul");
+        matMul.OpType = "Gemm";
+        matMul.Input[1] = "fc1.bias";
+
+        string message = AssertInvalid(model, validate: false);
+
+        Assert.Contains($"Node '{matMul.Name}' (Gemm) in the main graph reads the initializer 'fc1.bias' of shape [256] as input 1, which Gemm takes 2-D", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_node_that_reads_its_own_output_is_a_cycle()
     {
         ModelProto model = Digits();
