@@ -111,6 +111,24 @@ public sealed class InvalidModelTests : IDisposable
         Assert.Contains($"Node '{matMul.Name}' (Gemm) in the main graph reads the initializer 'fc1.bias' of shape [256] as input 1, which Gemm takes 2-D", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_weight_with_a_zero_dim_is_left_alone_as_empty(int axis)
+    {
+        // An empty weight is valid ONNX (a [64, 0] MatMul weight computes an empty output); with WeightThreshold=0 it qualifies
+        // by count, and the quantizer must not divide by its missing channels.
+        ModelProto model = Digits();
+        TensorProto weight = Weight(model, "fc1.weight");
+        weight.Dims[axis] = 0;
+        weight.RawData = ByteString.Empty;
+
+        CompressionOutcome outcome = Compress(model, validate: false);
+
+        Assert.DoesNotContain(outcome.Report.Changed, c => c.Name == "fc1.weight");
+        Assert.Equal("an empty tensor", outcome.Report.LeftAlone.Single(t => t.Name == "fc1.weight").Reason);
+    }
+
     [Fact]
     public void A_node_that_reads_its_own_output_is_a_cycle()
     {
