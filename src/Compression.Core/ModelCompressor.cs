@@ -70,7 +70,7 @@ public static class ModelCompressor
             // compressor's own fault, and is reported as one, with a code, rather than as a stack trace.
             throw new CompressionException(DiagnosticCodes.CompressorFault, request.InputPath,
                 $"The compressor failed on '{request.InputPath}' ({e.GetType().Name}: {e.Message}). The model passed the checks at load, so this is " +
-                "a fault in the compressor; nothing was written. Report it with the model; meanwhile leave the model uncompressed (Quantize=none), " +
+                "a fault in the compressor (or in ONNX Runtime, when validating); nothing was written. Report it with the model; meanwhile leave the model uncompressed (Quantize=none), " +
                 "or the node named above (an overrides file).",
                 e);
         }

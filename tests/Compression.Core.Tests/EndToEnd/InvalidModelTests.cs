@@ -130,6 +130,20 @@ public sealed class InvalidModelTests : IDisposable
     }
 
     [Fact]
+    public void A_fixed_input_too_large_to_synthesize_says_so_with_OCB0103()
+    {
+        // Valid ONNX, but 2^27 elements per input is more than validation synthesizes (a dim of 2^31 overflowed an int): it asks for samples.
+        ModelProto model = Digits();
+        model.Graph.Input[0].Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimValue = 1L << 21 };
+
+        var error = Assert.Throws<CompressionException>(() => Compress(model, validate: true));
+
+        Assert.Equal(DiagnosticCodes.InvalidValidationData, error.Code);
+        Assert.Contains("input 'pixels' has the fixed shape [2097152, 64], 134217728 elements, more than the 67108864 a synthesized input may have", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(folder.File("out", "model.onnx")));
+    }
+
+    [Fact]
     public void A_node_that_reads_its_own_output_is_a_cycle()
     {
         ModelProto model = Digits();
