@@ -169,7 +169,7 @@ internal static class ModelEmitter
         doc.Append("<remarks>\n");
         if (spec.Compression.Count == 0)
         {
-            doc.Append("<para>Compression: none; the model was copied unchanged.</para>\n");
+            doc.Append("<para>Compression: none; every weight was copied as it was.</para>\n");
         }
         else
         {

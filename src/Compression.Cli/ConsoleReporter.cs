@@ -36,7 +36,9 @@ internal sealed class ConsoleReporter
             $"{report.Source}: {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}"));
         if (report.Opset is { } opset)
         {
-            output.WriteLine($"  opset raised from {opset.From} to {opset.To} for the new operators");
+            // Opset 7 is where ONNX Runtime starts: a model older than that is raised to it as it is read.
+            string why = opset.To == Core.Evaluation.Evaluator.OldestRunnableOpset ? "the oldest ONNX Runtime runs" : "for the new operators";
+            output.WriteLine($"  opset raised from {opset.From} to {opset.To}, {why}");
         }
 
         if (report.Validation is { } validation)

@@ -30,6 +30,10 @@ public static class DiagnosticCodes
     /// <summary>A weight read by several nodes would be compressed differently for each of them.</summary>
     public const string SharedWeightConflict = "OCB0008";
 
+    /// <summary>The compressor failed on a model its checks at load accepted: a fault in the compressor, reported with a code
+    /// rather than as a stack trace.</summary>
+    public const string CompressorFault = "OCB0009";
+
     /// <summary>ONNX Runtime's native library was not found (see OnnxRuntimeLibrary).</summary>
     public const string OnnxRuntimeNotFound = "OCB0100";
 

@@ -69,6 +69,24 @@ public static class ModelCompressor
     public static CompressionOutcome Compress(CompressionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            return CompressModel(request, cancellationToken);
+        }
+        catch (Exception e) when (e is not CompressionException and not OperationCanceledException)
+        {
+            // The checks at load turn every fault of the model found so far into a coded error; what still escapes is the
+            // compressor's own fault, and is reported as one, with a code, rather than as a stack trace.
+            throw new CompressionException(DiagnosticCodes.CompressorFault, request.InputPath,
+                $"The compressor failed on '{request.InputPath}' ({e.GetType().Name}: {e.Message}). The model passed the checks at load, so this is " +
+                "a fault in the compressor (or in ONNX Runtime, when validating); nothing was written. Report it with the model; meanwhile leave the model uncompressed (Quantize=none), " +
+                "or the node named above (an overrides file).",
+                e);
+        }
+    }
+
+    private static CompressionOutcome CompressModel(CompressionRequest request, CancellationToken cancellationToken)
+    {
         string inputPath = Path.GetFullPath(request.InputPath);
         string outputPath = Path.GetFullPath(request.OutputPath);
         string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);
@@ -98,14 +116,18 @@ public static class ModelCompressor
         Model model = Model.FromProto(proto, inputPath);
         settings.Overrides?.CheckNodesExist(model, inputPath);
 
+        // ONNX Runtime runs no model older than opset 7 (Gemm-6 and other operators of older opsets have no kernel), so such a
+        // model is raised to 7 as it is read: the output then runs wherever the compressor's output is used, even when
+        // nothing is quantized, and validation compares it with the raised original, unquantized, which ONNX Runtime runs.
+        // Where the raise is refused, the model stays as it is and validation reports what ONNX Runtime says of it.
+        OpsetChange? loadRaise = RaiseToRunnableOpset(model, inputPath);
+
         // The original runs once, before the passes change the model: every candidate is judged against its outputs.
-        // ONNX Runtime does not run models older than opset 7: those are compared with the original raised to the
-        // opset the quantizer needs, unquantized, which the quantized model is built from anyway.
         Evaluator? evaluator = null;
         if (validate)
         {
-            byte[]? reference = (model.Opset ?? long.MaxValue) < Evaluator.OldestRunnableOpset ? RaisedReference(proto, inputPath) : null;
-            evaluator = Evaluator.Open(inputPath, reference, reference is null ? Evaluator.OriginalReference : $"original raised to opset {WeightQuantizer.RequiredOpset}", settings, runner);
+            byte[]? reference = loadRaise is null ? null : RaisedReference(model.ToProto(), inputPath);
+            evaluator = Evaluator.Open(inputPath, reference, loadRaise is null ? Evaluator.OriginalReference : $"original raised to opset {loadRaise.To}", settings, runner);
         }
         else
         {
@@ -118,6 +140,7 @@ public static class ModelCompressor
         var context = new PassContext(model, settings, inputPath)
         {
             Runner = runner,
+            OpsetRaisedAtLoad = loadRaise,
             CalibrationSource = () => calibrationFolder.Length > 0
                 ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
                 : null,
@@ -131,6 +154,12 @@ public static class ModelCompressor
         model.DataFileThreshold = threshold;
         PipelineResult pipeline = CompressionPipeline.Run(context);
         warnings.InsertRange(0, pipeline.Warnings);
+        OpsetChange? opset = (loadRaise, pipeline.Opset) switch
+        {
+            (null, var passes) => passes,
+            (var load, null) => load,
+            (var load, var passes) => new OpsetChange(load.From, passes.To, load.ConvertedNodes + passes.ConvertedNodes),
+        };
 
         ModelProto compressedModel = model.ToProto();
         using ExternalDataStage? lateStage = stage is null && ExceedsLimit(compressedModel, request.SingleFileLimit) ? ExternalDataStage.Open(outputPath, inputPath) : null;
@@ -179,7 +208,7 @@ public static class ModelCompressor
             $"onnx-compress {Version}",
             settings.Report(),
             new SizeReport(originalBytes, compressedBytes),
-            pipeline.Opset,
+            opset,
             pipeline.Passes,
             pipeline.SessionConfig,
             validation,
@@ -334,6 +363,7 @@ public static class ModelCompressor
         try
         {
             ModelProto model = OnnxModelFile.Load(inputPath, loadExternalData: false);
+            ModelChecker.Check(model, inputPath);
             string directory = Path.GetDirectoryName(inputPath)!;
             long bytes = new FileInfo(inputPath).Length;
             var externalFiles = new SortedSet<string>(StringComparer.Ordinal);
@@ -384,21 +414,30 @@ public static class ModelCompressor
         }
     }
 
-    /// <summary>The model raised to the quantizer's opset, unquantized, or null when the raise is refused (then
-    /// validation runs the original and reports why ONNX Runtime cannot).</summary>
-    private static byte[]? RaisedReference(ModelProto model, string inputPath)
+    /// <summary>Raises a model older than ONNX Runtime runs to <see cref="Evaluator.OldestRunnableOpset"/>; null when it
+    /// is new enough, imports no default opset, or the raise is refused (the model is then unchanged).</summary>
+    private static OpsetChange? RaiseToRunnableOpset(Model model, string inputPath)
     {
-        ModelProto raised = model.Clone();
-        LoadRemainingExternalData(raised, inputPath);
+        if ((model.Opset ?? long.MaxValue) >= Evaluator.OldestRunnableOpset)
+        {
+            return null;
+        }
+
         try
         {
-            OpsetUpgrade.Apply(raised, WeightQuantizer.RequiredOpset, inputPath);
+            return OpsetUpgradePass.Raise(model, Evaluator.OldestRunnableOpset, inputPath);
         }
         catch (CompressionException e) when (e.Code == DiagnosticCodes.OpsetUpgradeBlocked)
         {
             return null;
         }
+    }
 
+    /// <summary>The raised original, with its external data read in: the reference validation runs in its place.</summary>
+    private static byte[] RaisedReference(ModelProto model, string inputPath)
+    {
+        ModelProto raised = model.Clone();
+        LoadRemainingExternalData(raised, inputPath);
         return Serialize(raised, inputPath);
     }
 

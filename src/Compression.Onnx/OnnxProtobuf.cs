@@ -35,6 +35,12 @@ internal static class OnnxProtobuf
         {
             throw new OnnxFormatException(NotParsableMessage(what, filePath, ex.Message), filePath, ex);
         }
+        catch (Exception ex) when (ex is ArgumentException or OverflowException or IndexOutOfRangeException or OutOfMemoryException or InvalidOperationException)
+        {
+            // A corrupt length field (up to 2^31 - 1) can make protobuf's reader fail other than with its own exception:
+            // on a count that overflows, or on an allocation of the size the field claims.
+            throw new OnnxFormatException(NotParsableMessage(what, filePath, $"{ex.GetType().Name}: {ex.Message}"), filePath, ex);
+        }
 
         return message;
     }

@@ -118,7 +118,7 @@ public partial class GeneratedCodeTests
         GeneratorRun run = GeneratorRun.Start([Sidecar.For("plain.onnx", signature)]).AssertCleanBuild();
 
         XDocument documentation = run.DocumentationFile();
-        Assert.Contains("Compression: none; the model was copied unchanged.", Text(documentation, "T:Sample.App.Plain", "remarks"), StringComparison.Ordinal);
+        Assert.Contains("Compression: none; every weight was copied as it was.", Text(documentation, "T:Sample.App.Plain", "remarks"), StringComparison.Ordinal);
         Assert.Contains("needs no session configuration entries", Text(documentation, "M:Sample.App.Plain.CreateSessionOptions", "summary"), StringComparison.Ordinal);
         Assert.DoesNotContain("AddSessionConfigEntry(entry", run.Source("Sample.App.Plain.g.cs"), StringComparison.Ordinal);
     }

@@ -27,6 +27,24 @@ public sealed class FailureTests : IDisposable
     }
 
     [Fact]
+    public void A_model_with_an_initializer_of_element_type_minus_1_gives_one_OCB0002_line_before_ONNX_Runtime_sees_it()
+    {
+        // ONNX Runtime crashes the process on such an initializer; validation is on, so the check at load must stop it first.
+        var model = Compression.Onnx.OnnxModelFile.Load(RepositoryPaths.DigitsModel);
+        model.Graph.Initializer.Single(t => t.Name == "fc2.weight").DataType = -1;
+        string input = folder.File("broken.onnx");
+        Compression.Onnx.OnnxModelFile.Save(model, input);
+
+        CommandResult result = CommandResult.InProcess(input, "-o", folder.File("out.onnx"), "-r", folder.File("report.json"));
+
+        Assert.Equal(CompressCommand.Failed, result.ExitCode);
+        string line = Assert.Single(result.StderrLines);
+        Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.InvalidModel}: '{input}' is not a valid ONNX model: Tensor 'fc2.weight'", line, StringComparison.Ordinal);
+        Assert.Contains("element type -1, which is no ONNX element type", line, StringComparison.Ordinal);
+        Assert.Equal(["broken.onnx"], folder.ListFiles());
+    }
+
+    [Fact]
     public void A_missing_model_gives_OCB0001()
     {
         CommandResult result = CommandResult.InProcess(folder.File("missing.onnx"), "-o", folder.File("out.onnx"));

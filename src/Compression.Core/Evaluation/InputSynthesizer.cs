@@ -15,6 +15,9 @@ public static class InputSynthesizer
     /// <summary>The size given to other symbolic or unknown dimensions.</summary>
     public const long OtherSize = 8;
 
+    /// <summary>The most elements one synthesized input may have (256 MiB of floats).</summary>
+    public const long MaxElements = 1L << 26;
+
     /// <summary>Resolves each input's shape: fixed sizes stay, symbolic names get one size each.</summary>
     public static IReadOnlyList<long[]> ResolveShapes(IReadOnlyList<OnnxValueInfo> inputs)
     {
@@ -63,7 +66,16 @@ public static class InputSynthesizer
             }
 
             long[] shape = shapes[i];
-            int count = checked((int)TensorShapeCount(shape));
+            long elements = TensorShapeCount(shape);
+            if (elements > MaxElements)
+            {
+                // A fixed dimension of 2^31 (or dims whose product overflows) fits no array, nor a sensible validation run.
+                throw new NotSupportedException(
+                    $"input '{input.Name}' has the fixed shape [{string.Join(", ", shape)}], {(elements == long.MaxValue ? "more than 2^63" : elements.ToString(System.Globalization.CultureInfo.InvariantCulture))} " +
+                    $"elements, more than the {MaxElements} a synthesized input may have");
+            }
+
+            int count = (int)elements;
             tensors[i] = input.ElementType switch
             {
                 TensorElementType.Float => Fill(count, shape, () => (float)((random.NextDouble() * 2) - 1)),
@@ -88,12 +100,18 @@ public static class InputSynthesizer
         return tensors;
     }
 
+    /// <summary>The count of elements of the shape, or <see cref="long.MaxValue"/> when it does not fit 64 bits.</summary>
     private static long TensorShapeCount(long[] shape)
     {
         long count = 1;
         foreach (long size in shape)
         {
-            count = checked(count * size);
+            if (size != 0 && count > long.MaxValue / size)
+            {
+                return long.MaxValue;
+            }
+
+            count *= size;
         }
 
         return count;

@@ -90,6 +90,10 @@ public sealed class PassContext
     /// <summary>How to read the calibration samples (only passes that use them make it run).</summary>
     public Func<SampleSet?> CalibrationSource { init => calibration = new Lazy<SampleSet?>(value); }
 
+    /// <summary>The opset change made as the model was read (a model older than ONNX Runtime runs is raised to its oldest
+    /// opset), or null: the output is then not the original byte for byte even when no pass changes anything.</summary>
+    public Opsets.OpsetChange? OpsetRaisedAtLoad { get; init; }
+
     /// <summary>What the passes before this one did.</summary>
     public IReadOnlyList<PassResult> Earlier { get; internal set; } = [];
 }

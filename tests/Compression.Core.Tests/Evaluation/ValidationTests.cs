@@ -51,9 +51,57 @@ public sealed class ValidationTests : IDisposable
         // Dynamic MatMulInteger needs opset 11 (DynamicQuantizeLinear).
         Assert.Equal((6L, 11L), (outcome.Report.Opset!.From, outcome.Report.Opset.To));
         ValidationResult validation = outcome.Report.Validation!;
-        Assert.Equal("original raised to opset 13", validation.Reference);
+        Assert.Equal("original raised to opset 7", validation.Reference);
         OutputComparison output = Assert.Single(validation.Outputs);
         Assert.True(output.CosineSimilarity > 0.999, $"cosine {output.CosineSimilarity}");
+    }
+
+    [Theory]
+    [InlineData("int8")]
+    [InlineData("none")]
+    public void A_model_older_than_ONNX_Runtime_runs_with_nothing_to_quantize_is_written_raised_to_opset_7_and_reproduces_its_outputs(string quantize)
+    {
+        // test_Linear with default settings: its Gemm weight (under WeightThreshold) stays float, and the model is
+        // raised to opset 7 as it is read, so that both the reference and the written model run in ONNX Runtime.
+        string testDir = Path.Combine(AssemblyMetadata.OnnxTestDataDir, "pytorch-converted", "test_Linear");
+
+        CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(Path.Combine(testDir, "model.onnx"), folder.File("linear.onnx"))
+        {
+            Settings = CompressionSettings.Default.Set(QuantizationSettings.Quantize, quantize),
+        });
+
+        Assert.Empty(outcome.Report.Changed);
+        Assert.Equal((6L, 7L), (outcome.Report.Opset!.From, outcome.Report.Opset.To));
+        ValidationResult validation = outcome.Report.Validation!;
+        Assert.Equal("original raised to opset 7", validation.Reference);
+        Assert.Equal(0, Assert.Single(validation.Outputs).MaxAbsError);
+        if (quantize == "int8")
+        {
+            CompressionWarning nothing = Assert.Single(outcome.Warnings);
+            Assert.Equal(DiagnosticCodes.NothingCompressed, nothing.Code);
+            Assert.Contains("the model is copied with only its opset raised from 6 to 7", nothing.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(outcome.Warnings);
+        }
+
+        // The written model runs in ONNX Runtime and computes the suite's expected output.
+        ModelProto written = OnnxModelFile.Load(folder.File("linear.onnx"));
+        Assert.Equal(7, written.OpsetImport.Single(o => o.Domain.Length == 0).Version);
+        using var session = new OnnxSession(folder.File("linear.onnx"));
+        string data = Path.Combine(testDir, "test_data_set_0");
+        OnnxTensor actual = session.Run(new Dictionary<string, OnnxTensor>
+        {
+            [session.Inputs[0].Name] = TensorConversion.ToOnnxTensor(OnnxDataFile.LoadTensor(Path.Combine(data, "input_0.pb"))),
+        }).Values.Single();
+        float[] expected = OnnxDataFile.LoadTensor(Path.Combine(data, "output_0.pb")).ToArray<float>();
+        float[] values = actual.As<float>().ToArray();
+        Assert.Equal(expected.Length, values.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - values[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"element {i}: {values[i]}, expected {expected[i]}");
+        }
     }
 
     [Theory]

@@ -94,14 +94,17 @@ public sealed class WeightQuantizationPass : ICompressionPass
         if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context))
         {
             long threshold = context.Settings.Get(QuantizationSettings.WeightThreshold);
+            string copied = context.OpsetRaisedAtLoad is { } raised
+                ? $"is copied with only its opset raised from {raised.From} to {raised.To} (ONNX Runtime runs no older opset)"
+                : "is copied unchanged";
             string[] quantizedOperators = context.Model.Nodes.Where(IsQuantizedOperator).Select(n => n.OpType)
                 .Concat(skipped.Any(s => s.Reason.StartsWith(AlreadyQuantized, StringComparison.Ordinal)) ? ["integer constants"] : [])
                 .Distinct().Order(StringComparer.Ordinal).ToArray();
             warnings.Add(new CompressionWarning(DiagnosticCodes.NothingCompressed, quantizedOperators.Length > 0
                 ? $"Quantize={context.Settings.Get(QuantizationSettings.Quantize)} found no float weight to quantize: the model is already quantized " +
-                  $"({string.Join(", ", quantizedOperators)}) and is copied unchanged. Compress the float original instead."
+                  $"({string.Join(", ", quantizedOperators)}) and {copied}. Compress the float original instead."
                 : $"Quantize={context.Settings.Get(QuantizationSettings.Quantize)} found no MatMul, Gemm, Conv or Gather weight to quantize " +
-                  $"(constant float weights of at least {threshold} elements); the model is copied unchanged. " +
+                  $"(constant float weights of at least {threshold} elements); the model {copied}. " +
                   "Lower WeightThreshold to include smaller weights."));
         }
 
