@@ -66,6 +66,23 @@ public sealed class ExternalDataTests : IDisposable
     }
 
     [Fact]
+    public void A_later_compression_to_one_file_removes_the_data_file_an_earlier_one_wrote()
+    {
+        string withData = SaveDigitsWithExternalWeights();
+        string output = folder.File("out", "digits.onnx");
+        ModelCompressor.Compress(new CompressionRequest(withData, output));
+        Assert.True(File.Exists(output + ".data"));
+
+        // The same output from the digits model as one file: the build must not find, and copy, the earlier data file.
+        ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, output));
+
+        Assert.Equal(["digits.onnx", "digits.onnx.signature"],
+            Directory.GetFiles(folder.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        ModelProto compressed = OnnxModelFile.Load(output, loadExternalData: false);
+        Assert.DoesNotContain(ModelTensors.Enumerate(compressed), t => t.DataLocation == TensorProto.Types.DataLocation.External);
+    }
+
+    [Fact]
     public void Tensors_left_uncompressed_are_copied_from_the_original_data_file_unchanged()
     {
         string model = SaveDigitsWithExternalWeights();
