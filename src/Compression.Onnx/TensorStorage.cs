@@ -166,15 +166,7 @@ public static class TensorStorage
             DataType.Int4 or DataType.Uint4 or DataType.Float4E2M1 => (TensorProto.Int32DataFieldNumber, (elementCount + 1) / 2),
             _ => (TypedTensorFields.FieldFor(dataType), elementCount),
         };
-        int found = field switch
-        {
-            TensorProto.FloatDataFieldNumber => tensor.FloatData.Count,
-            TensorProto.DoubleDataFieldNumber => tensor.DoubleData.Count,
-            TensorProto.Int64DataFieldNumber => tensor.Int64Data.Count,
-            TensorProto.Uint64DataFieldNumber => tensor.Uint64Data.Count,
-            TensorProto.StringDataFieldNumber => tensor.StringData.Count,
-            _ => tensor.Int32Data.Count,
-        };
+        int found = TypedTensorFields.Count(tensor, field);
         if (found != expected)
         {
             throw TensorDataError.WrongFieldCount(tensor, TensorProto.Descriptor.FindFieldByNumber(field).Name, found, expected);

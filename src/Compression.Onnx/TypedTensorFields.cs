@@ -74,7 +74,8 @@ internal static class TypedTensorFields
         _ => TensorProto.Int32DataFieldNumber,
     };
 
-    private static int Count(TensorProto tensor, int field) => field switch
+    /// <summary>How many values <paramref name="tensor"/> holds in the typed field numbered <paramref name="field"/>.</summary>
+    internal static int Count(TensorProto tensor, int field) => field switch
     {
         TensorProto.FloatDataFieldNumber => tensor.FloatData.Count,
         TensorProto.DoubleDataFieldNumber => tensor.DoubleData.Count,
