@@ -290,7 +290,7 @@ public static class ModelChecker
     /// <summary>
     /// The operators whose constant inputs the passes rewrite (MatMul, Gemm, Conv, Gather) have the inputs and outputs
     /// their ONNX schema gives, and their initializer inputs the ranks it allows: ONNX Runtime refuses such a model anyway,
-    /// and the passes may rely on them.
+    /// and the passes may rely on them. Convolutions have a group of at least 1, which ONNX Runtime does not check.
     /// </summary>
     private static void CheckWeightReaders(GraphScope graph)
     {
@@ -299,6 +299,15 @@ public static class ModelChecker
             if (node.Domain.Length > 0 && node.Domain != "ai.onnx")
             {
                 continue;
+            }
+
+            // ONNX Runtime 1.31 divides by a convolution's group while it creates the session: group=0 is an integer division
+            // by zero that kills the process (SIGFPE on x64), so the model is refused before ONNX Runtime sees it.
+            if (node.OpType is "Conv" or "ConvTranspose" or "ConvInteger" or "QLinearConv"
+                && node.Attribute.FirstOrDefault(a => a.Name == "group") is { } group && group.I < 1)
+            {
+                throw new OnnxFormatException(
+                    $"Node {NodeName(node)} in {graph.Where} has group={group.I}; {node.OpType} takes a group of at least 1 (ONNX Runtime crashes on 0).");
             }
 
             // Inputs (fewest, most), and the fewest dims each input may have (and the most, for Gemm's 2-D matrices).

@@ -77,7 +77,7 @@ public sealed class WorkerIsolationTests : IDisposable
     }
 
     [Fact]
-    public void A_model_that_crashes_ONNX_Runtime_fails_with_OCB0105_naming_the_signal_and_writes_nothing()
+    public void A_model_that_crashes_ONNX_Runtime_is_OCB0105_naming_the_signal_in_the_worker_and_refused_at_load_by_the_compressor()
     {
         // ONNX Runtime 1.31.1 divides by a ConvTranspose's group while creating the session: group=0 is an integer
         // division by zero, which x64 traps (SIGFPE) and which used to take the compressor down with it.
@@ -95,15 +95,24 @@ public sealed class WorkerIsolationTests : IDisposable
         string input = folder.File("group0.onnx");
         OnnxModelFile.Save(model, input);
 
+        // The worker survives what ONNX Runtime does to it: the crash comes back as a coded error naming the signal.
+        using (ModelRunner runner = OnnxWorker.Create(TimeSpan.FromMinutes(1), "test", input, CancellationToken.None))
+        {
+            CompressionException crash = Assert.Throws<CompressionException>(() => runner.Open(input, Ort.Options(), "the original model"));
+            Assert.Equal(DiagnosticCodes.OnnxRuntimeCrashed, crash.Code);
+            Assert.Equal(input, crash.ModelPath);
+            Assert.StartsWith("ONNX Runtime crashed loading the original model: the worker process was killed by signal SIGFPE (exit status 136", crash.Message, StringComparison.Ordinal);
+        }
+
+        // Now that the crash is known, the compressor refuses the model at load, before ONNX Runtime sees it.
         CompressionException error = Assert.Throws<CompressionException>(() => ModelCompressor.Compress(new CompressionRequest(input, folder.File("out", "group0.onnx"))
         {
             ReportPath = folder.File("out", "group0.json"),
             DependencyPath = folder.File("out", "group0.deps"),
         }));
 
-        Assert.Equal(DiagnosticCodes.OnnxRuntimeCrashed, error.Code);
-        Assert.Equal(input, error.ModelPath);
-        Assert.StartsWith("ONNX Runtime crashed loading the original model: the worker process was killed by signal SIGFPE (exit status 136", error.Message, StringComparison.Ordinal);
+        Assert.Equal(DiagnosticCodes.InvalidModel, error.Code);
+        Assert.Contains("group=0; ConvTranspose takes a group of at least 1", error.Message, StringComparison.Ordinal);
         Assert.Equal(["group0.onnx"], folder.ListFiles());
         Assert.Empty(Workers());
     }
