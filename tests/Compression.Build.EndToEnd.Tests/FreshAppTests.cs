@@ -227,6 +227,32 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void A_project_that_copies_its_onnx_files_still_ships_only_the_compressed_models()
+    {
+        // The usual way ONNX files reach bin/ before this package: the originals marked to be copied.
+        string app = CreateApp("CopiesModelsApp", sensorWeightThreshold: 1024);
+        string project = Path.Combine(app, "CopiesModelsApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", """
+              <ItemGroup>
+                <None Update="Models/*.onnx" CopyToOutputDirectory="PreserveNewest" CopyToPublishDirectory="PreserveNewest" />
+                <Content Include="Models/sensor_fusion.onnx" CopyToOutputDirectory="Always" />
+              </ItemGroup>
+            </Project>
+            """, StringComparison.Ordinal));
+        string compressed = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx");
+
+        Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.Equal(File.ReadAllBytes(compressed), File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "sensor_fusion.onnx")),
+            File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "sensor_fusion.onnx")));
+
+        // Publishing finds one file per path (no NETSDK1152) and it is the compressed one.
+        string publish = Path.Combine(feed.Root, "publish-copies");
+        Dotnet(app, "publish", "-o", publish).ShouldSucceed("dotnet publish");
+        Assert.Equal(File.ReadAllBytes(compressed), File.ReadAllBytes(Path.Combine(publish, "Models", "digits.onnx")));
+    }
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);
