@@ -191,6 +191,7 @@ public sealed class FreshAppTests
         Assert.Contains($"<dependency id=\"Microsoft.ML.OnnxRuntime.Managed\" version=\"{PackageFeed.OldestOnnxRuntimeVersion}\"", nuspec);
         Assert.DoesNotContain("Compression.Runtime", nuspec);
         Assert.DoesNotContain(entries, e => e.StartsWith("tools/net8.0/any/publish/", StringComparison.Ordinal));
+        Assert.DoesNotContain(entries, e => e.EndsWith(".resources.dll", StringComparison.Ordinal));
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal));
         Assert.Equal(entries.Length, entries.Distinct(StringComparer.OrdinalIgnoreCase).Count());
     }
