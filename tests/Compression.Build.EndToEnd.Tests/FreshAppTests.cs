@@ -228,7 +228,7 @@ public sealed class FreshAppTests
     }
 
     [Fact]
-    public void A_project_that_copies_its_onnx_files_still_ships_only_the_compressed_models()
+    public void A_project_that_copies_its_onnx_files_ships_only_the_compressed_models_and_its_hooks_run_around_the_compressions()
     {
         // The usual way ONNX files reach bin/ before this package: the originals marked to be copied.
         string app = CreateApp("CopiesModelsApp", sensorWeightThreshold: 1024);
@@ -238,12 +238,26 @@ public sealed class FreshAppTests
                 <None Update="Models/*.onnx" CopyToOutputDirectory="PreserveNewest" CopyToPublishDirectory="PreserveNewest" />
                 <Content Include="Models/sensor_fusion.onnx" CopyToOutputDirectory="Always" />
               </ItemGroup>
+              <Target Name="ShowModelsBefore" AfterTargets="OnnxBeforeCompress">
+                <Message Importance="high" Text="hook before: @(OnnxCompressedModel->'%(TargetPath)')" />
+              </Target>
+              <Target Name="ShowModelsAfter" AfterTargets="OnnxAfterCompress">
+                <Message Importance="high" Text="hook after: %(OnnxCompressedModel.TargetPath) report exists=$([System.IO.File]::Exists('%(OnnxCompressedModel.ReportPath)'))" />
+              </Target>
             </Project>
             """, StringComparison.Ordinal));
         string compressed = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx");
 
-        Dotnet(app, "build").ShouldSucceed("dotnet build");
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
         Assert.Equal(File.ReadAllBytes(compressed), File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));
+
+        // The extension points run before the first compression and after the last, with the models' paths.
+        string sep = Path.DirectorySeparatorChar.ToString();
+        int before = build.Output.IndexOf($"hook before: Models{sep}digits.onnx;Models{sep}sensor_fusion.onnx", StringComparison.Ordinal);
+        int compressedLine = build.Output.IndexOf("Models/digits.onnx: 341,444 -> ", StringComparison.Ordinal);
+        int after = build.Output.IndexOf($"hook after: Models{sep}digits.onnx report exists=True", StringComparison.Ordinal);
+        Assert.True(before >= 0 && compressedLine > before && after > compressedLine, build.Output);
+        Assert.Contains($"hook after: Models{sep}sensor_fusion.onnx report exists=True", build.Output);
         Assert.Equal(File.ReadAllBytes(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "sensor_fusion.onnx")),
             File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "sensor_fusion.onnx")));
 
