@@ -237,6 +237,7 @@ public sealed class FreshAppTests
               <ItemGroup>
                 <None Update="Models/*.onnx" CopyToOutputDirectory="PreserveNewest" CopyToPublishDirectory="PreserveNewest" />
                 <Content Include="Models/sensor_fusion.onnx" CopyToOutputDirectory="Always" />
+                <None Include="Models/digits.onnx" Link="Models/original/digits.onnx" CopyToOutputDirectory="PreserveNewest" />
               </ItemGroup>
               <Target Name="ShowModelsBefore" AfterTargets="OnnxBeforeCompress">
                 <Message Importance="high" Text="hook before: @(OnnxCompressedModel->'%(TargetPath)')" />
@@ -250,6 +251,8 @@ public sealed class FreshAppTests
 
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
         Assert.Equal(File.ReadAllBytes(compressed), File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));
+        // An original copied to another path on purpose (to compare against) is still copied.
+        Assert.Equal(File.ReadAllBytes(RepositoryPaths.DigitsModel), File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "original", "digits.onnx")));
 
         // The extension points run before the first compression and after the last, with the models' paths.
         string sep = Path.DirectorySeparatorChar.ToString();
