@@ -56,6 +56,9 @@ public sealed class CompressOnnxModel : ToolTask
     /// <summary>ONNX Runtime's native library to validate with (the native asset of the app's ONNX Runtime package).</summary>
     public string? OnnxRuntimeLibraryPath { get; set; }
 
+    /// <summary>Write only the signature, from the original's interface, without compressing or validating (design-time builds).</summary>
+    public bool InterfaceOnly { get; set; }
+
     /// <inheritdoc />
     protected override string ToolName => "dotnet";
 
@@ -125,6 +128,11 @@ public sealed class CompressOnnxModel : ToolTask
         }
 
         Option(arguments, "--onnxruntime", OnnxRuntimeLibraryPath);
+        if (InterfaceOnly)
+        {
+            Argument(arguments, "--interface-only");
+        }
+
         Option(arguments, "--diagnostic-format", "MSBuild");
         return arguments.ToString();
     }

@@ -37,6 +37,7 @@ public static class CompressCommand
         var noValidate = new Option<bool>("--no-validate") { Description = "Skip running both models in ONNX Runtime (the same as --validate false); ONNX Runtime is then not needed." };
         var onnxRuntime = new Option<FileInfo?>("--onnxruntime") { Description = $"ONNX Runtime's native library to validate with (default: the compressor's own native asset, else {OnnxRuntimeLibrary.PathVariable}, else the NuGet packages folder); ONNX Runtime {OnnxRuntimeLibrary.OldestSupportedVersion} or newer." };
         var diagnosticFormat = new Option<DiagnosticFormat>("--diagnostic-format") { Description = "How errors and warnings are written: Text, or MSBuild's canonical form.", DefaultValueFactory = _ => DiagnosticFormat.Text };
+        var interfaceOnly = new Option<bool>("--interface-only") { Description = "Write only the signature, from the original model's inputs and outputs, without compressing or validating (what an IDE's design-time build needs for the generated class)." };
         var dependencies = new Option<FileInfo?>("--dependency-file") { Description = "Write the files and folders the compression read, one per line, for a build's up-to-date check." };
         var baseDirectory = new Option<DirectoryInfo?>("--base-directory") { Description = "The folder relative paths in settings are resolved against (default: the current folder)." };
         var properties = new Option<string[]>("--property") { Description = "A project-level setting as the build passes it: Name=Value (from the property OnnxName).", HelpName = "Name=Value", Hidden = true };
@@ -53,7 +54,7 @@ public static class CompressCommand
 
         var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime.")
         {
-            model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, baseDirectory, properties, metadata,
+            model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, baseDirectory, properties, metadata, interfaceOnly,
         };
         foreach ((_, Option<string?> option) in settingOptions)
         {
@@ -126,6 +127,13 @@ public static class CompressCommand
                     SourceName = source,
                     Settings = settings,
                 };
+
+                if (result.GetValue(interfaceOnly))
+                {
+                    ModelCompressor.WriteInterface(request);
+                    exitCode = Success;
+                    return;
+                }
 
                 CompressionOutcome outcome = ModelCompressor.Compress(request, cancellation.Token);
                 console.Summary(request, outcome);

@@ -85,6 +85,44 @@ public static class ModelCompressor
         }
     }
 
+    /// <summary>
+    /// Writes only the signature of the model <paramref name="request"/> names, from the original's inputs and outputs,
+    /// without compressing or validating it: what an IDE's design-time build needs for the generated class before the
+    /// first real build. The model is read and checked as <see cref="Compress"/> reads it; nothing else is written.
+    /// </summary>
+    /// <exception cref="CompressionException">The model is missing or invalid, or the signature could not be written.</exception>
+    public static ModelSignature WriteInterface(CompressionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        string inputPath = Path.GetFullPath(request.InputPath);
+        string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);
+        (ModelProto proto, long originalBytes, _) = LoadModel(inputPath);
+        (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(proto);
+        var signature = new ModelSignature(
+            request.SourceName ?? request.InputPath,
+            ModelSignature.FirstParagraph(proto.DocString),
+            ["not compressed yet (the interface of the original, for a design-time build)"],
+            originalBytes,
+            originalBytes,
+            new Dictionary<string, string>(),
+            inputs,
+            outputs);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(signaturePath)!);
+            string temporary = signaturePath + "." + Guid.NewGuid().ToString("N") + ".tmp";
+            File.WriteAllText(temporary, signature.ToText());
+            File.Move(temporary, signaturePath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressionException(DiagnosticCodes.OutputNotWritten, inputPath,
+                $"Could not write the model signature to '{signaturePath}': {e.Message} Check that the folder is writable.", e);
+        }
+
+        return signature;
+    }
+
     private static CompressionOutcome CompressModel(CompressionRequest request, CancellationToken cancellationToken)
     {
         string inputPath = Path.GetFullPath(request.InputPath);

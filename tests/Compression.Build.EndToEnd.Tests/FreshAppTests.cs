@@ -271,6 +271,32 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void A_design_time_build_compresses_nothing_and_still_gives_the_generated_classes()
+    {
+        string app = CreateApp("DesignTimeApp", sensorWeightThreshold: 1024);
+        string onnx = Path.Combine(app, "obj", "Debug", "net10.0", "onnx");
+
+        // What an IDE runs for IntelliSense: the compile targets with DesignTimeBuild=true. Here the compiler runs too, so the
+        // generated classes that Program.cs uses must exist.
+        ProcessResult designTime = Dotnet(app, "build", "-t:Compile", "-p:DesignTimeBuild=true").ShouldSucceed("a design-time build");
+        Assert.DoesNotContain("Models/digits.onnx: ", designTime.Output);
+        Assert.False(File.Exists(Path.Combine(onnx, "Models", "digits.onnx")), "a design-time build compresses nothing");
+        Assert.False(File.Exists(Path.Combine(onnx, "Models", "digits.onnx.signature")), "nor writes the compressed set's signature");
+        string interfaceOnly = File.ReadAllText(Path.Combine(onnx, "designtime", "Models", "digits.onnx.signature"));
+        Assert.Contains("not compressed yet", interfaceOnly, StringComparison.Ordinal);
+
+        // The next real build compresses as if the design-time build had not happened, and the app runs.
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.Contains("Models/digits.onnx: 341,444 -> ", build.Output);
+        AssertAppRan(Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run"), PackageFeed.OnnxRuntimeVersion);
+
+        // A design-time build after it reads the compressed model's signature and writes nothing.
+        DateTime compressedAt = File.GetLastWriteTimeUtc(Path.Combine(onnx, "Models", "digits.onnx"));
+        Dotnet(app, "build", "-t:Compile", "-p:DesignTimeBuild=true").ShouldSucceed("a design-time build after a build");
+        Assert.Equal(compressedAt, File.GetLastWriteTimeUtc(Path.Combine(onnx, "Models", "digits.onnx")));
+    }
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);
