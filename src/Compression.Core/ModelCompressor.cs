@@ -110,9 +110,8 @@ public static class ModelCompressor
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(signaturePath)!);
-            string temporary = signaturePath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllText(temporary, signature.ToText());
-            File.Move(temporary, signaturePath, overwrite: true);
+            byte[] text = Encoding.UTF8.GetBytes(signature.ToText());
+            AtomicFile.Write(signaturePath, "the model signature", stream => stream.Write(text));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
