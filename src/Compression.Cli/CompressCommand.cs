@@ -26,6 +26,9 @@ public static class CompressCommand
     /// <summary>Exit code: stopped by Ctrl+C or SIGTERM before it finished; nothing was written.</summary>
     public const int Cancelled = 130;
 
+    /// <summary>How often a compression that runs long says that it still runs.</summary>
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(10);
+
     /// <summary>Parses <paramref name="args"/>, compresses, and returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -135,8 +138,15 @@ public static class CompressCommand
                     return;
                 }
 
-                CompressionOutcome outcome = ModelCompressor.Compress(request, cancellation.Token);
-                console.Summary(request, outcome);
+                var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+                CompressionOutcome outcome;
+                // A long compression says now and then that it still runs (the build logs it at low importance).
+                using (new Timer(_ => console.Progress(stopwatch.Elapsed), null, ProgressInterval, ProgressInterval))
+                {
+                    outcome = ModelCompressor.Compress(request, cancellation.Token);
+                }
+
+                console.Summary(request, outcome, stopwatch.Elapsed);
                 exitCode = Success;
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
