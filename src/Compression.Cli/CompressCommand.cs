@@ -140,10 +140,20 @@ public static class CompressCommand
 
                 var stopwatch = System.Diagnostics.Stopwatch.StartNew();
                 CompressionOutcome outcome;
-                // A long compression says now and then that it still runs (the build logs it at low importance).
-                using (new Timer(_ => console.Progress(stopwatch.Elapsed), null, ProgressInterval, ProgressInterval))
+                // A long compression says now and then that it still runs (the build logs it at low importance). The timer is
+                // stopped, and a line it is writing finished, before the summary is written.
+                var progress = new Timer(_ => console.Progress(stopwatch.Elapsed), null, ProgressInterval, ProgressInterval);
+                try
                 {
                     outcome = ModelCompressor.Compress(request, cancellation.Token);
+                }
+                finally
+                {
+                    using var stopped = new ManualResetEvent(false);
+                    if (progress.Dispose(stopped))
+                    {
+                        stopped.WaitOne();
+                    }
                 }
 
                 console.Summary(request, outcome, stopwatch.Elapsed);

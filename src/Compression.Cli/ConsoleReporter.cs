@@ -73,7 +73,7 @@ internal sealed class ConsoleReporter
 
     /// <summary>
     /// The one line a build shows per model: <c>SOURCE: compressed in 1.4s; 341,444 -> 92,107 bytes (0.27x); TECHNIQUES;
-    /// validated: cosine 0.999977, max abs error 0.007563, accuracy 97.5% -> 97.5%</c>. The part after the colon
+    /// validated in ONNX Runtime 1.31.1: cosine 0.999977, max abs error 0.007563, accuracy 97.5% -> 97.5%</c>. The part after the colon
     /// starts with what happened (<c>compressed in</c>; the build writes <c>up to date</c> for a model it skipped).
     /// </summary>
     public static string BuildSummary(CompressionReport report, string techniques, TimeSpan elapsed)
@@ -100,7 +100,7 @@ internal sealed class ConsoleReporter
                 parts.Add(string.Create(CultureInfo.InvariantCulture, $"accuracy {accuracy.Original:0.##}% -> {accuracy.Compressed:0.##}%"));
             }
 
-            figures = "validated: " + string.Join(", ", parts);
+            figures = $"validated in ONNX Runtime {validation.OnnxRuntimeVersion}: " + string.Join(", ", parts);
         }
 
         return string.Create(CultureInfo.InvariantCulture,
