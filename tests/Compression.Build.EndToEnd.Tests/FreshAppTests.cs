@@ -115,8 +115,10 @@ public sealed class FreshAppTests
             .Replace("<OnnxModel Include=\"Models/digits.onnx\" />",
                 "<OnnxModel Include=\"Models/digits.onnx\" Overrides=\"digits.overrides.json\" ValidationData=\"samples\" MaxAccuracyDrop=\"1\" />"));
 
-        // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels.
-        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels (the details
+        //    of the validation come at normal verbosity, the accuracy on the model's one line at the default).
+        ProcessResult build = Dotnet(app, "build", "-v:n").ShouldSucceed("dotnet build");
+        Assert.Matches(@"Models/digits\.onnx: compressed in .+; validated in ONNX Runtime [\d.]+: cosine \S+, max abs error \S+, accuracy [\d.]+% -> [\d.]+%", build.Output);
         Assert.Contains("8-bit, folded to float at load: 2 MatMul weight tensors", build.Output);
         Assert.Contains("on 64 samples from " + samples, build.Output);
         Assert.Contains("labelled samples; gates: MaxAccuracyDrop met", build.Output);
@@ -320,7 +322,7 @@ public sealed class FreshAppTests
         // The console logger (what a redirected or CI build uses) at its default verbosity.
         ProcessResult build = Dotnet(app, "build", "-tl:off").ShouldSucceed("dotnet build -tl:off");
         AssertOneLinePerModel(build.Output, models, "compressed in ");
-        Assert.Matches($@"{Regex.Escape(project)}\(\d+,\d+\): warning OCB2004: The OnnxModel pattern 'Missing/\*\.onnx' in project 'OutputApp\.csproj' matches no file", build.Output);
+        Assert.Matches($@"{Regex.Escape(project)}\(\d+,\d+\): warning OCB2005: The OnnxModel pattern 'Missing/\*\.onnx' in project 'OutputApp\.csproj' matches no file", build.Output);
         ProcessResult rebuild = Dotnet(app, "build", "-tl:off").ShouldSucceed("dotnet build -tl:off, again");
         AssertOneLinePerModel(rebuild.Output, models, "up to date");
         Assert.DoesNotContain(" compressed in ", rebuild.Output);
@@ -330,13 +332,13 @@ public sealed class FreshAppTests
         Directory.Delete(onnx, recursive: true);
         string terminal = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d").Output);
         AssertOneLinePerModel(terminal, models, "compressed in ");
-        Assert.Contains("warning OCB2004", terminal);
+        Assert.Contains("warning OCB2005", terminal);
         string upToDate = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d, again").Output);
         AssertOneLinePerModel(upToDate, models, "up to date");
 
         // At its default verbosity it builds, and still shows the warning.
         string quiet = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on").ShouldSucceed("dotnet build -tl:on").Output);
-        Assert.Contains("warning OCB2004", quiet);
+        Assert.Contains("warning OCB2005", quiet);
 
         static void AssertOneLinePerModel(string output, string[] models, string what)
         {
@@ -371,7 +373,7 @@ public sealed class FreshAppTests
 
         ProcessResult build = Dotnet(app, "build", "-tl:off");
         Assert.NotEqual(0, build.ExitCode);
-        Assert.Contains($"{project} : error OCB2003: The OnnxModel items 'Models/digits.onnx' and 'Models/b/digits.onnx' would both generate the class 'FreshApp.Digits'.", build.Output);
+        Assert.Contains($"{project} : error OCB2004: The OnnxModel items 'Models/digits.onnx' and 'Models/b/digits.onnx' would both generate the class 'FreshApp.Digits'.", build.Output);
         Assert.DoesNotContain("OCB1004", build.Output);
         string onnx = Path.Combine(app, "obj", "Debug", "net10.0", "onnx");
         Assert.False(Directory.Exists(onnx) && Directory.EnumerateFiles(onnx, "*.onnx", SearchOption.AllDirectories).Any(), "no model was compressed");
