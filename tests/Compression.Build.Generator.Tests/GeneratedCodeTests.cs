@@ -75,8 +75,10 @@ public partial class GeneratedCodeTests
                 "Digits.Run(float[])",
                 "Digits.RunAsync(OrtValue, CancellationToken)",
                 "Digits.RunAsync(float[], CancellationToken)",
+                "Digits.RunBatch(IReadOnlyList<float[]>)",
                 "Digits.Session",
                 "Digits.SessionConfigEntries",
+                "Digits.TensorView<T>",
             ],
             members);
         IFieldSymbol modelPath = type.GetMembers("ModelPath").OfType<IFieldSymbol>().Single();

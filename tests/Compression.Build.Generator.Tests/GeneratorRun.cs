@@ -137,11 +137,11 @@ internal sealed class GeneratorRun
     public INamedTypeSymbol Type(string metadataName) =>
         Output.GetTypeByMetadataName(metadataName) ?? throw new Xunit.Sdk.XunitException($"The output compilation has no type '{metadataName}'.");
 
-    /// <summary>Emits the app and loads it into a load context of its own (Microsoft.ML.OnnxRuntime comes from the test's).</summary>
-    public Assembly LoadAssembly()
+    /// <summary>Emits the app, with the given manifest resources, and loads it into a load context of its own (Microsoft.ML.OnnxRuntime comes from the test's).</summary>
+    public Assembly LoadAssembly(IEnumerable<ResourceDescription>? manifestResources = null)
     {
         using var image = new MemoryStream();
-        Microsoft.CodeAnalysis.Emit.EmitResult result = Output.Emit(image);
+        Microsoft.CodeAnalysis.Emit.EmitResult result = Output.Emit(image, manifestResources: manifestResources);
         Assert.True(result.Success, string.Join(Environment.NewLine, result.Diagnostics));
         image.Position = 0;
         return new AssemblyLoadContext(Output.AssemblyName, isCollectible: true).LoadFromStream(image);
