@@ -1666,11 +1666,22 @@ internal static class ModelEmitter
             if (viewName is not null)
             {
                 string clrType = OnnxElementType.Get(output.ElementType).ClrType!;
+                string data = output.Identifier + ".GetTensorDataAsSpan<" + clrType + ">()";
+                string element = clrType;
+                string elementNote = string.Empty;
+                if (output.ElementType == "float16")
+                {
+                    // .NET's own half-precision type: the same 16 bits as ONNX Runtime's Float16, read in place.
+                    element = "global::System.Half";
+                    data = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<" + clrType + ", global::System.Half>(" + data + ")";
+                    elementNote = ", as <see cref=\"global::System.Half\"/> (the bits of ONNX Runtime's <c>Float16</c>)";
+                }
+
                 writer.WriteLine();
-                writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c> as a read-only view over ONNX Runtime's memory, indexed by its dimensions (<c>" +
+                writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c> as a read-only view over ONNX Runtime's memory" + elementNote + ", indexed by its dimensions (<c>" +
                     DocumentationText.Escape(IndexExample(output, viewName)) + "</c>); valid until this object is disposed.</summary>");
-                string viewType = "global::" + spec.FullName + "." + view + "<" + clrType + ">";
-                writer.WriteLine("public " + viewType + " " + viewName + " => new " + viewType + "(" + output.Identifier + ".GetTensorDataAsSpan<" + clrType + ">(), " + shapeNames[i] + ");");
+                string viewType = "global::" + spec.FullName + "." + view + "<" + element + ">";
+                writer.WriteLine("public " + viewType + " " + viewName + " => new " + viewType + "(" + data + ", " + shapeNames[i] + ");");
             }
         }
 

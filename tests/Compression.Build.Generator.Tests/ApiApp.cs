@@ -125,7 +125,7 @@ public sealed class ApiApp : IDisposable
                         outputs.OutUint16View.Span.ToArray(), outputs.OutInt32View.Span.ToArray(), outputs.OutUint32View.Span.ToArray(),
                         outputs.OutInt64View.Span.ToArray(), outputs.OutUint64View.Span.ToArray(), outputs.OutFloatView.Span.ToArray(),
                         outputs.OutDoubleView.Span.ToArray(), outputs.OutBoolView.Span.ToArray(),
-                        Array.ConvertAll(outputs.OutFloat16View.Span.ToArray(), value => value.ToFloat()),
+                        Array.ConvertAll(outputs.OutFloat16View.Span.ToArray(), value => (float)value),
                         outputs.OutUint64Shape.ToArray(), outputs.OutUint64View[1, 1],
                     };
                 }

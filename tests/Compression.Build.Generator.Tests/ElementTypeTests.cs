@@ -51,7 +51,7 @@ public class ElementTypeTests(IdentityApp app) : IClassFixture<IdentityApp>
             ["OrtValue TokensOut", "OrtValue MaskOut", "OrtValue WordsOut", "OrtValue ScaleOut", "OrtValue BitsOut", "OrtValue ClassOut"],
             outputs.GetMembers().OfType<IPropertySymbol>().Where(property => property.Type.Name == "OrtValue").Select(property => $"{Display(property.Type)} {property.Name}"));
         Assert.Equal(
-            ["TensorView<long> TokensOutView", "TensorView<bool> MaskOutView", "TensorView<Float16> ScaleOutView", "TensorView<BFloat16> BitsOutView", "TensorView<int> ClassOutView"],
+            ["TensorView<long> TokensOutView", "TensorView<bool> MaskOutView", "TensorView<Half> ScaleOutView", "TensorView<BFloat16> BitsOutView", "TensorView<int> ClassOutView"],
             outputs.GetMembers().OfType<IPropertySymbol>().Where(property => property.Name.EndsWith("View", StringComparison.Ordinal)).Select(property => $"{Display(property.Type)} {property.Name}"));
 
         static string Describe(IParameterSymbol parameter) => $"{Display(parameter.Type)} {parameter.Name}";
