@@ -228,7 +228,9 @@ internal static class ModelEmitter
 
         AppendTensorList(doc, "Inputs", spec.Inputs);
         AppendTensorList(doc, "Outputs", spec.Outputs);
-        doc.Append("<para>The compressed model is loaded from <see cref=\"ModelPath\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n");
+        doc.Append(spec.EmbeddedResourceName is null
+            ? "<para>The compressed model is loaded from <see cref=\"ModelPath\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n"
+            : "<para>The compressed model is embedded in the assembly and loaded from its resource <see cref=\"ModelResourceName\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n");
         doc.Append("<c>Run</c> takes inputs as <see cref=\"global::Microsoft.ML.OnnxRuntime.OrtValue\"/>s over the caller's memory (or as arrays, where the\n");
         doc.Append("shapes allow) and returns the outputs in ONNX Runtime's memory; <see cref=\"Bind\"/> writes them into the caller's own\n");
         doc.Append("buffers, with nothing allocated per run.\n");
