@@ -1669,21 +1669,28 @@ internal static class ModelEmitter
             {
                 string clrType = OnnxElementType.Get(output.ElementType).ClrType!;
                 string data = output.Identifier + ".GetTensorDataAsSpan<" + clrType + ">()";
-                string element = clrType;
-                string elementNote = string.Empty;
+                string summaryStart = "<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c> as a read-only view over ONNX Runtime's memory";
+                string summaryEnd = ", indexed by its dimensions (<c>" + DocumentationText.Escape(IndexExample(output, viewName)) + "</c>); valid until this object is disposed.</summary>";
+                string viewType = "global::" + spec.FullName + "." + view + "<";
+                writer.WriteLine();
                 if (output.ElementType == "float16")
                 {
-                    // .NET's own half-precision type: the same 16 bits as ONNX Runtime's Float16, read in place.
-                    element = "global::System.Half";
-                    data = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<" + clrType + ", global::System.Half>(" + data + ")";
-                    elementNote = ", as <see cref=\"global::System.Half\"/> (the bits of ONNX Runtime's <c>Float16</c>)";
+                    // .NET's own half-precision type where the app's framework has it (.NET 5 on): the same 16 bits as ONNX
+                    // Runtime's Float16, read in place; ONNX Runtime's Float16 elsewhere (netstandard2.0).
+                    writer.WriteLine("#if NET5_0_OR_GREATER");
+                    writer.WriteDocumentation(summaryStart + ", as <see cref=\"global::System.Half\"/> (the bits of ONNX Runtime's <c>Float16</c>)" + summaryEnd);
+                    writer.WriteLine("public " + viewType + "global::System.Half> " + viewName + " => new " + viewType + "global::System.Half>(" +
+                        "global::System.Runtime.InteropServices.MemoryMarshal.Cast<" + clrType + ", global::System.Half>(" + data + "), " + shapeNames[i] + ");");
+                    writer.WriteLine("#else");
+                    writer.WriteDocumentation(summaryStart + summaryEnd);
+                    writer.WriteLine("public " + viewType + clrType + "> " + viewName + " => new " + viewType + clrType + ">(" + data + ", " + shapeNames[i] + ");");
+                    writer.WriteLine("#endif");
                 }
-
-                writer.WriteLine();
-                writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c> as a read-only view over ONNX Runtime's memory" + elementNote + ", indexed by its dimensions (<c>" +
-                    DocumentationText.Escape(IndexExample(output, viewName)) + "</c>); valid until this object is disposed.</summary>");
-                string viewType = "global::" + spec.FullName + "." + view + "<" + element + ">";
-                writer.WriteLine("public " + viewType + " " + viewName + " => new " + viewType + "(" + data + ", " + shapeNames[i] + ");");
+                else
+                {
+                    writer.WriteDocumentation(summaryStart + summaryEnd);
+                    writer.WriteLine("public " + viewType + clrType + "> " + viewName + " => new " + viewType + clrType + ">(" + data + ", " + shapeNames[i] + ");");
+                }
             }
         }
 

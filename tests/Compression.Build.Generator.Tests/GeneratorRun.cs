@@ -53,19 +53,24 @@ internal sealed class GeneratorRun
     /// <summary>The generated files' hint names, sorted.</summary>
     public string[] HintNames => Result.GeneratedSources.Select(source => source.HintName).Order(StringComparer.Ordinal).ToArray();
 
-    /// <summary>C# 10, the oldest language version the generated code must compile with, with documentation comments checked.</summary>
-    public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.CSharp10) =>
-        new(version, DocumentationMode.Diagnose);
+    /// <summary>The symbols the SDK defines for an app on .NET 8, the oldest .NET the generated code must compile for.</summary>
+    public static readonly string[] Net8Symbols = ["NET", "NETCOREAPP", "NET5_0_OR_GREATER", "NET6_0_OR_GREATER", "NET7_0_OR_GREATER", "NET8_0_OR_GREATER", "NET8_0"];
+
+    /// <summary>C# 10, the oldest language version the generated code must compile with, with documentation comments checked,
+    /// and the preprocessor symbols of an app's target framework (.NET 8's unless told).</summary>
+    public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.CSharp10, string[]? preprocessorSymbols = null) =>
+        new(version, DocumentationMode.Diagnose, preprocessorSymbols: preprocessorSymbols ?? Net8Symbols);
 
     /// <summary>Runs the generator over an app made of <paramref name="userSources"/> with the given signature files.</summary>
     public static GeneratorRun Start(
         IEnumerable<Sidecar> sidecars,
         string? rootNamespace = DefaultRootNamespace,
         LanguageVersion languageVersion = LanguageVersion.CSharp10,
+        string[]? preprocessorSymbols = null,
         params string[] userSources)
     {
         Sidecar[] files = sidecars.ToArray();
-        CSharpParseOptions parseOptions = ParseOptions(languageVersion);
+        CSharpParseOptions parseOptions = ParseOptions(languageVersion, preprocessorSymbols);
         CSharpCompilation compilation = CSharpCompilation.Create(
             "GeneratedModels" + Guid.NewGuid().ToString("N"),
             userSources.Select((source, i) => CSharpSyntaxTree.ParseText(source, parseOptions, path: $"/app/User{i}.cs")),
