@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 
@@ -328,7 +329,12 @@ public sealed class ApiApp : IDisposable
         Assembly = Run.LoadAssembly(
             [new ResourceDescription("Compression.Build/Models/digits.onnx", () => File.OpenRead(RepositoryPaths.DigitsModel), isPublic: true)]);
         WithoutResource = Run.LoadAssembly();
+        Pixels = File.ReadLines(RepositoryPaths.DigitsTestData).Skip(1).Take(40)
+            .SelectMany(line => line.Split(',').Skip(1)).Select(value => float.Parse(value, CultureInfo.InvariantCulture)).ToArray();
     }
+
+    /// <summary>The pixels of the first rows of the Digits sample's test split, 64 per row.</summary>
+    public float[] Pixels { get; }
 
     public string TokensModel { get; }
 
