@@ -106,7 +106,10 @@ public static class ModelCompressor
             originalBytes,
             new Dictionary<string, string>(),
             inputs,
-            outputs);
+            outputs)
+        {
+            OptionalInputs = ModelSignature.ReadOptionalInputs(proto),
+        };
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(signaturePath)!);
@@ -238,7 +241,11 @@ public static class ModelCompressor
             compressedBytes,
             pipeline.SessionConfig,
             inputs,
-            outputs);
+            outputs)
+        {
+            // From the compressed model: a quantized weight is no longer an input the caller may set.
+            OptionalInputs = ModelSignature.ReadOptionalInputs(compressedModel),
+        };
         var report = new CompressionReport(
             sourceName,
             Path.GetFileName(outputPath),

@@ -297,6 +297,85 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void An_embedded_model_is_loaded_from_the_assembly_and_the_generated_API_builds_clean_under_the_trim_and_AOT_analyzers()
+    {
+        // OnnxEmbed embeds every model; the sensor model opts out with its metadata and stays beside the app.
+        string app = CreateApp("EmbedApp", sensorWeightThreshold: 1024);
+        string project = Path.Combine(app, "EmbedApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project)
+            .Replace("<RootNamespace>FreshApp</RootNamespace>",
+                "<RootNamespace>FreshApp</RootNamespace><OnnxEmbed>true</OnnxEmbed><EnableTrimAnalyzer>true</EnableTrimAnalyzer><EnableAotAnalyzer>true</EnableAotAnalyzer><EnableSingleFileAnalyzer>true</EnableSingleFileAnalyzer>", StringComparison.Ordinal)
+            .Replace("StandardOps=\"true\" />", "StandardOps=\"true\" Embed=\"false\" />", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(app, "Program.cs"), EmbedProgramSource);
+        string bin = Path.Combine(app, "bin", "Debug", "net10.0");
+
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.DoesNotContain("warning CS", build.Output);
+        Assert.DoesNotContain("warning IL", build.Output);
+        Assert.False(File.Exists(Path.Combine(bin, "Models", "digits.onnx")), "an embedded model is not copied to the output folder");
+        Assert.True(File.Exists(Path.Combine(bin, "Models", "sensor_fusion.onnx")), "a model with Embed=\"false\" is");
+
+        ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
+        Assert.Equal("Compression.Build/Models/digits.onnx", Line(run.Output, "resources: "));
+        Assert.Equal(
+            new FileInfo(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")).Length.ToString(CultureInfo.InvariantCulture),
+            Line(run.Output, "resource bytes: "));
+        double accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.95, $"accuracy {accuracy} on the held-out digits is below 0.95:\n{run.Output}");
+        Assert.Equal("True", Line(run.Output, "batch matches run: "));
+        Assert.Equal("[2, 3]", Line(run.Output, "sensor scores shape: "));
+
+        string publish = Path.Combine(feed.Root, "publish-embed");
+        Dotnet(app, "publish", "-o", publish).ShouldSucceed("dotnet publish");
+        Assert.False(File.Exists(Path.Combine(publish, "Models", "digits.onnx")), "an embedded model is not published as a file");
+        Assert.True(File.Exists(Path.Combine(publish, "Models", "sensor_fusion.onnx")));
+    }
+
+    private const string EmbedProgramSource = """
+        using System.Globalization;
+        using FreshApp;
+
+        string[] rows = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "digits-test.csv")).Skip(1).ToArray();
+        var samples = new List<float[]>();
+        var labels = new int[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            float[] fields = rows[r].Split(',').Select(f => float.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            labels[r] = (int)fields[0];
+            samples.Add(fields[1..]);
+        }
+
+        Console.WriteLine("resources: " + string.Join(", ", typeof(Digits).Assembly.GetManifestResourceNames()));
+        using (Stream resource = typeof(Digits).Assembly.GetManifestResourceStream(Digits.ModelResourceName)!)
+        {
+            Console.WriteLine("resource bytes: " + resource.Length);
+        }
+
+        using var digits = new Digits();
+        using Digits.Outputs outputs = digits.RunBatch(samples);
+        Digits.TensorView<float> logits = outputs.LogitsView;
+        int correct = 0;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            int best = 0;
+            for (int d = 1; d < 10; d++) { if (logits[r, d] > logits[r, best]) { best = d; } }
+            correct += best == labels[r] ? 1 : 0;
+        }
+
+        Console.WriteLine("digits accuracy: " + ((double)correct / rows.Length).ToString("F4", CultureInfo.InvariantCulture));
+        using (Digits.Outputs first = digits.Run(samples[0]))
+        {
+            Console.WriteLine("batch matches run: " + first.LogitsView.Span.SequenceEqual(logits.Slice(0).Span));
+        }
+
+        using var fusion = new SensorFusion();
+        using (SensorFusion.Outputs result = fusion.Run(new float[2 * 64], new float[2 * 16]))
+        {
+            Console.WriteLine("sensor scores shape: [" + string.Join(", ", result.ScoresShape.ToArray()) + "]");
+        }
+        """;
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);

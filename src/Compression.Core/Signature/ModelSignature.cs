@@ -22,7 +22,9 @@ public sealed record TensorSignature(string Name, string ElementType, IReadOnlyL
 /// the source generator makes the model's typed class without reading the model. Format version 1: UTF-8 lines of
 /// TAB-separated fields (<c>\\</c>, <c>\t</c>, <c>\n</c>, <c>\r</c> escaped within a field); <c>#</c> starts a comment;
 /// keys: <c>format</c>, <c>source</c>, <c>description</c>, <c>compression</c>*, <c>size</c>, <c>session-config</c>*,
-/// <c>input</c>*, <c>output</c>*, where a tensor line is name, element type, rank (or <c>*</c>), then the dimensions.
+/// <c>input</c>*, <c>optional-input</c>*, <c>output</c>*, where a tensor line is name, element type, rank (or <c>*</c>), then
+/// the dimensions. An <c>optional-input</c> is a graph input that is also an initializer: the model holds its default,
+/// and a caller may give another value. Readers ignore keys they do not know, so older generators skip these lines.
 /// </summary>
 /// <param name="Source">The original model's path as the user wrote it.</param>
 /// <param name="Description">The first paragraph of the model's doc string, if any.</param>
@@ -42,6 +44,12 @@ public sealed record ModelSignature(
     IReadOnlyList<TensorSignature> Inputs,
     IReadOnlyList<TensorSignature> Outputs)
 {
+    /// <summary>
+    /// The inputs the caller may omit, in order: graph inputs that are also initializers (from IR version 4 on, where the
+    /// initializers need not be listed as inputs, so that listing one makes it a default the caller can override).
+    /// </summary>
+    public IReadOnlyList<TensorSignature> OptionalInputs { get; init; } = [];
+
     /// <summary>The format version this code writes.</summary>
     public const int FormatVersion = 1;
 
@@ -56,6 +64,22 @@ public sealed record ModelSignature(
         var inputs = graph.Input.Where(v => !initializers.Contains(v.Name)).Select(Describe).ToList();
         var outputs = graph.Output.Select(Describe).ToList();
         return (inputs, outputs);
+    }
+
+    /// <summary>
+    /// The inputs of <paramref name="model"/>'s main graph that have an initializer for a default, when its IR version is 4
+    /// or newer; none before, as every initializer had to be listed as an input then.
+    /// </summary>
+    public static IReadOnlyList<TensorSignature> ReadOptionalInputs(ModelProto model)
+    {
+        GraphProto graph = model.Graph ?? new GraphProto();
+        if (model.IrVersion < 4)
+        {
+            return [];
+        }
+
+        var initializers = new HashSet<string>(graph.Initializer.Select(t => t.Name), StringComparer.Ordinal);
+        return graph.Input.Where(v => initializers.Contains(v.Name)).Select(Describe).ToList();
     }
 
     /// <summary>The first paragraph of a doc string, on one line, or null when there is none.</summary>
@@ -98,6 +122,11 @@ public sealed record ModelSignature(
         foreach (TensorSignature input in Inputs)
         {
             TensorLine(text, "input", input);
+        }
+
+        foreach (TensorSignature input in OptionalInputs)
+        {
+            TensorLine(text, "optional-input", input);
         }
 
         foreach (TensorSignature output in Outputs)
