@@ -235,6 +235,14 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 continue;
             }
 
+            // From IR version 4 on, an initializer that is also a graph input is only a default: the caller may pass another
+            // value, which a quantized copy would ignore (and the input would vanish from the compressed model's interface).
+            if (value.IsGraphInput && context.Model.IrVersion >= 4)
+            {
+                skipped.Add(new TensorLeftAlone(value.Name, node.OpType, "a graph input with a default value: the caller may pass its own"));
+                continue;
+            }
+
             if (!slots.TryGetValue(value, out List<WeightSlot>? list))
             {
                 slots[value] = list = [];
