@@ -29,6 +29,12 @@ public static class CompressCommand
     /// <summary>Parses <paramref name="args"/>, compresses, and returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        if (HtmlReportCommand.Selected(args))
+        {
+            return HtmlReportCommand.Run(args, output, error);
+        }
+
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var outputPath = new Option<FileInfo>("--output", "-o") { Description = "Where to write the compressed model.", Required = true };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write a JSON report of what was done and measured." };
