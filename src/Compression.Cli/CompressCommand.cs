@@ -58,7 +58,8 @@ public static class CompressCommand
             settingOptions.Add((setting, option));
         }
 
-        var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime.")
+        var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime. " +
+            $"'onnx-compress {HtmlReportCommand.OptionName} OUT REPORT.json...' writes one HTML page from the JSON reports (--report) of compressed models.")
         {
             model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, baseDirectory, properties, metadata, interfaceOnly,
         };
