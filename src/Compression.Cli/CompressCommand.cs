@@ -29,6 +29,12 @@ public static class CompressCommand
     /// <summary>Parses <paramref name="args"/>, compresses, and returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        if (HtmlReportCommand.Selected(args))
+        {
+            return HtmlReportCommand.Run(args, output, error);
+        }
+
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var outputPath = new Option<FileInfo>("--output", "-o") { Description = "Where to write the compressed model.", Required = true };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write a JSON report of what was done and measured." };
@@ -52,7 +58,8 @@ public static class CompressCommand
             settingOptions.Add((setting, option));
         }
 
-        var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime.")
+        var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime. " +
+            $"'onnx-compress {HtmlReportCommand.OptionName} OUT REPORT.json...' writes one HTML page from the JSON reports (--report) of compressed models.")
         {
             model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, baseDirectory, properties, metadata, interfaceOnly,
         };

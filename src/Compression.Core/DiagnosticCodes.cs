@@ -34,6 +34,9 @@ public static class DiagnosticCodes
     /// rather than as a stack trace.</summary>
     public const string CompressorFault = "OCB0009";
 
+    /// <summary>A JSON report given to write the HTML report from cannot be read, or is not a compression report.</summary>
+    public const string InvalidReport = "OCB0010";
+
     /// <summary>ONNX Runtime's native library was not found (see OnnxRuntimeLibrary).</summary>
     public const string OnnxRuntimeNotFound = "OCB0100";
 

@@ -132,6 +132,7 @@ public static class ModelCompressor
         string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);
         string sourceName = request.SourceName ?? request.InputPath;
         var warnings = new List<CompressionWarning>();
+        var timing = new PhaseClock();
 
         (ModelProto proto, long originalBytes, IReadOnlyList<string> externalFiles) = LoadModel(inputPath);
         ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
@@ -161,6 +162,7 @@ public static class ModelCompressor
         // nothing is quantized, and validation compares it with the raised original, unquantized, which ONNX Runtime runs.
         // Where the raise is refused, the model stays as it is and validation reports what ONNX Runtime says of it.
         OpsetChange? loadRaise = RaiseToRunnableOpset(model, inputPath);
+        timing.End("read");
 
         // The original runs once, before the passes change the model: every candidate is judged against its outputs.
         Evaluator? evaluator = null;
@@ -168,6 +170,7 @@ public static class ModelCompressor
         {
             byte[]? reference = loadRaise is null ? null : RaisedReference(model.ToProto(), inputPath);
             evaluator = Evaluator.Open(inputPath, reference, loadRaise is null ? Evaluator.OriginalReference : $"original raised to opset {loadRaise.To}", settings, runner);
+            timing.End("reference");
         }
         else
         {
@@ -219,6 +222,7 @@ public static class ModelCompressor
             staged.WriteModel(compressed);
         }
 
+        timing.End("compress");
         ValidationResult? validation = null;
         if (evaluator is not null)
         {
@@ -227,6 +231,7 @@ public static class ModelCompressor
                 : evaluator.Score(staged.ModelPath, pipeline.SessionConfig);
             validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
             ApplyGates(validation, settings, inputPath, warnings);
+            timing.End("validate");
         }
 
         // ONNX Runtime is done with the model: the worker ends before anything is written.
@@ -257,7 +262,10 @@ public static class ModelCompressor
             pipeline.SessionConfig,
             validation,
             staged is null ? pipeline.Notes : [.. pipeline.Notes, ExternalDataNote(outputPath, externalFiles.Count > 0)],
-            warnings.Select(w => $"{w.Code}: {w.Message}").ToList());
+            warnings.Select(w => $"{w.Code}: {w.Message}").ToList())
+        {
+            Timing = timing.Report(),
+        };
 
         var files = new List<OutputFile>
         {

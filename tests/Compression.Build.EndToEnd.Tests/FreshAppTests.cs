@@ -388,6 +388,55 @@ public sealed class FreshAppTests
         Assert.False(File.Exists(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")), "nothing is written for the broken model");
     }
 
+    [ChromiumFact]
+    public void The_HTML_report_covers_both_models_draws_their_charts_in_Chromium_and_references_nothing_external()
+    {
+        string app = CreateApp("ReportApp", sensorWeightThreshold: 1024);
+        string page = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "report.html");
+
+        // 1. The build writes one page for both models after compressing them, and prints its path once.
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.Single(build.Output.Split('\n'), line => line.Trim() == $"Compression report: {page}");
+        string html = File.ReadAllText(page);
+        foreach (string external in new[] { "<script", "<link", "<img", "<iframe", "src=", "href=", "url(", "@import", "http:", "https:" })
+        {
+            Assert.DoesNotContain(external, html, StringComparison.OrdinalIgnoreCase);
+        }
+
+        // 2. Chromium lays out, for each model, a bar before and after for every weight tensor of its report, and the
+        //    bits-per-weight and sparsity bars; the quantized tensors' bars have a width, and their after bar is shorter.
+        IReadOnlyList<RenderedSection> sections = HeadlessChromium.MeasureBars(page, feed.Root, log.WriteLine);
+        Assert.Equal(["Models/digits.onnx", "Models/sensor_fusion.onnx"], sections.Select(s => s.Source));
+        foreach (RenderedSection section in sections)
+        {
+            string report = File.ReadAllText(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", section.Source + ".report.json"));
+            using var json = System.Text.Json.JsonDocument.Parse(report);
+            string[] quantized = [.. json.RootElement.GetProperty("passes")[0].GetProperty("changed").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+            Assert.NotEmpty(quantized);
+            foreach (string tensor in quantized)
+            {
+                RenderedBar before = Assert.Single(section.Bars, b => b.Chart == "size-chart" && b.Tensor == tensor && b.Class == "bar before");
+                RenderedBar after = Assert.Single(section.Bars, b => b.Chart == "size-chart" && b.Tensor == tensor && b.Class == "bar after");
+                RenderedBar bits = Assert.Single(section.Bars, b => b.Chart == "bits-chart" && b.Tensor == tensor && b.Class == "bar bits");
+                Assert.Single(section.Bars, b => b.Chart == "bits-chart" && b.Tensor == tensor && b.Class == "bar sparsity");
+                Assert.All(new[] { before, after, bits }, b => Assert.True(b.Width > 0 && b.Height > 0, $"{section.Source}: the {b.Class} bar of {tensor} is drawn {b.Width} x {b.Height}."));
+                Assert.True(after.Width < before.Width, $"{section.Source}: {tensor} is drawn {after.Width} px after, not shorter than {before.Width} px before.");
+            }
+        }
+
+        // 3. Nothing changed: the page is not written again, and its path is still printed once.
+        DateTime writtenAt = File.GetLastWriteTimeUtc(page);
+        ProcessResult rebuild = Dotnet(app, "build").ShouldSucceed("the second dotnet build");
+        Assert.Single(rebuild.Output.Split('\n'), line => line.Trim() == $"Compression report: {page}");
+        Assert.Equal(writtenAt, File.GetLastWriteTimeUtc(page));
+
+        // 4. OnnxHtmlReport=false: no page, no line.
+        File.Delete(page);
+        ProcessResult off = Dotnet(app, "build", "-p:OnnxHtmlReport=false").ShouldSucceed("the build with OnnxHtmlReport=false");
+        Assert.DoesNotContain("Compression report:", off.Output);
+        Assert.False(File.Exists(page));
+    }
+
     private static (float[] Pixels, long[] Labels) DigitsRows(int rows)
     {
         string[] lines = File.ReadAllLines(RepositoryPaths.DigitsTestData).Skip(1).Take(rows).ToArray();
