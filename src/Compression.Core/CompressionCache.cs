@@ -41,6 +41,13 @@ internal sealed class CompressionCache
     /// <summary>The list of an entry's files with their sizes and hashes.</summary>
     internal const string ManifestName = "manifest";
 
+    /// <summary>
+    /// The environment variable that names a folder where runs about to put an entry in place meet: each adds a file to it
+    /// and waits (30 s at most) until the folder holds as many files as the variable's second part says
+    /// (<c>FOLDER|COUNT</c>). For the tests that make concurrent runs store the same key at the same moment.
+    /// </summary>
+    internal const string BarrierVariable = "ONNX_COMPRESS_TEST_CACHE_BARRIER";
+
     private const string ManifestHeader = "onnx-compress cache entry 1";
     private const string TemporaryPrefix = ".tmp-";
     private const string TrashPrefix = ".trash-";
@@ -485,6 +492,7 @@ internal sealed class CompressionCache
                 return;
             }
 
+            WaitAtBarrier();
             try
             {
                 Directory.Move(folder, cache.EntryPath);
@@ -496,6 +504,22 @@ internal sealed class CompressionCache
                 {
                     cache.NotWritable(e);
                 }
+            }
+        }
+
+        private static void WaitAtBarrier()
+        {
+            string[]? barrier = Environment.GetEnvironmentVariable(BarrierVariable)?.Split('|');
+            if (barrier is not [{ Length: > 0 } folder, var count])
+            {
+                return;
+            }
+
+            File.WriteAllText(Path.Combine(folder, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)), string.Empty);
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Directory.GetFiles(folder).Length < int.Parse(count, CultureInfo.InvariantCulture) && waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                Thread.Sleep(10);
             }
         }
 
