@@ -211,6 +211,44 @@ internal sealed class CompressionCache
     }
 
     /// <summary>
+    /// Waits while another run on this machine compresses the same key into the same cache folder, and holds off the
+    /// others until the returned lock is disposed: the target frameworks of a project build in parallel, and the second
+    /// then restores what the first stored instead of compressing too. The lock is an OS file lock in the system's
+    /// temporary folder (the cache folder may be read-only or shared), which a killed process drops; null when it cannot
+    /// be taken (the runs then compress side by side, and the store is still safe).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
+    public IDisposable? WaitForTurn(CancellationToken cancellationToken)
+    {
+        string key = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? EntryPath.ToUpperInvariant() : EntryPath;
+        try
+        {
+            string folder = Path.Combine(Path.GetTempPath(), "onnx-compress-locks");
+            Directory.CreateDirectory(folder);
+            string lockPath = Path.Combine(folder, "cache-" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))) + ".lock");
+            var wait = TimeSpan.FromMilliseconds(10);
+            while (true)
+            {
+                try
+                {
+                    // FileShare.None takes an exclusive lock (flock on Unix), which the OS drops when the process ends, killed or not.
+                    return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+                }
+                catch (IOException) when (File.Exists(lockPath))
+                {
+                    cancellationToken.WaitHandle.WaitOne(wait);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    wait = TimeSpan.FromMilliseconds(Math.Min(wait.TotalMilliseconds * 2, 200));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Writes this compression's entry in a temporary folder inside the cache, to be renamed into place with
     /// <see cref="PendingEntry.Commit"/> once the outputs are written; null (with warning OCB0204) when the cache
     /// folder cannot be written.

@@ -157,6 +157,17 @@ public static class ModelCompressor
             }
         }
 
+        // A run compressing the same key (the project's other target framework, built in parallel) is waited for, and what
+        // it stored restored; the turn is held until this run's entry is in place.
+        using IDisposable? turn = cache?.WaitForTurn(cancellationToken);
+        if (turn is not null && cache!.Read(outputPath) is { } stored)
+        {
+            using (stored)
+            {
+                return Restore(request, stored, inputPath, outputPath, signaturePath, externalFiles, settings);
+            }
+        }
+
         // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
         // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
         // compressor; without a worker beside Compression.Core.dll the sessions run in process.

@@ -117,10 +117,15 @@ public sealed class CacheTests : IDisposable
         string barrier = folder.File("barrier");
         Directory.CreateDirectory(barrier);
         // Both runs wait, their entries written, until both are about to put them in place: they race for the same rename.
-        var environment = new Dictionary<string, string?> { ["ONNX_COMPRESS_TEST_CACHE_BARRIER"] = barrier + "|2" };
+        // Each has a temporary folder of its own, as two machines sharing the cache do, so neither waits for the other's turn.
+        Dictionary<string, string?> Environment(string name)
+        {
+            Directory.CreateDirectory(folder.File("tmp-" + name));
+            return new() { ["ONNX_COMPRESS_TEST_CACHE_BARRIER"] = barrier + "|2", ["TMPDIR"] = folder.File("tmp-" + name) };
+        }
 
-        using Process a = CommandResult.Start(Arguments("a", cache), environment: environment);
-        using Process b = CommandResult.Start(Arguments("b", cache), environment: environment);
+        using Process a = CommandResult.Start(Arguments("a", cache), environment: Environment("a"));
+        using Process b = CommandResult.Start(Arguments("b", cache), environment: Environment("b"));
         (int exitA, string outA, string errA) = Finish(a);
         (int exitB, string outB, string errB) = Finish(b);
         CommandResult third = Compress("third", cache);
@@ -136,6 +141,24 @@ public sealed class CacheTests : IDisposable
         Assert.EndsWith(FromCache, Summary(third), StringComparison.Ordinal);
         AssertSameOutputs("a", "b");
         AssertSameOutputs("a", "third");
+    }
+
+    [Fact]
+    public void Of_two_processes_on_one_machine_compressing_the_same_key_one_compresses_and_the_other_waits_and_restores()
+    {
+        // The target frameworks of a project build in parallel: the model is still compressed once.
+        string cache = folder.File("cache");
+
+        using Process a = CommandResult.Start(Arguments("a", cache));
+        using Process b = CommandResult.Start(Arguments("b", cache));
+        (int exitA, string outA, string errA) = Finish(a);
+        (int exitB, string outB, string errB) = Finish(b);
+
+        Assert.True(exitA == CompressCommand.Success, errA);
+        Assert.True(exitB == CompressCommand.Success, errB);
+        Assert.Single(new[] { outA, outB }, o => o.Contains(FromCache, StringComparison.Ordinal));
+        Assert.Single(Directory.GetFileSystemEntries(cache));
+        AssertSameOutputs("a", "b");
     }
 
     [Fact]
