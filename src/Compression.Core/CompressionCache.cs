@@ -198,7 +198,16 @@ internal sealed class CompressionCache
             staging = null;
             return result;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or System.Text.Json.JsonException)
+        catch (UnauthorizedAccessException e)
+        {
+            // Not ours to read (a shared folder without the rights): the entry may well be whole, so it stays.
+            staging?.Dispose();
+            warnings.Add(new CompressionWarning(DiagnosticCodes.CacheNotUsable,
+                $"The compression cache entry '{entry}' could not be read ({e.Message}); the model was compressed without it. " +
+                "Give this user read and write access to the folder, point OnnxCompressionCacheDir (--cache-dir) elsewhere, or set it to none."));
+            return null;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or System.Text.Json.JsonException)
         {
             staging?.Dispose();
             string reason = e is FileNotFoundException or DirectoryNotFoundException ? "a file is missing" : e.Message;

@@ -149,6 +149,7 @@ public static class ModelCompressor
         CompressionCache? cache = string.IsNullOrEmpty(request.CacheDirectory)
             ? null
             : CompressionCache.Open(request.CacheDirectory, inputPath, externalFiles, settings, sourceName, outputPath, cacheWarnings);
+        int cacheWarningsBefore = cacheWarnings.Count;
         if (cache?.Read(outputPath) is { } cached)
         {
             using (cached)
@@ -158,9 +159,10 @@ public static class ModelCompressor
         }
 
         // A run compressing the same key (the project's other target framework, built in parallel) is waited for, and what
-        // it stored restored; the turn is held until this run's entry is in place.
+        // it stored restored; the turn is held until this run's entry is in place. An entry just found damaged or unreadable
+        // is not read again.
         using IDisposable? turn = cache?.WaitForTurn(cancellationToken);
-        if (turn is not null && cache!.Read(outputPath) is { } stored)
+        if (turn is not null && cacheWarnings.Count == cacheWarningsBefore && cache!.Read(outputPath) is { } stored)
         {
             using (stored)
             {

@@ -302,7 +302,7 @@ public sealed class FreshAppTests
         string app = CreateApp("MultiTargetApp", sensorWeightThreshold: 1024);
         string project = Path.Combine(app, "MultiTargetApp.csproj");
         File.WriteAllText(project, File.ReadAllText(project).Replace(
-            "<TargetFramework>net10.0</TargetFramework>", "<TargetFrameworks>net8.0;net10.0</TargetFrameworks>", StringComparison.Ordinal));
+            "<TargetFramework>net10.0</TargetFramework>", "<TargetFrameworks>net8.0;net10.0</TargetFrameworks><LangVersion>latest</LangVersion>", StringComparison.Ordinal));
 
         // The two target frameworks build in parallel: one compresses each model, the other waits for it and restores.
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build of two target frameworks");
