@@ -42,6 +42,11 @@ internal static class BenchmarkCommand
             return CacheHitBenchmark.Run(Path.Combine(Path.GetTempPath(), $"compression-bench-cache-{Environment.ProcessId}"), options.CacheHits);
         }
 
+        if (options.Build)
+        {
+            return BuildBenchmark.Run(options);
+        }
+
         if (options.Huge)
         {
             return HugeCompressionCost.Run(Path.Combine(options.HugeWork ?? Path.GetTempPath(), $"compression-bench-huge-{Environment.ProcessId}"));
