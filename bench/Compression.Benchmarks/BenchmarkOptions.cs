@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --huge [DIR]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --huge [DIR] | --cache-hit [N]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
@@ -21,6 +21,9 @@ internal sealed record BenchmarkOptions
     /// <summary>The folder in which <c>--huge</c> makes a folder for its 3 GB model and outputs, removed afterwards (<c>--huge DIR</c>); by default the temp folder.</summary>
     public string? HugeWork { get; init; }
 
+    /// <summary>Only the time of compression cache hits on a 100 MB model (<c>--cache-hit [N]</c>): this many hits; 0 when not asked for.</summary>
+    public int CacheHits { get; init; }
+
     /// <summary>Only the cost of the package in a developer's builds (<c>--build</c>): no-op, warm-cache and design-time builds.</summary>
     public bool Build { get; init; }
 
@@ -30,6 +33,7 @@ internal sealed record BenchmarkOptions
     public static string Usage =>
         "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --huge [DIR]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --cache-hit [N]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --build [--iterations N]\n" +
         "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
         "  --warmup N      untimed rounds first (default 5)\n" +
@@ -41,6 +45,8 @@ internal sealed record BenchmarkOptions
         $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)\n" +
         "  --huge [DIR]    only the time and memory of compressing a 3 GB MLP kept in external data (45 x 4096 x 4096), written\n" +
         "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards\n" +
+        "  --cache-hit [N] only the time of onnx-compress restoring a 100 MB MLP from its compression cache: one run fills the\n" +
+        "                  cache, then N hits (default 5), each a process of its own\n" +
         "  --build         only what the package costs a build: an app with three OnnxModel items against the same app without\n" +
         "                  it, interleaved: a no-op build, a first build with a warm shared cache, a design-time build";
 
@@ -82,6 +88,12 @@ internal sealed record BenchmarkOptions
                 case "--huge":
                     options = options with { Huge = true, HugeWork = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Path.GetFullPath(args[++i]) : null };
                     break;
+                case "--cache-hit":
+                    options = options with
+                    {
+                        CacheHits = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Number(arg, Next(), error, 1) ?? -1 : 5,
+                    };
+                    break;
                 case "--build":
                     options = options with { Build = true };
                     break;
@@ -94,7 +106,7 @@ internal sealed record BenchmarkOptions
             }
         }
 
-        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 ? null : options;
+        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 || options.CacheHits < 0 ? null : options;
     }
 
     private static int? Number(string name, string? value, TextWriter error, int minimum)

@@ -69,4 +69,11 @@ public static class DiagnosticCodes
 
     /// <summary>Warning: the compressed model missed a gate, and CompressionGate=warn let it be written.</summary>
     public const string GateMissedWarning = "OCB0202";
+
+    /// <summary>Warning: a compression cache entry was not whole (a file changed, truncated or missing); it was removed and
+    /// the model compressed again.</summary>
+    public const string CacheEntryCorrupt = "OCB0203";
+
+    /// <summary>Warning: the compression cache folder could not be read or written; the model was compressed without it.</summary>
+    public const string CacheNotUsable = "OCB0204";
 }

@@ -376,6 +376,43 @@ public sealed class FreshAppTests
         """;
 
     [Fact]
+    public void Two_target_frameworks_and_a_Release_build_compress_each_model_once_and_the_rest_come_from_the_cache()
+    {
+        string app = CreateApp("MultiTargetApp", sensorWeightThreshold: 1024);
+        string project = Path.Combine(app, "MultiTargetApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace(
+            "<TargetFramework>net10.0</TargetFramework>", "<TargetFrameworks>net8.0;net10.0</TargetFrameworks><LangVersion>latest</LangVersion>", StringComparison.Ordinal));
+
+        // The two target frameworks build in parallel: one compresses each model, the other waits for it and restores.
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build of two target frameworks");
+        foreach (string model in new[] { "Models/digits.onnx", "Models/sensor_fusion.onnx" })
+        {
+            string[] summaries = SummaryLines(build.Output, model);
+            Assert.True(summaries.Length == 2, build.Output);
+            Assert.Single(summaries, l => l.EndsWith("(from cache)", StringComparison.Ordinal));
+        }
+
+        // A Release build compresses nothing: every model comes from the cache in obj/, shared by all configurations.
+        ProcessResult release = Dotnet(app, "build", "-c", "Release", "-f", "net10.0").ShouldSucceed("dotnet build -c Release");
+        Assert.All(new[] { "Models/digits.onnx", "Models/sensor_fusion.onnx" }, model =>
+            Assert.EndsWith("(from cache)", Assert.Single(SummaryLines(release.Output, model)), StringComparison.Ordinal));
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(app, "obj", "onnx-cache")).Length);
+
+        // Every output is the same bytes, whichever build compressed it.
+        string reference = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models");
+        foreach (string other in new[] { Path.Combine(app, "obj", "Debug", "net8.0", "onnx", "Models"), Path.Combine(app, "obj", "Release", "net10.0", "onnx", "Models") })
+        {
+            foreach (string name in new[] { "digits.onnx", "digits.onnx.signature", "digits.onnx.report.json", "sensor_fusion.onnx", "sensor_fusion.onnx.signature", "sensor_fusion.onnx.report.json" })
+            {
+                Assert.True(File.ReadAllBytes(Path.Combine(reference, name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(other, name))), $"{other}/{name} differs");
+            }
+        }
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net8.0", "Models", "digits.onnx")), File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));
+        AssertAppRan(Dotnet(app, "run", "--no-build", "-f", "net10.0").ShouldSucceed("dotnet run"), PackageFeed.OnnxRuntimeVersion);
+    }
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);
@@ -626,6 +663,11 @@ public sealed class FreshAppTests
         log.WriteLine($"$ {program} {string.Join(' ', arguments)} (exit {process.ExitCode})\n{output}");
         return new ProcessResult(process.ExitCode, output);
     }
+
+    /// <summary>The compressor's summary lines for <paramref name="model"/> in a build's output, trimmed.</summary>
+    private static string[] SummaryLines(string output, string model) =>
+        output.Split('\n').Select(l => l.Trim()).Where(l => l.Contains(model + ": ", StringComparison.Ordinal) && l.Contains(" bytes (", StringComparison.Ordinal))
+            .Select(l => l[l.IndexOf(model + ": ", StringComparison.Ordinal)..]).ToArray();
 
     private static string Line(string output, string prefix)
     {

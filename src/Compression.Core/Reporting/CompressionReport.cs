@@ -85,6 +85,11 @@ public sealed record CompressionReport(
     [JsonIgnore]
     public IReadOnlyList<TensorLeftAlone> LeftAlone => Passes.SelectMany(p => p.LeftAlone).ToList();
 
+    /// <summary>Reads a report <see cref="ToJson"/> wrote (one stored in the compression cache).</summary>
+    /// <exception cref="JsonException">The text is not such a report.</exception>
+    public static CompressionReport FromJson(string json) =>
+        JsonSerializer.Deserialize<CompressionReport>(json, JsonOptions) ?? throw new JsonException("The report is null.");
+
     /// <summary>The report as indented JSON, ending with a newline.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
 }

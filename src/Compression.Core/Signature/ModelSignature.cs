@@ -96,6 +96,65 @@ public sealed record ModelSignature(
         return string.Join(' ', paragraph.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
     }
 
+    /// <summary>Reads the text of a <c>.signature</c> file <see cref="ToText"/> wrote (one stored in the compression cache).</summary>
+    /// <exception cref="FormatException">The text is not a signature of <see cref="FormatVersion"/>.</exception>
+    public static ModelSignature Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string? source = null;
+        string? description = null;
+        var compression = new List<string>();
+        long? originalBytes = null;
+        long compressedBytes = 0;
+        var sessionConfig = new Dictionary<string, string>(StringComparer.Ordinal);
+        var inputs = new List<TensorSignature>();
+        var outputs = new List<TensorSignature>();
+        bool versioned = false;
+        foreach (string line in text.Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            string[] fields = line.Split('\t').Select(Unescape).ToArray();
+            switch (fields[0])
+            {
+                case "format" when fields.Length == 2 && fields[1] == FormatVersion.ToString(CultureInfo.InvariantCulture):
+                    versioned = true;
+                    break;
+                case "source" when fields.Length == 2:
+                    source = fields[1];
+                    break;
+                case "description" when fields.Length == 2:
+                    description = fields[1];
+                    break;
+                case "compression" when fields.Length == 2:
+                    compression.Add(fields[1]);
+                    break;
+                case "size" when fields.Length == 3:
+                    originalBytes = long.Parse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture);
+                    compressedBytes = long.Parse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "session-config" when fields.Length == 3:
+                    sessionConfig[fields[1]] = fields[2];
+                    break;
+                case "input" or "output" when fields.Length >= 4:
+                    (fields[0] == "input" ? inputs : outputs).Add(ParseTensor(fields));
+                    break;
+                default:
+                    throw new FormatException($"The signature line '{line}' is not one format {FormatVersion} has.");
+            }
+        }
+
+        if (!versioned || source is null || originalBytes is null)
+        {
+            throw new FormatException($"The text is not a signature of format {FormatVersion}: its format, source or size line is missing.");
+        }
+
+        return new ModelSignature(source, description, compression, originalBytes.Value, compressedBytes, sessionConfig, inputs, outputs);
+    }
+
     /// <summary>The signature as the text of a <c>.signature</c> file.</summary>
     public string ToText()
     {
@@ -151,6 +210,48 @@ public sealed record ModelSignature(
         }
 
         Line(text, key, [.. fields]);
+    }
+
+    private static TensorSignature ParseTensor(string[] fields)
+    {
+        if (fields[3] == "*")
+        {
+            return fields.Length == 4 ? new TensorSignature(fields[1], fields[2], null) : throw new FormatException($"The signature's {fields[0]} '{fields[1]}' has dimensions but no rank.");
+        }
+
+        int rank = int.Parse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture);
+        return fields.Length == 4 + rank
+            ? new TensorSignature(fields[1], fields[2], fields[4..])
+            : throw new FormatException($"The signature's {fields[0]} '{fields[1]}' gives rank {rank} and {fields.Length - 4} dimensions.");
+    }
+
+    private static string Unescape(string field)
+    {
+        if (!field.Contains('\\', StringComparison.Ordinal))
+        {
+            return field;
+        }
+
+        var text = new StringBuilder(field.Length);
+        for (int i = 0; i < field.Length; i++)
+        {
+            if (field[i] != '\\' || i + 1 == field.Length)
+            {
+                text.Append(field[i]);
+                continue;
+            }
+
+            i++;
+            text.Append(field[i] switch
+            {
+                't' => '\t',
+                'n' => '\n',
+                'r' => '\r',
+                _ => field[i],
+            });
+        }
+
+        return text.ToString();
     }
 
     private static void Line(StringBuilder text, string key, params string[] fields)

@@ -29,6 +29,33 @@ public sealed class SignatureFormatTests
     }
 
     [Fact]
+    public void Parse_reads_back_what_ToText_wrote_escapes_ranks_and_session_entries_included()
+    {
+        var signature = new ModelSignature(
+            @"models\a	b.onnx",
+            "line one\r\nline two \\ end",
+            ["8-bit; weights", "second\ttechnique"],
+            1234,
+            567,
+            new Dictionary<string, string> { ["session.b"] = "1", ["session.a"] = "x\ty" },
+            [new TensorSignature("in\tput", "float", ["$batch", "64", "?"]), new TensorSignature("scalar", "int64", [])],
+            [new TensorSignature("out", "sequence", null)]);
+
+        ModelSignature parsed = ModelSignature.Parse(signature.ToText());
+
+        Assert.Equal(signature.ToText(), parsed.ToText());
+        Assert.Equal(signature.Source, parsed.Source);
+        Assert.Equal(signature.Description, parsed.Description);
+        Assert.Equal(signature.Compression, parsed.Compression);
+        Assert.Equal((1234L, 567L), (parsed.OriginalBytes, parsed.CompressedBytes));
+        Assert.Equal(["$batch", "64", "?"], parsed.Inputs[0].Dims!);
+        Assert.Empty(parsed.Inputs[1].Dims!);
+        Assert.Null(parsed.Outputs[0].Dims);
+        Assert.Throws<FormatException>(() => ModelSignature.Parse("format\t2\nsource\tx\nsize\t1\t1\n"));
+        Assert.Throws<FormatException>(() => ModelSignature.Parse(signature.ToText() + "input\tx\tfloat\t2\t1\n"));
+    }
+
+    [Fact]
     public void Interface_lines_give_rank_and_dimensions_with_symbols_unknowns_and_unknown_ranks()
     {
         ModelProto model = new ModelBuilder()
