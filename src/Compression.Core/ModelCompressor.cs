@@ -133,6 +133,39 @@ public static class ModelCompressor
         return signature;
     }
 
+    /// <summary>
+    /// An output written over the model or one of its external data files would destroy the original (and, written first,
+    /// leave the rest reading a half-replaced model): refused before anything is written.
+    /// </summary>
+    private static void RefuseOutputsOverInputs(CompressionRequest request, string inputPath, IReadOnlyList<string> externalFiles, string outputPath, string signaturePath)
+    {
+        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var outputs = new List<(string Path, string What)>
+        {
+            (outputPath, "the compressed model (--output)"),
+            (outputPath + ExternalDataSuffix, "the compressed model's external data file"),
+            (signaturePath, "the signature (--signature)"),
+        };
+        if (request.ReportPath is not null)
+        {
+            outputs.Add((Path.GetFullPath(request.ReportPath), "the report (--report)"));
+        }
+
+        if (request.DependencyPath is not null)
+        {
+            outputs.Add((Path.GetFullPath(request.DependencyPath), "the dependency file (--dependency-file)"));
+        }
+
+        foreach (string input in externalFiles.Select(Path.GetFullPath).Prepend(inputPath))
+        {
+            if (outputs.FirstOrDefault(o => string.Equals(o.Path, input, comparison)) is { Path: not null } clash)
+            {
+                throw new CompressionException(DiagnosticCodes.OutputNotWritten, inputPath,
+                    $"The path of {clash.What}, '{clash.Path}', is {(input == inputPath ? "the model itself" : "one of the model's external data files")}: writing it would destroy the original. Write the outputs to another path.");
+            }
+        }
+    }
+
     private static CompressionOutcome CompressModel(CompressionRequest request, CancellationToken cancellationToken)
     {
         string inputPath = Path.GetFullPath(request.InputPath);
@@ -143,6 +176,7 @@ public static class ModelCompressor
         var timing = new PhaseClock();
 
         (ModelProto proto, long originalBytes, IReadOnlyList<string> externalFiles) = LoadModel(inputPath);
+        RefuseOutputsOverInputs(request, inputPath, externalFiles, outputPath, signaturePath);
         ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
         bool validate = settings.Get(EvaluationSettings.Validate);
         CheckGatesNeedValidation(settings, validate, inputPath);
