@@ -107,6 +107,7 @@ public sealed class LibraryPackageTests
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <TargetFramework>net8.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
                 <Nullable>enable</Nullable>
                 <RootNamespace>FreshLibrary</RootNamespace>
                 <Version>{LibraryVersion}</Version>
