@@ -84,6 +84,43 @@ public sealed class LibraryPackageTests
         Assert.Equal(compressed, File.ReadAllBytes(Path.Combine(publish, "Models", "digits.onnx")));
     }
 
+    [Fact]
+    public void Packing_warns_where_the_package_would_depend_on_Compression_Build_or_on_no_ONNX_Runtime_and_stops_without_the_models()
+    {
+        // Compression.Build written by hand without PrivateAssets, no ONNX Runtime reference (validation off).
+        string solution = CreateSolution("library-dependencies");
+        string library = Directory.CreateDirectory(Path.Combine(solution, "BareLibrary")).FullName;
+        Directory.CreateDirectory(Path.Combine(library, "Models"));
+        File.Copy(RepositoryPaths.DigitsModel, Path.Combine(library, "Models", "digits.onnx"));
+        File.WriteAllText(Path.Combine(library, "BareLibrary.csproj"), $$"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net8.0</TargetFramework>
+                <OnnxValidate>false</OnnxValidate>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Compression.Build" Version="{{feed.Version}}" />
+                <OnnxModel Include="Models/digits.onnx" />
+              </ItemGroup>
+            </Project>
+            """);
+        string output = Path.Combine(solution, "packages");
+
+        // Restored and packed before any build: the compressed model is missing, and nothing is packed.
+        Dotnet(library, "restore").ShouldSucceed("dotnet restore");
+        ProcessResult unbuilt = Dotnet(library, "pack", "--no-build", "-o", output);
+        Assert.NotEqual(0, unbuilt.ExitCode);
+        Assert.Contains(Path.Combine(library, "Models", "digits.onnx") + " : error OCB2003:", unbuilt.Output);
+        Assert.False(Directory.Exists(output) && Directory.GetFiles(output, "*.nupkg").Length > 0, "nothing is packed");
+
+        ProcessResult pack = Dotnet(library, "pack", "-o", output).ShouldSucceed("dotnet pack");
+        Assert.Contains("warning OCB2004:", pack.Output);
+        Assert.Contains("Add PrivateAssets=\"all\" to the PackageReference of Compression.Build.", pack.Output);
+        Assert.Contains("warning OCB2005:", pack.Output);
+        string nuspec = PackageFeed.ReadNuspec(Path.Combine(output, "BareLibrary.1.0.0.nupkg"), "BareLibrary");
+        Assert.Contains("<dependency id=\"Compression.Build\"", nuspec, StringComparison.Ordinal);
+    }
+
     /// <summary>A folder for a library and its apps, with the feed's NuGet.config, which every project in it uses.</summary>
     private string CreateSolution(string name)
     {

@@ -9,7 +9,6 @@ namespace Compression.Build.EndToEnd.Tests;
 /// </summary>
 public sealed class PackageFeed : IDisposable
 {
-
     /// <summary>The ONNX Runtime the repository tests with.</summary>
     public const string OnnxRuntimeVersion = "1.31.1";
 
