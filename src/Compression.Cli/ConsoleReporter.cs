@@ -32,8 +32,9 @@ internal sealed class ConsoleReporter
         }
 
         string techniques = outcome.Signature.Compression.Count == 0 ? "copied without compression" : string.Join("; ", outcome.Signature.Compression);
+        string fromCache = outcome.FromCache ? " (from cache)" : string.Empty;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{report.Source}: {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}"));
+            $"{report.Source}: {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}{fromCache}"));
         if (report.Opset is { } opset)
         {
             // Opset 7 is where ONNX Runtime starts: a model older than that is raised to it as it is read.

@@ -110,13 +110,13 @@ public sealed class LibraryPackageTests
         Dotnet(library, "restore").ShouldSucceed("dotnet restore");
         ProcessResult unbuilt = Dotnet(library, "pack", "--no-build", "-o", output);
         Assert.NotEqual(0, unbuilt.ExitCode);
-        Assert.Contains(Path.Combine(library, "Models", "digits.onnx") + " : error OCB2003:", unbuilt.Output);
+        Assert.Contains(Path.Combine(library, "Models", "digits.onnx") + " : error OCB2004:", unbuilt.Output);
         Assert.False(Directory.Exists(output) && Directory.GetFiles(output, "*.nupkg").Length > 0, "nothing is packed");
 
         ProcessResult pack = Dotnet(library, "pack", "-o", output).ShouldSucceed("dotnet pack");
-        Assert.Contains("warning OCB2004:", pack.Output);
-        Assert.Contains("Add PrivateAssets=\"all\" to the PackageReference of Compression.Build.", pack.Output);
         Assert.Contains("warning OCB2005:", pack.Output);
+        Assert.Contains("Add PrivateAssets=\"all\" to the PackageReference of Compression.Build.", pack.Output);
+        Assert.Contains("warning OCB2006:", pack.Output);
         string nuspec = PackageFeed.ReadNuspec(Path.Combine(output, "BareLibrary.1.0.0.nupkg"), "BareLibrary");
         Assert.Contains("<dependency id=\"Compression.Build\"", nuspec, StringComparison.Ordinal);
     }

@@ -83,6 +83,27 @@ public sealed class CompressOnnxModelTests : IDisposable
     }
 
     [Fact]
+    public void The_cache_folder_is_passed_to_the_compressor_and_none_turns_it_off()
+    {
+        string cache = Path.Combine(project.Directory, "cache");
+        Dictionary<string, string> Run(string name, string cacheDirectory) =>
+            Parameters(RepositoryPaths.DigitsModel, Path.Combine(project.Directory, name, "digits.onnx"), new() { ["ProjectSettings"] = "Validate=false", ["CacheDirectory"] = cacheDirectory });
+
+        (int firstExit, string first) = project.Run(Run("first", cache));
+        (int secondExit, string second) = project.Run(Run("second", cache));
+        (int offExit, string off) = project.Run(Run("off", "none"));
+
+        Assert.True(firstExit == 0, first);
+        Assert.True(secondExit == 0, second);
+        Assert.True(offExit == 0, off);
+        Assert.DoesNotContain("(from cache)", first);
+        Assert.Contains("(from cache)", second);
+        Assert.DoesNotContain("(from cache)", off);
+        Assert.Single(Directory.GetDirectories(cache));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(project.Directory, "first", "digits.onnx")), File.ReadAllBytes(Path.Combine(project.Directory, "second", "digits.onnx")));
+    }
+
+    [Fact]
     public void A_missing_compressor_is_reported_as_OCB2002()
     {
         string output = Path.Combine(project.Directory, "out", "digits.onnx");
