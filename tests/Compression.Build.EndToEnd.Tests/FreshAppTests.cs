@@ -156,7 +156,7 @@ public sealed class FreshAppTests
     public void The_compressor_tool_package_installs_and_runs()
     {
         string tools = Path.Combine(feed.Root, "tools");
-        Dotnet(feed.Root, "tool", "install", "Compression.Cli", "--version", PackageFeed.Version, "--tool-path", tools, "--add-source", feed.FeedDirectory)
+        Dotnet(feed.Root, "tool", "install", "Compression.Cli", "--version", feed.CliVersion, "--tool-path", tools, "--add-source", feed.FeedDirectory)
             .ShouldSucceed("dotnet tool install");
         string output = Path.Combine(feed.Root, "tool-output", "digits.onnx");
         ProcessResult help = Run(Path.Combine(tools, "onnx-compress"), "--help");
@@ -173,7 +173,7 @@ public sealed class FreshAppTests
     [Fact]
     public void The_build_package_holds_the_targets_task_generator_and_one_copy_of_the_compressor()
     {
-        using var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed.FeedDirectory, $"Compression.Build.{PackageFeed.Version}.nupkg"));
+        using var package = System.IO.Compression.ZipFile.OpenRead(feed.PackagePath("Compression.Build", feed.Version));
         string[] entries = package.Entries.Select(e => e.FullName).ToArray();
 
         Assert.Contains("build/Compression.Build.props", entries);
@@ -517,7 +517,7 @@ public sealed class FreshAppTests
         return app;
     }
 
-    private static void WriteProject(string app, string name, int sensorWeightThreshold, string? onnxRuntimeVersion = PackageFeed.OnnxRuntimeVersion) =>
+    private void WriteProject(string app, string name, int sensorWeightThreshold, string? onnxRuntimeVersion = PackageFeed.OnnxRuntimeVersion) =>
         File.WriteAllText(Path.Combine(app, name + ".csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -528,7 +528,7 @@ public sealed class FreshAppTests
                 <RootNamespace>FreshApp</RootNamespace>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="Compression.Build" Version="{PackageFeed.Version}" />
+                <PackageReference Include="Compression.Build" Version="{feed.Version}" />
                 {(onnxRuntimeVersion is null ? "" : $"<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" Version=\"{onnxRuntimeVersion}\" />")}
               </ItemGroup>
               <ItemGroup>
