@@ -37,6 +37,16 @@ internal static class BenchmarkCommand
             return args.Any(a => a is "-h" or "--help") ? 0 : 2;
         }
 
+        if (options.CacheHits > 0)
+        {
+            return CacheHitBenchmark.Run(Path.Combine(Path.GetTempPath(), $"compression-bench-cache-{Environment.ProcessId}"), options.CacheHits);
+        }
+
+        if (options.Build)
+        {
+            return BuildBenchmark.Run(options);
+        }
+
         if (options.Huge)
         {
             return HugeCompressionCost.Run(Path.Combine(options.HugeWork ?? Path.GetTempPath(), $"compression-bench-huge-{Environment.ProcessId}"));

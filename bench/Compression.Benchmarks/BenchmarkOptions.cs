@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --huge [DIR]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --huge [DIR] | --cache-hit [N]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
@@ -21,12 +21,20 @@ internal sealed record BenchmarkOptions
     /// <summary>The folder in which <c>--huge</c> makes a folder for its 3 GB model and outputs, removed afterwards (<c>--huge DIR</c>); by default the temp folder.</summary>
     public string? HugeWork { get; init; }
 
+    /// <summary>Only the time of compression cache hits on a 100 MB model (<c>--cache-hit [N]</c>): this many hits; 0 when not asked for.</summary>
+    public int CacheHits { get; init; }
+
+    /// <summary>Only the cost of the package in a developer's builds (<c>--build</c>): no-op, warm-cache and design-time builds.</summary>
+    public bool Build { get; init; }
+
     /// <summary>The models to bench.</summary>
     public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n is not BenchModels.LargeMlp and not BenchModels.Layers), StringComparer.Ordinal);
 
     public static string Usage =>
         "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --huge [DIR]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --cache-hit [N]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --build [--iterations N]\n" +
         "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
         "  --warmup N      untimed rounds first (default 5)\n" +
         "  --threads N     intra-op threads (default 1; 0: ONNX Runtime's default; above 1 with session.intra_op.allow_spinning=0)\n" +
@@ -36,7 +44,11 @@ internal sealed record BenchmarkOptions
         $"                  ({BenchModels.Layers}: single MatMul layers from 64 x 256 to 2048 x 2048, fp32 against the MatMul forms)\n" +
         $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)\n" +
         "  --huge [DIR]    only the time and memory of compressing a 3 GB MLP kept in external data (45 x 4096 x 4096), written\n" +
-        "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards";
+        "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards\n" +
+        "  --cache-hit [N] only the time of onnx-compress restoring a 100 MB MLP from its compression cache: one run fills the\n" +
+        "                  cache, then N hits (default 5), each a process of its own\n" +
+        "  --build         only what the package costs a build: an app with three OnnxModel items against the same app without\n" +
+        "                  it, interleaved: a no-op build, a first build with a warm shared cache, a design-time build";
 
     public static BenchmarkOptions? Parse(string[] args, TextWriter error)
     {
@@ -76,6 +88,15 @@ internal sealed record BenchmarkOptions
                 case "--huge":
                     options = options with { Huge = true, HugeWork = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Path.GetFullPath(args[++i]) : null };
                     break;
+                case "--cache-hit":
+                    options = options with
+                    {
+                        CacheHits = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Number(arg, Next(), error, 1) ?? -1 : 5,
+                    };
+                    break;
+                case "--build":
+                    options = options with { Build = true };
+                    break;
                 case "-h" or "--help":
                     error.WriteLine(Usage);
                     return null;
@@ -85,7 +106,7 @@ internal sealed record BenchmarkOptions
             }
         }
 
-        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 ? null : options;
+        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 || options.CacheHits < 0 ? null : options;
     }
 
     private static int? Number(string name, string? value, TextWriter error, int minimum)

@@ -30,6 +30,7 @@ internal static class CSharpNames
         "ModelPath", "Session", "CreateSessionOptions", "Run", "RunAsync", "Bind", "Binding", "Dispose", "Outputs", "InputNames",
         "OutputNames", "RunCore", "RunCancellable", "CheckInputs", "CreateInputs", "CreateStringTensor", "FormatShape", "DisposeAll",
         "DefaultRunOptions", "SessionConfigEntries", "Acquire", "Release", "FreeWhenIdle", "gate", "activeRuns", "disposeRequested", "disposed",
+        "TensorView", "RunBatch", "ModelResourceName", "ReadEmbeddedModel", "CreateShapedInputs", "Concatenate", "ElementCount",
     };
 
     /// <summary>Names an output property cannot take: the enclosing class, its <c>Dispose</c>, and the members of <see cref="object"/>.</summary>

@@ -91,13 +91,23 @@ internal static class ModelEmitter
         writer.WriteLine((spec.IsInternal ? "internal" : "public") + " sealed partial class " + name + " : global::System.IDisposable");
         writer.OpenBlock();
 
-        writer.WriteDocumentation(
-            "<summary>\n" +
-            "The compressed model's path relative to the app's folder (<see cref=\"global::System.AppContext.BaseDirectory\"/>),\n" +
-            "where the build puts it; the parameterless constructor loads it from there.\n" +
-            "</summary>");
+        writer.WriteDocumentation(spec.EmbeddedResourceName is null
+            ? "<summary>\n" +
+              "The compressed model's path relative to the app's folder (<see cref=\"global::System.AppContext.BaseDirectory\"/>),\n" +
+              "where the build puts it; the parameterless constructor loads it from there.\n" +
+              "</summary>"
+            : "<summary>The compressed model's path in the project's output, which the build embeds in the assembly instead of copying it there.</summary>");
         writer.WriteLine("public const string ModelPath = " + Literal(spec.ModelPath) + ";");
         writer.WriteLine();
+        if (spec.EmbeddedResourceName is not null)
+        {
+            writer.WriteDocumentation(
+                "<summary>The name of the manifest resource of this class's assembly that holds the compressed model (the project embeds it:\n" +
+                "<c>Embed=\"true\"</c>); the parameterless constructor loads it from there.</summary>");
+            writer.WriteLine("public const string ModelResourceName = " + Literal(spec.EmbeddedResourceName) + ";");
+            writer.WriteLine();
+        }
+
         writer.WriteLine("private static readonly string[] InputNames = " + StringArray(spec.Inputs) + ";");
         writer.WriteLine();
         writer.WriteLine("private static readonly string[] OutputNames = " + StringArray(spec.Outputs) + ";");
@@ -116,7 +126,7 @@ internal static class ModelEmitter
         writer.WriteLine("private bool disposed;");
         writer.WriteLine();
 
-        WriteConstructors(writer, name);
+        WriteConstructors(writer, spec);
         writer.WriteDocumentation("<summary>The ONNX Runtime session that runs the model; it is safe to use from several threads at once.</summary>");
         writer.WriteLine("public " + Ort + "InferenceSession Session { get; }");
         writer.WriteLine();
@@ -126,6 +136,17 @@ internal static class ModelEmitter
         if (HasArrayOverload(spec))
         {
             WriteArrayRuns(writer, spec);
+        }
+
+        List<ShapeParameter> shapeParameters = ShapeParameters(spec);
+        if (HasShapedOverload(spec))
+        {
+            WriteShapedRuns(writer, spec, shapeParameters);
+        }
+
+        if (HasBatchOverload(spec))
+        {
+            WriteBatchRun(writer, spec);
         }
 
         WriteBind(writer, spec);
@@ -146,11 +167,21 @@ internal static class ModelEmitter
             WriteCreateInputs(writer, spec);
         }
 
-        WriteRunCore(writer);
+        if (HasShapedOverload(spec))
+        {
+            WriteCreateShapedInputs(writer, spec, shapeParameters);
+        }
+
+        WriteRunCore(writer, spec);
         WriteHelpers(writer, spec);
         WriteOutputsClass(writer, spec);
         writer.WriteLine();
         WriteBindingClass(writer, spec);
+        if (HasViews(spec))
+        {
+            writer.WriteLine();
+            WriteTensorView(writer, spec);
+        }
         writer.CloseBlock();
     }
 
@@ -197,7 +228,9 @@ internal static class ModelEmitter
 
         AppendTensorList(doc, "Inputs", spec.Inputs);
         AppendTensorList(doc, "Outputs", spec.Outputs);
-        doc.Append("<para>The compressed model is loaded from <see cref=\"ModelPath\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n");
+        doc.Append(spec.EmbeddedResourceName is null
+            ? "<para>The compressed model is loaded from <see cref=\"ModelPath\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n"
+            : "<para>The compressed model is embedded in the assembly and loaded from its resource <see cref=\"ModelResourceName\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.\n");
         doc.Append("<c>Run</c> takes inputs as <see cref=\"global::Microsoft.ML.OnnxRuntime.OrtValue\"/>s over the caller's memory (or as arrays, where the\n");
         doc.Append("shapes allow) and returns the outputs in ONNX Runtime's memory; <see cref=\"Bind\"/> writes them into the caller's own\n");
         doc.Append("buffers, with nothing allocated per run.\n");
@@ -225,32 +258,114 @@ internal static class ModelEmitter
         doc.Append("</list>\n");
     }
 
-    private static void WriteConstructors(SourceWriter writer, string name)
+    private static void WriteConstructors(SourceWriter writer, ModelSpec spec)
     {
+        string name = spec.ClassName;
         const string Exceptions =
             "<exception cref=\"global::System.IO.FileNotFoundException\">The model file does not exist.</exception>\n" +
             "<exception cref=\"global::Microsoft.ML.OnnxRuntime.OnnxRuntimeException\">ONNX Runtime could not load the model.</exception>\n" +
             "<exception cref=\"global::System.TypeInitializationException\">ONNX Runtime's native library was not found: reference Microsoft.ML.OnnxRuntime (or another ONNX Runtime native package).</exception>";
 
+        if (spec.EmbeddedResourceName is not null)
+        {
+            WriteEmbeddedConstructors(writer, name);
+        }
+        else
+        {
+            WriteDocumentationOfAppFolderConstructor(writer, Exceptions);
+            writer.WriteLine("public " + name + "()");
+            writer.Indent();
+            writer.WriteLine(": this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath))");
+            writer.Unindent();
+            writer.OpenBlock();
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        WritePathConstructors(writer, name, Exceptions);
+    }
+
+    private static void WriteDocumentationOfAppFolderConstructor(SourceWriter writer, string exceptions)
+    {
         writer.WriteDocumentation(
             "<summary>\n" +
             "Loads the compressed model from <see cref=\"ModelPath\"/> in the app's folder (<see cref=\"global::System.AppContext.BaseDirectory\"/>),\n" +
             "with the session options of <see cref=\"CreateSessionOptions\"/>.\n" +
             "</summary>\n" +
+            exceptions);
+    }
+
+    /// <summary>The constructors of an embedded model: <c>()</c> and <c>(SessionOptions)</c> load it from the assembly's manifest resource.</summary>
+    private static void WriteEmbeddedConstructors(SourceWriter writer, string name)
+    {
+        const string Exceptions =
+            "<exception cref=\"global::System.IO.FileNotFoundException\">The assembly has no resource <see cref=\"ModelResourceName\"/>.</exception>\n" +
+            "<exception cref=\"global::Microsoft.ML.OnnxRuntime.OnnxRuntimeException\">ONNX Runtime could not load the model.</exception>\n" +
+            "<exception cref=\"global::System.TypeInitializationException\">ONNX Runtime's native library was not found: reference Microsoft.ML.OnnxRuntime (or another ONNX Runtime native package).</exception>";
+        writer.WriteDocumentation(
+            "<summary>\n" +
+            "Loads the compressed model embedded in this class's assembly (the manifest resource <see cref=\"ModelResourceName\"/>),\n" +
+            "with the session options of <see cref=\"CreateSessionOptions\"/>.\n" +
+            "</summary>\n" +
             Exceptions);
         writer.WriteLine("public " + name + "()");
-        writer.Indent();
-        writer.WriteLine(": this(global::System.IO.Path.Combine(global::System.AppContext.BaseDirectory, ModelPath))");
-        writer.Unindent();
         writer.OpenBlock();
+        writer.WriteLine("using (" + Ort + "SessionOptions options = CreateSessionOptions())");
+        writer.OpenBlock();
+        writer.WriteLine("Session = new " + Ort + "InferenceSession(ReadEmbeddedModel(), options);");
+        writer.CloseBlock();
         writer.CloseBlock();
         writer.WriteLine();
 
         writer.WriteDocumentation(
+            "<summary>Loads the compressed model embedded in this class's assembly with the given session options.</summary>\n" +
+            "<param name=\"options\">The session options; the caller keeps and disposes them. Start from <see cref=\"CreateSessionOptions\"/> to keep the\n" +
+            "configuration entries the compressed model needs, then add execution providers or other settings.</param>\n" +
+            "<exception cref=\"global::System.ArgumentNullException\"><paramref name=\"options\"/> is null.</exception>\n" +
+            Exceptions);
+        writer.WriteLine("public " + name + "(" + Ort + "SessionOptions options)");
+        writer.OpenBlock();
+        WriteNullCheck(writer, "options", "options");
+        writer.WriteLine("Session = new " + Ort + "InferenceSession(ReadEmbeddedModel(), options);");
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        writer.WriteLine("private static byte[] ReadEmbeddedModel()");
+        writer.OpenBlock();
+        writer.WriteLine("using (global::System.IO.Stream? stream = typeof(" + name + ").Assembly.GetManifestResourceStream(ModelResourceName))");
+        writer.OpenBlock();
+        writer.WriteLine("if (stream is null)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.IO.FileNotFoundException(\"The assembly '\" + typeof(" + name + ").Assembly.GetName().Name + \"' has no resource '\" + ModelResourceName + " +
+            "\"', where the build embeds the ONNX model (Embed=\\\"true\\\"). Build the project with Compression.Build, or load the model from a file with the constructor that takes its path.\", ModelResourceName);");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("byte[] model = new byte[stream.Length];");
+        writer.WriteLine("int read = 0;");
+        writer.WriteLine("while (read < model.Length)");
+        writer.OpenBlock();
+        writer.WriteLine("int count = stream.Read(model, read, model.Length - read);");
+        writer.WriteLine("if (count == 0)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.IO.EndOfStreamException(\"The resource '\" + ModelResourceName + \"' ended after \" + read + \" of \" + model.Length + \" bytes.\");");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("read += count;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return model;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    private static void WritePathConstructors(SourceWriter writer, string name, string exceptions)
+    {
+        writer.WriteDocumentation(
             "<summary>Loads the model from <paramref name=\"modelPath\"/>, with the session options of <see cref=\"CreateSessionOptions\"/>.</summary>\n" +
             "<param name=\"modelPath\">The path of the model file.</param>\n" +
             "<exception cref=\"global::System.ArgumentNullException\"><paramref name=\"modelPath\"/> is null.</exception>\n" +
-            Exceptions);
+            exceptions);
         writer.WriteLine("public " + name + "(string modelPath)");
         writer.OpenBlock();
         WriteNullCheck(writer, "modelPath", "modelPath");
@@ -268,7 +383,7 @@ internal static class ModelEmitter
             "<param name=\"options\">The session options; the caller keeps and disposes them. Start from <see cref=\"CreateSessionOptions\"/> to keep the\n" +
             "configuration entries the compressed model needs, then add execution providers or other settings.</param>\n" +
             "<exception cref=\"global::System.ArgumentNullException\"><paramref name=\"modelPath\"/> or <paramref name=\"options\"/> is null.</exception>\n" +
-            Exceptions);
+            exceptions);
         writer.WriteLine("public " + name + "(string modelPath, " + Ort + "SessionOptions options)");
         writer.OpenBlock();
         WriteNullCheck(writer, "modelPath", "modelPath");
@@ -358,7 +473,7 @@ internal static class ModelEmitter
         writer.WriteLine();
     }
 
-    /// <summary><c>Run(OrtValue...)</c> and <c>RunAsync(OrtValue..., CancellationToken)</c>.</summary>
+    /// <summary><c>Run(OrtValue...)</c> and <c>RunAsync(OrtValue..., CancellationToken)</c>; optional inputs come last, <c>= null</c>.</summary>
     private static void WriteValueRuns(SourceWriter writer, ModelSpec spec)
     {
         var parameters = new List<string>();
@@ -366,13 +481,15 @@ internal static class ModelEmitter
         var paramDocs = new StringBuilder();
         foreach (TensorSpec input in spec.Inputs)
         {
-            parameters.Add(OrtValue + " " + input.Identifier);
+            parameters.Add(input.IsOptional ? OrtValue + "? " + input.Identifier + " = null" : OrtValue + " " + input.Identifier);
             arguments.Add(input.Identifier);
-            paramDocs.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
-                .Append("</c>: ").Append(DescribeTensor(input)).Append(", as a tensor over any memory (<see cref=\"global::Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory{T}(T[], long[])\"/>); it is read in place, not copied.</param>\n");
+            paramDocs.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">").Append(input.IsOptional ? "Optional input <c>" : "Input <c>")
+                .Append(DocumentationText.Escape(input.Name)).Append("</c>: ").Append(DescribeTensor(input))
+                .Append(", as a tensor over any memory (<see cref=\"global::Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory{T}(T[], long[])\"/>); it is read in place, not copied")
+                .Append(input.IsOptional ? "; null (or omitted) runs the model with the default it holds for this input" : string.Empty).Append(".</param>\n");
         }
 
-        string values = arguments.Count == 0 ? "global::System.Array.Empty<" + OrtValue + ">()" : "new " + OrtValue + "[] { " + string.Join(", ", arguments) + " }";
+        string values = arguments.Count == 0 ? "global::System.Array.Empty<" + OrtValue + ">()" : "new " + InputArrayType(spec) + " { " + string.Join(", ", arguments) + " }";
 
         writer.WriteDocumentation("<summary>Runs the model.</summary>\n" + paramDocs + RunEnding(spec, "An input is not a tensor, or does not have the element type or shape the model takes.", async: false));
         writer.WriteLine("public " + OutputsClass + " Run(" + string.Join(", ", parameters) + ")");
@@ -392,11 +509,43 @@ internal static class ModelEmitter
         writer.OpenBlock();
         writer.WriteLine("CheckInputs(" + string.Join(", ", arguments) + ");");
         string local = new LocalNames(spec.Inputs).Add("values");
-        writer.WriteLine(OrtValue + "[] " + local + " = " + values + ";");
+        writer.WriteLine(InputArrayType(spec) + " " + local + " = " + values + ";");
         writer.WriteLine("return global::System.Threading.Tasks.Task.Run(() => RunCancellable(" + local + ", cancellationToken));");
         writer.CloseBlock();
         writer.WriteLine();
     }
+
+    /// <summary>True when the model has inputs the caller may omit.</summary>
+    private static bool HasOptionalInputs(ModelSpec spec)
+    {
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            if (input.IsOptional)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The inputs the caller must give, in the model's order (the optional ones follow them in <see cref="ModelSpec.Inputs"/>).</summary>
+    private static EquatableArray<TensorSpec> RequiredInputs(ModelSpec spec)
+    {
+        var required = new List<TensorSpec>();
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            if (!input.IsOptional)
+            {
+                required.Add(input);
+            }
+        }
+
+        return required.ToEquatableArray();
+    }
+
+    /// <summary>The type of the array of input values <c>RunCore</c> takes: with optional inputs, an omitted one is null.</summary>
+    private static string InputArrayType(ModelSpec spec) => OrtValue + (HasOptionalInputs(spec) ? "?[]" : "[]");
 
     /// <summary>
     /// True when every input can come from a plain array: its rank is known, at most one dimension is open (its size
@@ -404,12 +553,13 @@ internal static class ModelEmitter
     /// </summary>
     private static bool HasArrayOverload(ModelSpec spec)
     {
-        if (spec.Inputs.Count == 0)
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        if (inputs.Count == 0)
         {
             return false;
         }
 
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in inputs)
         {
             if (!input.HasKnownRank || OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Untyped)
             {
@@ -442,10 +592,11 @@ internal static class ModelEmitter
     /// <summary><c>Run(arrays)</c> and <c>RunAsync(arrays, CancellationToken)</c>.</summary>
     private static void WriteArrayRuns(SourceWriter writer, ModelSpec spec)
     {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
         var parameters = new List<string>();
         var arguments = new List<string>();
         var paramDocs = new StringBuilder();
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in inputs)
         {
             OnnxElementType type = OnnxElementType.Get(input.ElementType);
             bool scalar = input.Dimensions.Count == 0;
@@ -475,7 +626,7 @@ internal static class ModelEmitter
         const string ShapeProblem = "An array's length does not fit the input's shape, or inputs disagree on the size of a dimension they share.";
 
         writer.WriteDocumentation("<summary>\n" + Summary + "</summary>\n" + paramDocs + RunEnding(spec, ShapeProblem, async: false));
-        string local = new LocalNames(spec.Inputs).Add("values");
+        string local = new LocalNames(inputs).Add("values");
         writer.WriteLine("public " + OutputsClass + " Run(" + string.Join(", ", parameters) + ")");
         writer.OpenBlock();
         writer.WriteLine(OrtValue + "[] " + local + " = CreateInputs(" + string.Join(", ", arguments) + ");");
@@ -515,6 +666,397 @@ internal static class ModelEmitter
         writer.WriteLine();
     }
 
+    /// <summary>An open dimension of the inputs as a parameter of the shaped <c>Run</c>: one per symbol, one per unnamed dimension.</summary>
+    /// <param name="Identifier">The parameter's name (escaped where it is a keyword).</param>
+    /// <param name="Text">The dimension as error messages name it: the symbol, or <c>input dimension 1</c>.</param>
+    private sealed record ShapeParameter(string Identifier, string Text);
+
+    /// <summary>
+    /// True when the inputs cannot all come from plain arrays because an input leaves several dimensions open, but all can
+    /// come from arrays with the open dimensions' sizes as parameters: <c>Run(long[] tokens, int batch, int sequence)</c>.
+    /// </summary>
+    private static bool HasShapedOverload(ModelSpec spec)
+    {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        if (inputs.Count == 0 || HasArrayOverload(spec))
+        {
+            return false;
+        }
+
+        foreach (TensorSpec input in inputs)
+        {
+            if (!input.HasKnownRank || OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Untyped)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The open dimensions of the required inputs, in the order they first appear, keyed by symbol (an unnamed one by its input and index).</summary>
+    private static List<ShapeParameter> ShapeParameters(ModelSpec spec) => ShapeParameters(spec, out _);
+
+    private static List<ShapeParameter> ShapeParameters(ModelSpec spec, out List<List<int>> parameterOfDimension)
+    {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        var taken = new HashSet<string>(System.StringComparer.Ordinal) { "cancellationToken" };
+        foreach (TensorSpec input in inputs)
+        {
+            taken.Add(CSharpNames.Unescape(input.Identifier));
+        }
+
+        var parameters = new List<ShapeParameter>();
+        var bySymbol = new Dictionary<string, int>(System.StringComparer.Ordinal);
+        parameterOfDimension = new List<List<int>>();
+        foreach (TensorSpec input in inputs)
+        {
+            var indices = new List<int>();
+            parameterOfDimension.Add(indices);
+            for (int d = 0; d < input.Dimensions.Count; d++)
+            {
+                Dimension dimension = input.Dimensions[d];
+                if (dimension.IsFixed)
+                {
+                    indices.Add(-1);
+                    continue;
+                }
+
+                if (dimension.Symbol is not null && bySymbol.TryGetValue(dimension.Symbol, out int known))
+                {
+                    indices.Add(known);
+                    continue;
+                }
+
+                string index = d.ToString(CultureInfo.InvariantCulture);
+                string candidate = dimension.Symbol is null ? CSharpNames.Unescape(input.Identifier) + "Dim" + index : CSharpNames.ToCamelCase(dimension.Symbol);
+                if (candidate.Length == 0 || !CSharpNames.IsUsableIdentifier(candidate))
+                {
+                    candidate = CSharpNames.Unescape(input.Identifier) + "Dim" + index;
+                }
+
+                string text = dimension.Symbol ?? "dimension " + index + " of input '" + input.Name + "'";
+                indices.Add(parameters.Count);
+                if (dimension.Symbol is not null)
+                {
+                    bySymbol.Add(dimension.Symbol, parameters.Count);
+                }
+
+                parameters.Add(new ShapeParameter(CSharpNames.EscapeKeyword(CSharpNames.MakeUnique(candidate, taken)), text));
+            }
+        }
+
+        return parameters;
+    }
+
+    /// <summary><c>Run(arrays, sizes)</c> and <c>RunAsync(arrays, sizes, CancellationToken)</c>.</summary>
+    private static void WriteShapedRuns(SourceWriter writer, ModelSpec spec, List<ShapeParameter> shapeParameters)
+    {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        var parameters = new List<string>();
+        var arguments = new List<string>();
+        var paramDocs = new StringBuilder();
+        foreach (TensorSpec input in inputs)
+        {
+            OnnxElementType type = OnnxElementType.Get(input.ElementType);
+            bool scalar = input.Dimensions.Count == 0;
+            parameters.Add(type.ClrType + (scalar ? " " : "[] ") + input.Identifier);
+            arguments.Add(input.Identifier);
+            paramDocs.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
+                .Append("</c>: ").Append(DescribeTensor(input));
+            if (!scalar)
+            {
+                paramDocs.Append(type.Representation == TensorRepresentation.Strings ? "; the strings are copied" : "; the array is read in place, not copied");
+            }
+
+            paramDocs.Append(".</param>\n");
+        }
+
+        foreach (ShapeParameter parameter in shapeParameters)
+        {
+            parameters.Add("int " + parameter.Identifier);
+            arguments.Add(parameter.Identifier);
+            paramDocs.Append("<param name=\"").Append(CSharpNames.Unescape(parameter.Identifier)).Append("\">The size of ")
+                .Append(DocumentationText.Escape(parameter.Text.StartsWith("dimension ", System.StringComparison.Ordinal) ? parameter.Text : "dimension " + parameter.Text)).Append(".</param>\n");
+        }
+
+        const string Summary =
+            "Runs the model on inputs given as plain arrays of their elements in row-major order (scalars as plain values), with the sizes\n" +
+            "of the dimensions the model leaves open; each array holds exactly as many elements as its shape.\n";
+        const string ShapeProblem = "A size is negative, or an array's length is not the number of elements of its input's shape.";
+
+        writer.WriteDocumentation("<summary>\n" + Summary + "</summary>\n" + paramDocs + RunEnding(spec, ShapeProblem, async: false));
+        var locals = new LocalNames(inputs);
+        locals.Reserve(ParameterTexts(shapeParameters));
+        string local = locals.Add("values");
+        writer.WriteLine("public " + OutputsClass + " Run(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        writer.WriteLine(OrtValue + "[] " + local + " = CreateShapedInputs(" + string.Join(", ", arguments) + ");");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("return RunCore(" + local + ", DefaultRunOptions);");
+        writer.CloseBlock();
+        writer.WriteLine("finally");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(" + local + ");");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        writer.WriteDocumentation(
+            "<summary>\n" + Summary + "The model runs on a thread-pool thread. Cancelling stops the run between operators (<see cref=\"global::Microsoft.ML.OnnxRuntime.RunOptions.Terminate\"/>).\n</summary>\n" +
+            paramDocs +
+            "<param name=\"cancellationToken\">Cancels the run.</param>\n" +
+            RunEnding(spec, ShapeProblem, async: true));
+        parameters.Add(CancellationToken + " cancellationToken = default(" + CancellationToken + ")");
+        writer.WriteLine("public global::System.Threading.Tasks.Task<" + OutputsClass + "> RunAsync(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        writer.WriteLine(OrtValue + "[] " + local + " = CreateShapedInputs(" + string.Join(", ", arguments) + ");");
+        writer.WriteLine("return global::System.Threading.Tasks.Task.Run(() =>");
+        writer.OpenBlock();
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        writer.WriteLine("return RunCancellable(" + local + ", cancellationToken);");
+        writer.CloseBlock();
+        writer.WriteLine("finally");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(" + local + ");");
+        writer.CloseBlock();
+        writer.Unindent();
+        writer.WriteLine("});");
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    private static IEnumerable<string> ParameterTexts(List<ShapeParameter> parameters)
+    {
+        foreach (ShapeParameter parameter in parameters)
+        {
+            yield return parameter.Identifier;
+        }
+    }
+
+    /// <summary><c>CreateShapedInputs(arrays, sizes)</c>: checks the sizes and the arrays' lengths and wraps the arrays.</summary>
+    private static void WriteCreateShapedInputs(SourceWriter writer, ModelSpec spec, List<ShapeParameter> shapeParameters)
+    {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        ShapeParameters(spec, out List<List<int>> parameterOfDimension);
+        var parameters = new List<string>();
+        foreach (TensorSpec input in inputs)
+        {
+            parameters.Add(OnnxElementType.Get(input.ElementType).ClrType + (input.Dimensions.Count == 0 ? " " : "[] ") + input.Identifier);
+        }
+
+        foreach (ShapeParameter parameter in shapeParameters)
+        {
+            parameters.Add("int " + parameter.Identifier);
+        }
+
+        writer.WriteLine("private static " + OrtValue + "[] CreateShapedInputs(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        foreach (TensorSpec input in inputs)
+        {
+            if (input.Dimensions.Count > 0 || OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Strings)
+            {
+                WriteNullCheck(writer, input.Identifier, ParameterName(input));
+            }
+        }
+
+        foreach (ShapeParameter parameter in shapeParameters)
+        {
+            string name = CSharpNames.Unescape(parameter.Identifier);
+            writer.WriteLine("if (" + parameter.Identifier + " < 0)");
+            writer.OpenBlock();
+            writer.WriteLine("throw new global::System.ArgumentOutOfRangeException(" + Literal(name) + ", " + parameter.Identifier + ", " +
+                Literal("The size of " + (parameter.Text.StartsWith("dimension ", System.StringComparison.Ordinal) ? parameter.Text : "dimension " + parameter.Text) + " must be 0 or more.") + ");");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        var locals = new LocalNames(inputs);
+        locals.Reserve(ParameterTexts(shapeParameters));
+        var shapes = new List<string>();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            TensorSpec input = inputs[i];
+            if (input.Dimensions.Count == 0)
+            {
+                shapes.Add("global::System.Array.Empty<long>()");
+                continue;
+            }
+
+            var dims = new List<string>();
+            for (int d = 0; d < input.Dimensions.Count; d++)
+            {
+                int parameter = parameterOfDimension[i][d];
+                dims.Add(parameter < 0 ? LongLiteral(input.Dimensions[d].Size) : shapeParameters[parameter].Identifier);
+            }
+
+            string shape = locals.Add(CSharpNames.Unescape(input.Identifier) + "Shape");
+            shapes.Add(shape);
+            writer.WriteLine("long[] " + shape + " = new long[] { " + string.Join(", ", dims) + " };");
+            writer.WriteLine("if (" + input.Identifier + ".Length != ElementCount(" + shape + "))");
+            writer.OpenBlock();
+            writer.WriteLine("throw new " + ArgumentException + "(" + Literal(ExpectedShape(input) + " = ") + " + FormatShape(" + shape + ") + \", \" + ElementCount(" + shape + ") + \" elements; got \" + " +
+                input.Identifier + ".Length + \" elements.\", " + Literal(ParameterName(input)) + ");");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        string values = locals.Add("values");
+        writer.WriteLine(OrtValue + "[] " + values + " = new " + OrtValue + "[" + inputs.Count.ToString(CultureInfo.InvariantCulture) + "];");
+        writer.WriteLine("try");
+        writer.OpenBlock();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            TensorSpec input = inputs[i];
+            OnnxElementType type = OnnxElementType.Get(input.ElementType);
+            string data = input.Dimensions.Count == 0 ? "new " + type.ClrType + "[] { " + input.Identifier + " }" : input.Identifier;
+            string create = type.Representation == TensorRepresentation.Strings
+                ? "CreateStringTensor(" + data + ", " + shapes[i] + ")"
+                : OrtValue + ".CreateTensorValueFromMemory(" + data + ", " + shapes[i] + ")";
+            writer.WriteLine(values + "[" + i.ToString(CultureInfo.InvariantCulture) + "] = " + create + ";");
+        }
+
+        writer.WriteLine("return " + values + ";");
+        writer.CloseBlock();
+        writer.WriteLine("catch");
+        writer.OpenBlock();
+        writer.WriteLine("DisposeAll(" + values + ");");
+        writer.WriteLine("throw;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private static long ElementCount(long[] shape)");
+        writer.OpenBlock();
+        writer.WriteLine("long count = 1;");
+        writer.WriteLine("foreach (long size in shape)");
+        writer.OpenBlock();
+        writer.WriteLine("if (size == 0)");
+        writer.OpenBlock();
+        writer.WriteLine("return 0;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("count = count > long.MaxValue / size ? long.MaxValue : count * size;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return count;");
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
+    /// <summary>
+    /// True when every required input has the same symbolic first dimension, used nowhere else, and fixed others: a batch of
+    /// samples, each an array of a known length, that <c>RunBatch</c> joins into one run.
+    /// </summary>
+    private static bool HasBatchOverload(ModelSpec spec)
+    {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        if (inputs.Count == 0 || !HasArrayOverload(spec))
+        {
+            return false;
+        }
+
+        string? batch = null;
+        foreach (TensorSpec input in inputs)
+        {
+            if (input.Dimensions.Count == 0 || input.Dimensions[0].Symbol is not { } symbol || FixedProduct(input) == 0 || FixedProduct(input) > int.MaxValue)
+            {
+                return false;
+            }
+
+            if (batch is not null && batch != symbol)
+            {
+                return false;
+            }
+
+            batch = symbol;
+            for (int d = 1; d < input.Dimensions.Count; d++)
+            {
+                if (!input.Dimensions[d].IsFixed)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary><c>RunBatch(IReadOnlyList&lt;T[]&gt;...)</c>: joins samples into one batch and runs it.</summary>
+    private static void WriteBatchRun(SourceWriter writer, ModelSpec spec)
+    {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
+        string batch = inputs[0].Dimensions[0].Symbol!;
+        var parameters = new List<string>();
+        var doc = new StringBuilder();
+        doc.Append("<summary>\n");
+        doc.Append("Runs the model once on several samples, joined into one batch along dimension <c>").Append(DocumentationText.Escape(batch)).Append("</c>: sample <c>i</c> of\n");
+        doc.Append("every input is entry <c>i</c> of the batch, and entry <c>i</c> of each output (<c>Slice(i)</c> of its view) is its result.\n");
+        doc.Append("The samples are copied into one array per input.\n");
+        doc.Append("</summary>\n");
+        foreach (TensorSpec input in inputs)
+        {
+            OnnxElementType type = OnnxElementType.Get(input.ElementType);
+            parameters.Add("global::System.Collections.Generic.IReadOnlyList<" + type.ClrType + "[]> " + input.Identifier);
+            doc.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">The samples of input <c>").Append(DocumentationText.Escape(input.Name))
+                .Append("</c> (").Append(DescribeTensor(input)).Append("), each an array of ").Append(FixedProduct(input).ToString(CultureInfo.InvariantCulture)).Append(" elements.</param>\n");
+        }
+
+        doc.Append(RunEnding(spec, "A sample's length does not fit the input's shape, or inputs have different numbers of samples.", async: false));
+        writer.WriteDocumentation(doc.ToString());
+        writer.WriteLine("public " + OutputsClass + " RunBatch(" + string.Join(", ", parameters) + ")");
+        writer.OpenBlock();
+        foreach (TensorSpec input in inputs)
+        {
+            WriteNullCheck(writer, input.Identifier, ParameterName(input));
+        }
+
+        var locals = new LocalNames(inputs);
+        TensorSpec first = inputs[0];
+        for (int i = 1; i < inputs.Count; i++)
+        {
+            TensorSpec input = inputs[i];
+            writer.WriteLine("if (" + input.Identifier + ".Count != " + first.Identifier + ".Count)");
+            writer.OpenBlock();
+            writer.WriteLine("throw new " + ArgumentException + "(" + Literal("Input '" + input.Name + "' has ") + " + " + input.Identifier + ".Count + " +
+                Literal(" samples and input '" + first.Name + "' has ") + " + " + first.Identifier + ".Count + " + Literal("; give every input one array per sample.") + ", " + Literal(ParameterName(input)) + ");");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        var joined = new List<string>();
+        foreach (TensorSpec input in inputs)
+        {
+            string local = locals.Add(CSharpNames.Unescape(input.Identifier) + "Batch");
+            joined.Add(local);
+            writer.WriteLine(OnnxElementType.Get(input.ElementType).ClrType + "[] " + local + " = Concatenate(" + input.Identifier + ", " + FixedProduct(input).ToString(CultureInfo.InvariantCulture) + ", " +
+                Literal(ExpectedShape(input)) + ", " + Literal(ParameterName(input)) + ");");
+        }
+
+        writer.WriteLine("return Run(" + string.Join(", ", joined) + ");");
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        writer.WriteLine("private static T[] Concatenate<T>(global::System.Collections.Generic.IReadOnlyList<T[]> samples, int sampleLength, string expected, string parameterName)");
+        writer.OpenBlock();
+        writer.WriteLine("T[] batch = new T[checked(samples.Count * sampleLength)];");
+        writer.WriteLine("for (int i = 0; i < samples.Count; i++)");
+        writer.OpenBlock();
+        writer.WriteLine("T[]? sample = samples[i];");
+        writer.WriteLine("if (sample is null || sample.Length != sampleLength)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new " + ArgumentException + "(expected + \"; sample \" + i + \" holds \" + (sample is null ? \"nothing (null)\" : sample.Length + \" elements\") + \", not \" + sampleLength + \".\", parameterName);");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("global::System.Array.Copy(sample, 0, batch, i * sampleLength, sampleLength);");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return batch;");
+        writer.CloseBlock();
+        writer.WriteLine();
+    }
+
     /// <summary><c>Bind(inputs..., outputs...)</c>: runs into caller buffers through an <c>OrtIoBinding</c>.</summary>
     private static void WriteBind(SourceWriter writer, ModelSpec spec)
     {
@@ -525,7 +1067,7 @@ internal static class ModelEmitter
         doc.Append("<see cref=\"Binding.Run\"/>, read the outputs' memory, as often as needed. The values must stay alive, and their memory\n");
         doc.Append("pinned, while the binding is used.\n");
         doc.Append("</summary>\n");
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in RequiredInputs(spec))
         {
             doc.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Input <c>").Append(DocumentationText.Escape(input.Name))
                 .Append("</c>: ").Append(DescribeTensor(input)).Append(".</param>\n");
@@ -535,6 +1077,15 @@ internal static class ModelEmitter
         {
             doc.Append("<param name=\"").Append(CSharpNames.Unescape(outputParameters[i])).Append("\">Where output <c>").Append(DocumentationText.Escape(spec.Outputs[i].Name))
                 .Append("</c> goes: ").Append(DescribeTensor(spec.Outputs[i])).Append(", a tensor of the size this run produces.</param>\n");
+        }
+
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            if (input.IsOptional)
+            {
+                doc.Append("<param name=\"").Append(CSharpNames.Unescape(input.Identifier)).Append("\">Optional input <c>").Append(DocumentationText.Escape(input.Name))
+                    .Append("</c>: ").Append(DescribeTensor(input)).Append("; null (or omitted) binds nothing, and the model uses the default it holds.</param>\n");
+            }
         }
 
         doc.Append("<returns>The binding; dispose it when done (the values stay the caller's).</returns>\n");
@@ -547,13 +1098,25 @@ internal static class ModelEmitter
         var inputArguments = new List<string>();
         foreach (TensorSpec input in spec.Inputs)
         {
-            parameters.Add(OrtValue + " " + input.Identifier);
+            if (!input.IsOptional)
+            {
+                parameters.Add(OrtValue + " " + input.Identifier);
+            }
+
             inputArguments.Add(input.Identifier);
         }
 
         foreach (string output in outputParameters)
         {
             parameters.Add(OrtValue + " " + output);
+        }
+
+        foreach (TensorSpec input in spec.Inputs)
+        {
+            if (input.IsOptional)
+            {
+                parameters.Add(OrtValue + "? " + input.Identifier + " = null");
+            }
         }
 
         writer.WriteLine("public " + BindingClass + " Bind(" + string.Join(", ", parameters) + ")");
@@ -576,7 +1139,18 @@ internal static class ModelEmitter
         writer.OpenBlock();
         for (int i = 0; i < spec.Inputs.Count; i++)
         {
-            writer.WriteLine(binding + ".BindInput(" + Literal(spec.Inputs[i].Name) + ", " + spec.Inputs[i].Identifier + ");");
+            if (spec.Inputs[i].IsOptional)
+            {
+                writer.WriteLine("if (" + spec.Inputs[i].Identifier + " is not null)");
+                writer.OpenBlock();
+                writer.WriteLine(binding + ".BindInput(" + Literal(spec.Inputs[i].Name) + ", " + spec.Inputs[i].Identifier + ");");
+                writer.CloseBlock();
+                writer.WriteLine();
+            }
+            else
+            {
+                writer.WriteLine(binding + ".BindInput(" + Literal(spec.Inputs[i].Name) + ", " + spec.Inputs[i].Identifier + ");");
+            }
         }
 
         for (int i = 0; i < spec.Outputs.Count; i++)
@@ -621,22 +1195,37 @@ internal static class ModelEmitter
         var parameters = new List<string>();
         foreach (TensorSpec input in spec.Inputs)
         {
-            parameters.Add(OrtValue + " " + input.Identifier);
+            parameters.Add(OrtValue + (input.IsOptional ? "? " : " ") + input.Identifier);
         }
 
         writer.WriteLine("private static void CheckInputs(" + string.Join(", ", parameters) + ")");
         writer.OpenBlock();
         foreach (TensorSpec input in spec.Inputs)
         {
-            WriteNullCheck(writer, input.Identifier, ParameterName(input));
+            if (!input.IsOptional)
+            {
+                WriteNullCheck(writer, input.Identifier, ParameterName(input));
+            }
         }
 
         var locals = new LocalNames(spec.Inputs);
-        // Where each symbolic dimension was first seen: the shape local and the dimension index.
+        // Where each symbolic dimension was first seen in a required input: the shape local and the dimension index. An
+        // optional input, which may be absent, is checked against them but never sets a size.
         var symbols = new Dictionary<string, (string Shape, int Index, TensorSpec Input)>(System.StringComparer.Ordinal);
         foreach (TensorSpec input in spec.Inputs)
         {
-            WriteValueCheck(writer, input, input.Identifier, ParameterName(input), "Input", locals, symbols);
+            if (input.IsOptional)
+            {
+                writer.WriteLine("if (" + input.Identifier + " is not null)");
+                writer.OpenBlock();
+                WriteValueCheck(writer, input, input.Identifier, ParameterName(input), "Input", locals, symbols);
+                writer.CloseBlock();
+                writer.WriteLine();
+            }
+            else
+            {
+                WriteValueCheck(writer, input, input.Identifier, ParameterName(input), "Input", locals, symbols);
+            }
         }
 
         writer.CloseBlock();
@@ -706,7 +1295,11 @@ internal static class ModelEmitter
             string here = shape + "[" + d.ToString(CultureInfo.InvariantCulture) + "]";
             if (!symbols.TryGetValue(symbol, out (string Shape, int Index, TensorSpec Input) first))
             {
-                symbols.Add(symbol, (shape, d, tensor));
+                if (!tensor.IsOptional)
+                {
+                    symbols.Add(symbol, (shape, d, tensor));
+                }
+
                 continue;
             }
 
@@ -726,8 +1319,9 @@ internal static class ModelEmitter
     /// <summary><c>CreateInputs(arrays)</c>: checks the arrays and wraps them in <c>OrtValue</c>s (strings are copied).</summary>
     private static void WriteCreateInputs(SourceWriter writer, ModelSpec spec)
     {
+        EquatableArray<TensorSpec> inputs = RequiredInputs(spec);
         var parameters = new List<string>();
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in inputs)
         {
             OnnxElementType type = OnnxElementType.Get(input.ElementType);
             parameters.Add(type.ClrType + (input.Dimensions.Count == 0 ? " " : "[] ") + input.Identifier);
@@ -735,7 +1329,7 @@ internal static class ModelEmitter
 
         writer.WriteLine("private static " + OrtValue + "[] CreateInputs(" + string.Join(", ", parameters) + ")");
         writer.OpenBlock();
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in inputs)
         {
             if (input.Dimensions.Count > 0 || OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Strings)
             {
@@ -743,10 +1337,10 @@ internal static class ModelEmitter
             }
         }
 
-        var locals = new LocalNames(spec.Inputs);
+        var locals = new LocalNames(inputs);
         var symbols = new Dictionary<string, (string Size, TensorSpec Input)>(System.StringComparer.Ordinal);
         var shapes = new List<List<string>>();
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in inputs)
         {
             string parameter = input.Identifier;
             string paramName = Literal(ParameterName(input));
@@ -825,12 +1419,12 @@ internal static class ModelEmitter
         }
 
         string values = locals.Add("values");
-        writer.WriteLine(OrtValue + "[] " + values + " = new " + OrtValue + "[" + spec.Inputs.Count.ToString(CultureInfo.InvariantCulture) + "];");
+        writer.WriteLine(OrtValue + "[] " + values + " = new " + OrtValue + "[" + inputs.Count.ToString(CultureInfo.InvariantCulture) + "];");
         writer.WriteLine("try");
         writer.OpenBlock();
-        for (int i = 0; i < spec.Inputs.Count; i++)
+        for (int i = 0; i < inputs.Count; i++)
         {
-            TensorSpec input = spec.Inputs[i];
+            TensorSpec input = inputs[i];
             OnnxElementType type = OnnxElementType.Get(input.ElementType);
             string dims = shapes[i].Count == 0 ? "global::System.Array.Empty<long>()" : "new long[] { " + string.Join(", ", shapes[i]) + " }";
             string data = input.Dimensions.Count == 0 ? "new " + type.ClrType + "[] { " + input.Identifier + " }" : input.Identifier;
@@ -851,8 +1445,10 @@ internal static class ModelEmitter
         writer.WriteLine();
     }
 
-    private static void WriteRunCore(SourceWriter writer)
+    private static void WriteRunCore(SourceWriter writer, ModelSpec spec)
     {
+        bool optional = HasOptionalInputs(spec);
+        string valuesType = InputArrayType(spec);
         writer.WriteLine("private void Acquire()");
         writer.OpenBlock();
         writer.WriteLine("lock (gate)");
@@ -892,12 +1488,39 @@ internal static class ModelEmitter
         writer.CloseBlock();
         writer.CloseBlock();
         writer.WriteLine();
-        writer.WriteLine("private " + OutputsClass + " RunCore(" + OrtValue + "[] values, " + Ort + "RunOptions runOptions)");
+        writer.WriteLine("private " + OutputsClass + " RunCore(" + valuesType + " values, " + Ort + "RunOptions runOptions)");
         writer.OpenBlock();
+        string names = "InputNames";
+        string feed = "values";
+        if (optional)
+        {
+            // The inputs given, with their names: an omitted optional input is not fed, and the model uses its default.
+            names = "names";
+            feed = "given";
+            writer.WriteLine("int count = 0;");
+            writer.WriteLine("foreach (" + OrtValue + "? value in values)");
+            writer.OpenBlock();
+            writer.WriteLine("count += value is null ? 0 : 1;");
+            writer.CloseBlock();
+            writer.WriteLine();
+            writer.WriteLine("string[] names = new string[count];");
+            writer.WriteLine(OrtValue + "[] given = new " + OrtValue + "[count];");
+            writer.WriteLine("for (int i = 0, j = 0; i < values.Length; i++)");
+            writer.OpenBlock();
+            writer.WriteLine(OrtValue + "? value = values[i];");
+            writer.WriteLine("if (value is not null)");
+            writer.OpenBlock();
+            writer.WriteLine("names[j] = InputNames[i];");
+            writer.WriteLine("given[j++] = value;");
+            writer.CloseBlock();
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
         writer.WriteLine("Acquire();");
         writer.WriteLine("try");
         writer.OpenBlock();
-        writer.WriteLine("global::System.Collections.Generic.IReadOnlyCollection<" + OrtValue + "> results = Session.Run(runOptions, InputNames, values, OutputNames);");
+        writer.WriteLine("global::System.Collections.Generic.IReadOnlyCollection<" + OrtValue + "> results = Session.Run(runOptions, " + names + ", " + feed + ", OutputNames);");
         writer.WriteLine(OrtValue + "[] outputs = new " + OrtValue + "[results.Count];");
         writer.WriteLine("int index = 0;");
         writer.WriteLine("foreach (" + OrtValue + " result in results)");
@@ -914,7 +1537,7 @@ internal static class ModelEmitter
         writer.CloseBlock();
         writer.WriteLine();
 
-        writer.WriteLine("private " + OutputsClass + " RunCancellable(" + OrtValue + "[] values, " + CancellationToken + " cancellationToken)");
+        writer.WriteLine("private " + OutputsClass + " RunCancellable(" + valuesType + " values, " + CancellationToken + " cancellationToken)");
         writer.OpenBlock();
         writer.WriteLine("cancellationToken.ThrowIfCancellationRequested();");
         writer.WriteLine("using (" + Ort + "RunOptions runOptions = new " + Ort + "RunOptions())");
@@ -950,12 +1573,12 @@ internal static class ModelEmitter
         writer.WriteLine();
 
         bool strings = false;
-        foreach (TensorSpec input in spec.Inputs)
+        foreach (TensorSpec input in RequiredInputs(spec))
         {
             strings |= OnnxElementType.Get(input.ElementType).Representation == TensorRepresentation.Strings;
         }
 
-        if (strings && HasArrayOverload(spec))
+        if (strings && (HasArrayOverload(spec) || HasShapedOverload(spec)))
         {
             writer.WriteLine("private static " + OrtValue + " CreateStringTensor(string[] strings, long[] shape)");
             writer.OpenBlock();
@@ -1009,26 +1632,66 @@ internal static class ModelEmitter
 
     private static void WriteOutputsClass(SourceWriter writer, ModelSpec spec)
     {
+        string view = TensorViewName(spec);
+        (List<string> shapeNames, List<string?> viewNames) = OutputMemberNames(spec);
         writer.WriteDocumentation(
             "<summary>The outputs of one run of <see cref=\"" + spec.ClassName + "\"/>, in ONNX Runtime's memory: read them, then dispose this object.</summary>");
         writer.WriteLine("public sealed class " + OutputsClass + " : global::System.IDisposable");
         writer.OpenBlock();
         writer.WriteLine("private readonly " + OrtValue + "[] values;");
         writer.WriteLine();
+        writer.WriteLine("private readonly long[]?[] shapes;");
+        writer.WriteLine();
         writer.WriteLine("internal " + OutputsClass + "(" + OrtValue + "[] values)");
         writer.OpenBlock();
         writer.WriteLine("this.values = values;");
+        writer.WriteLine("shapes = new long[]?[values.Length];");
         for (int i = 0; i < spec.Outputs.Count; i++)
         {
             writer.WriteLine(spec.Outputs[i].Identifier + " = values[" + i.ToString(CultureInfo.InvariantCulture) + "];");
         }
 
         writer.CloseBlock();
-        foreach (TensorSpec output in spec.Outputs)
+        for (int i = 0; i < spec.Outputs.Count; i++)
         {
+            TensorSpec output = spec.Outputs[i];
+            string index = i.ToString(CultureInfo.InvariantCulture);
             writer.WriteLine();
-            writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c>: " + DescribeTensor(output) + "; " + ReadHint(output) + ".</summary>");
+            writer.WriteDocumentation("<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c>: " + DescribeTensor(output) + "; " + ReadHint(output, viewNames[i]) + ".</summary>");
             writer.WriteLine("public " + OrtValue + " " + output.Identifier + " { get; }");
+            writer.WriteLine();
+            writer.WriteDocumentation("<summary>The shape of output <c>" + DocumentationText.Escape(output.Name) + "</c> in this run" +
+                (output.HasKnownRank && output.Dimensions.Count > 0 ? " (" + DocumentationText.Escape(ShapeText(output)) + " with the open dimensions' sizes filled in)" : string.Empty) +
+                ".</summary>");
+            writer.WriteLine("public global::System.ReadOnlySpan<long> " + shapeNames[i] + " => shapes[" + index + "] ??= " + output.Identifier + ".GetTensorTypeAndShape().Shape;");
+            string? viewName = viewNames[i];
+            if (viewName is not null)
+            {
+                string clrType = OnnxElementType.Get(output.ElementType).ClrType!;
+                string data = output.Identifier + ".GetTensorDataAsSpan<" + clrType + ">()";
+                string summaryStart = "<summary>Output <c>" + DocumentationText.Escape(output.Name) + "</c> as a read-only view over ONNX Runtime's memory";
+                string summaryEnd = ", indexed by its dimensions (<c>" + DocumentationText.Escape(IndexExample(output, viewName)) + "</c>); valid until this object is disposed.</summary>";
+                string viewType = "global::" + spec.FullName + "." + view + "<";
+                writer.WriteLine();
+                if (output.ElementType == "float16")
+                {
+                    // .NET's own half-precision type where the app's framework has it (.NET 5 on): the same 16 bits as ONNX
+                    // Runtime's Float16, read in place; ONNX Runtime's Float16 elsewhere (netstandard2.0).
+                    writer.WriteLine("#if NET5_0_OR_GREATER");
+                    writer.WriteDocumentation(summaryStart + ", as <see cref=\"global::System.Half\"/> (the bits of ONNX Runtime's <c>Float16</c>)" + summaryEnd);
+                    writer.WriteLine("public " + viewType + "global::System.Half> " + viewName + " => new " + viewType + "global::System.Half>(" +
+                        "global::System.Runtime.InteropServices.MemoryMarshal.Cast<" + clrType + ", global::System.Half>(" + data + "), " + shapeNames[i] + ");");
+                    writer.WriteLine("#else");
+                    writer.WriteDocumentation(summaryStart + summaryEnd);
+                    writer.WriteLine("public " + viewType + clrType + "> " + viewName + " => new " + viewType + clrType + ">(" + data + ", " + shapeNames[i] + ");");
+                    writer.WriteLine("#endif");
+                }
+                else
+                {
+                    writer.WriteDocumentation(summaryStart + summaryEnd);
+                    writer.WriteLine("public " + viewType + clrType + "> " + viewName + " => new " + viewType + clrType + ">(" + data + ", " + shapeNames[i] + ");");
+                }
+            }
         }
 
         writer.WriteLine();
@@ -1040,14 +1703,212 @@ internal static class ModelEmitter
         writer.CloseBlock();
     }
 
+    /// <summary>An example of indexing an output's view, with the model's dimension names: <c>LogitsView[batch, 0]</c>.</summary>
+    private static string IndexExample(TensorSpec output, string viewName)
+    {
+        if (!output.HasKnownRank)
+        {
+            return viewName + "[i, j]";
+        }
+
+        var indices = new List<string>();
+        for (int d = 0; d < output.Dimensions.Count && d < 4; d++)
+        {
+            Dimension dimension = output.Dimensions[d];
+            indices.Add(dimension.Symbol is { Length: > 0 } symbol ? CSharpNames.ToCamelCase(symbol) : "i" + d.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return indices.Count == 0 ? viewName + ".Span[0]" : viewName + "[" + string.Join(", ", indices) + "]";
+    }
+
+    /// <summary>
+    /// The names of each output's shape property and, for outputs of a .NET element type, its view property (null for
+    /// others), unique among the <c>Outputs</c> class's members: <c>LogitsShape</c> and <c>LogitsView</c>.
+    /// </summary>
+    private static (List<string> Shapes, List<string?> Views) OutputMemberNames(ModelSpec spec)
+    {
+        var taken = new HashSet<string>(System.StringComparer.Ordinal) { "Outputs", "Dispose", "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "ReferenceEquals", "Finalize" };
+        foreach (TensorSpec output in spec.Outputs)
+        {
+            taken.Add(CSharpNames.Unescape(output.Identifier));
+        }
+
+        var shapes = new List<string>();
+        var views = new List<string?>();
+        foreach (TensorSpec output in spec.Outputs)
+        {
+            string stem = CSharpNames.Unescape(output.Identifier);
+            shapes.Add(CSharpNames.MakeUnique(stem + "Shape", taken));
+            views.Add(OnnxElementType.Get(output.ElementType).Representation == TensorRepresentation.Typed ? CSharpNames.MakeUnique(stem + "View", taken) : null);
+        }
+
+        return (shapes, views);
+    }
+
+    /// <summary>The name of the nested view type: <c>TensorView</c>, unless the class itself has that name.</summary>
+    private static string TensorViewName(ModelSpec spec) => spec.ClassName == "TensorView" ? "OutputTensorView" : "TensorView";
+
+    /// <summary>True when some output gets a view (its element type has a .NET type).</summary>
+    private static bool HasViews(ModelSpec spec)
+    {
+        foreach (TensorSpec output in spec.Outputs)
+        {
+            if (OnnxElementType.Get(output.ElementType).Representation == TensorRepresentation.Typed)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// <c>TensorView&lt;T&gt;</c>: a read-only, multi-dimensional view over a tensor's elements in row-major order, with
+    /// indexers for ranks 1 to 4, any rank through a span of indices, and <c>Slice</c> along the first dimension (one
+    /// sample of a batch). A ref struct over ONNX Runtime's memory: it allocates nothing.
+    /// </summary>
+    private static void WriteTensorView(SourceWriter writer, ModelSpec spec)
+    {
+        string view = TensorViewName(spec);
+        writer.WriteDocumentation(
+            "<summary>\n" +
+            "A read-only view of a tensor's elements (row-major, as ONNX Runtime stores them) with its shape: index it by its dimensions,\n" +
+            "<c>view[i, j]</c>, or take one entry of its first dimension with <see cref=\"Slice\"/> (one sample of a batch). It allocates nothing.\n" +
+            "</summary>\n" +
+            "<typeparam name=\"T\">The element type.</typeparam>");
+        writer.WriteLine("public readonly ref struct " + view + "<T>");
+        writer.Indent();
+        writer.WriteLine("where T : unmanaged");
+        writer.Unindent();
+        writer.OpenBlock();
+        writer.WriteLine("private readonly global::System.ReadOnlySpan<T> span;");
+        writer.WriteLine();
+        writer.WriteLine("private readonly global::System.ReadOnlySpan<long> shape;");
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>A view of <paramref name=\"span\"/> as a tensor of shape <paramref name=\"shape\"/>.</summary>\n" +
+            "<param name=\"span\">The elements in row-major order.</param>\n" +
+            "<param name=\"shape\">The size of each dimension.</param>\n" +
+            "<exception cref=\"global::System.ArgumentException\">The shape does not hold as many elements as the span.</exception>");
+        writer.WriteLine("public " + view + "(global::System.ReadOnlySpan<T> span, global::System.ReadOnlySpan<long> shape)");
+        writer.OpenBlock();
+        writer.WriteLine("long count = 1;");
+        writer.WriteLine("foreach (long size in shape)");
+        writer.OpenBlock();
+        writer.WriteLine("count *= size;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("if (count != span.Length)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new " + ArgumentException + "(\"A tensor of shape \" + FormatShape(shape.ToArray()) + \" holds \" + count + \" elements; the span has \" + span.Length + \".\", \"shape\");");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("this.span = span;");
+        writer.WriteLine("this.shape = shape;");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>The elements in row-major order.</summary>");
+        writer.WriteLine("public global::System.ReadOnlySpan<T> Span => span;");
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>The size of each dimension.</summary>");
+        writer.WriteLine("public global::System.ReadOnlySpan<long> Shape => shape;");
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>The number of dimensions.</summary>");
+        writer.WriteLine("public int Rank => shape.Length;");
+        writer.WriteLine();
+        string[] names = { "i0", "i1", "i2", "i3" };
+        for (int rank = 1; rank <= 4; rank++)
+        {
+            var parameters = new List<string>();
+            var docs = new StringBuilder();
+            for (int d = 0; d < rank; d++)
+            {
+                parameters.Add("long " + names[d]);
+                docs.Append("<param name=\"").Append(names[d]).Append("\">The index in dimension ").Append(d.ToString(CultureInfo.InvariantCulture)).Append(".</param>\n");
+            }
+
+            writer.WriteDocumentation("<summary>The element at the given indices of a tensor of rank " + rank.ToString(CultureInfo.InvariantCulture) + ".</summary>\n" + docs +
+                "<exception cref=\"global::System.InvalidOperationException\">The tensor has another rank.</exception>\n" +
+                "<exception cref=\"global::System.ArgumentOutOfRangeException\">An index is outside its dimension.</exception>");
+            writer.WriteLine("public T this[" + string.Join(", ", parameters) + "]");
+            writer.OpenBlock();
+            writer.WriteLine("get");
+            writer.OpenBlock();
+            writer.WriteLine("CheckRank(" + rank.ToString(CultureInfo.InvariantCulture) + ");");
+            writer.WriteLine("long offset = 0;");
+            for (int d = 0; d < rank; d++)
+            {
+                writer.WriteLine("offset = (offset * shape[" + d.ToString(CultureInfo.InvariantCulture) + "]) + CheckIndex(" + names[d] + ", " + d.ToString(CultureInfo.InvariantCulture) + ");");
+            }
+
+            writer.WriteLine("return span[(int)offset];");
+            writer.CloseBlock();
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        writer.WriteDocumentation("<summary>The element at <paramref name=\"indices\"/>, one per dimension, for a tensor of any rank.</summary>\n" +
+            "<param name=\"indices\">The index in each dimension.</param>\n" +
+            "<exception cref=\"global::System.InvalidOperationException\">The tensor's rank is not the number of indices.</exception>\n" +
+            "<exception cref=\"global::System.ArgumentOutOfRangeException\">An index is outside its dimension.</exception>");
+        writer.WriteLine("public T this[global::System.ReadOnlySpan<long> indices]");
+        writer.OpenBlock();
+        writer.WriteLine("get");
+        writer.OpenBlock();
+        writer.WriteLine("CheckRank(indices.Length);");
+        writer.WriteLine("long offset = 0;");
+        writer.WriteLine("for (int d = 0; d < indices.Length; d++)");
+        writer.OpenBlock();
+        writer.WriteLine("offset = (offset * shape[d]) + CheckIndex(indices[d], d);");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return span[(int)offset];");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteDocumentation("<summary>Entry <paramref name=\"index\"/> of the first dimension, as a view of one rank less: one sample of a batch.</summary>\n" +
+            "<param name=\"index\">The index in dimension 0.</param>\n" +
+            "<returns>The view of that entry.</returns>\n" +
+            "<exception cref=\"global::System.InvalidOperationException\">The tensor is a scalar.</exception>\n" +
+            "<exception cref=\"global::System.ArgumentOutOfRangeException\">The index is outside dimension 0.</exception>");
+        writer.WriteLine("public " + view + "<T> Slice(long index)");
+        writer.OpenBlock();
+        writer.WriteLine("if (shape.Length == 0)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.InvalidOperationException(\"A scalar has no dimension to slice.\");");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("int length = shape[0] == 0 ? 0 : span.Length / (int)shape[0];");
+        writer.WriteLine("return new " + view + "<T>(span.Slice((int)CheckIndex(index, 0) * length, length), shape.Slice(1));");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private void CheckRank(int rank)");
+        writer.OpenBlock();
+        writer.WriteLine("if (shape.Length != rank)");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.InvalidOperationException(\"The tensor has shape \" + FormatShape(shape.ToArray()) + \": index it with \" + shape.Length + \" indices, not \" + rank + \".\");");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("private long CheckIndex(long index, int dimension)");
+        writer.OpenBlock();
+        writer.WriteLine("if ((ulong)index >= (ulong)shape[dimension])");
+        writer.OpenBlock();
+        writer.WriteLine("throw new global::System.ArgumentOutOfRangeException(\"i\" + dimension, index, \"Dimension \" + dimension + \" of shape \" + FormatShape(shape.ToArray()) + \" has no index \" + index + \".\");");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return index;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+    }
+
     /// <summary>How to read an output's elements, as documentation text.</summary>
-    private static string ReadHint(TensorSpec output)
+    private static string ReadHint(TensorSpec output, string? viewName)
     {
         OnnxElementType type = OnnxElementType.Get(output.ElementType);
         return type.Representation switch
         {
-            TensorRepresentation.Typed => "read it with <c>GetTensorDataAsSpan&lt;" + DocumentationText.Escape(ShortName(type.ClrType!)) + "&gt;()</c> and its shape with <c>GetTensorTypeAndShape().Shape</c>",
-            TensorRepresentation.Strings => "read it with <c>GetStringTensorAsArray()</c> and its shape with <c>GetTensorTypeAndShape().Shape</c>",
+            TensorRepresentation.Typed => "read it through <see cref=\"" + viewName + "\"/>, or with <c>GetTensorDataAsSpan&lt;" + DocumentationText.Escape(ShortName(type.ClrType!)) + "&gt;()</c>",
+            TensorRepresentation.Strings => "read it with <c>GetStringTensorAsArray()</c>",
             _ => "Microsoft.ML.OnnxRuntime has no .NET element type for " + DocumentationText.Escape(type.Name) + ": read its bytes with <c>GetTensorMutableRawData()</c>",
         };
     }

@@ -12,7 +12,8 @@ namespace Compression.Build.Generator;
 /// <param name="RootNamespace">The project's <c>RootNamespace</c> property, or empty.</param>
 /// <param name="ModelPath">The <c>OnnxModelPath</c> metadata, or empty.</param>
 /// <param name="Accessibility">The <c>OnnxClassAccessibility</c> metadata, or empty.</param>
-internal sealed record ModelOptions(string ClassName, string Namespace, string RootNamespace, string ModelPath, string Accessibility)
+/// <param name="Embed">The <c>OnnxEmbed</c> metadata (<c>true</c> when the build embeds the model in the assembly), or empty.</param>
+internal sealed record ModelOptions(string ClassName, string Namespace, string RootNamespace, string ModelPath, string Accessibility, string Embed = "")
 {
     /// <summary>The prefix of item metadata of AdditionalFiles in analyzer config options.</summary>
     public const string MetadataPrefix = "build_metadata.AdditionalFiles.";
@@ -26,7 +27,8 @@ internal sealed record ModelOptions(string ClassName, string Namespace, string R
         Get(file, MetadataPrefix + "OnnxNamespace"),
         Get(global, "build_property.RootNamespace"),
         Get(file, MetadataPrefix + "OnnxModelPath"),
-        Get(file, MetadataPrefix + "OnnxClassAccessibility"));
+        Get(file, MetadataPrefix + "OnnxClassAccessibility"),
+        Get(file, MetadataPrefix + "OnnxEmbed"));
 
     private static string Get(AnalyzerConfigOptions options, string key) =>
         options.TryGetValue(key, out string? value) && value is not null ? value.Trim() : string.Empty;
@@ -41,6 +43,12 @@ internal sealed record ParsedModel(string SignaturePath, ModelSpec? Spec, Equata
 /// <summary>Turns a signature file and the build's options for it into a <see cref="ModelSpec"/>.</summary>
 internal static class ModelParser
 {
+    /// <summary>
+    /// The start of the manifest resource name of an embedded model, followed by its <c>OnnxModelPath</c>; the build's
+    /// targets give the <c>EmbeddedResource</c> the same <c>LogicalName</c>.
+    /// </summary>
+    public const string EmbeddedResourcePrefix = "Compression.Build/";
+
     /// <summary>Reads and parses <paramref name="file"/>.</summary>
     public static ParsedModel Parse(AdditionalText file, AnalyzerConfigOptionsProvider options, CancellationToken cancellationToken)
     {
@@ -107,6 +115,7 @@ internal static class ModelParser
             ClassName = className,
             IsInternal = isInternal,
             ModelPath = modelPath,
+            EmbeddedResourceName = string.Equals(options.Embed, "true", System.StringComparison.OrdinalIgnoreCase) ? EmbeddedResourcePrefix + modelPath : null,
             SourcePath = signature.Source is { Length: > 0 } source ? source : modelPath,
             Description = signature.Description is { Length: > 0 } description ? description : null,
             Compression = signature.Compression.ToEquatableArray(),
@@ -125,7 +134,7 @@ internal static class ModelParser
         for (int i = 0; i < specs.Length; i++)
         {
             SignatureTensor tensor = tensors[i];
-            specs[i] = new TensorSpec(tensor.Name, tensor.ElementType, tensor.HasKnownRank, tensor.Dimensions, identifiers[i]);
+            specs[i] = new TensorSpec(tensor.Name, tensor.ElementType, tensor.HasKnownRank, tensor.Dimensions, identifiers[i], tensor.IsOptional);
         }
 
         return new EquatableArray<TensorSpec>(specs);

@@ -19,6 +19,12 @@ internal sealed record ModelSpec
     /// <summary>The compressed model's path relative to the app's folder, with forward slashes.</summary>
     public required string ModelPath { get; init; }
 
+    /// <summary>
+    /// The manifest resource name under which the build embeds the compressed model in the app's assembly
+    /// (<c>Embed="true"</c>), or null when the model lies beside the app at <see cref="ModelPath"/>.
+    /// </summary>
+    public required string? EmbeddedResourceName { get; init; }
+
     /// <summary>The original model's path as the project names it.</summary>
     public required string SourcePath { get; init; }
 
@@ -37,7 +43,8 @@ internal sealed record ModelSpec
     /// <summary>The session configuration entries the compressed model needs.</summary>
     public required EquatableArray<SessionConfigEntry> SessionConfig { get; init; }
 
-    /// <summary>The inputs, in the model's order; <see cref="TensorSpec.Identifier"/> is a parameter name.</summary>
+    /// <summary>The inputs: the required ones in the model's order, then the optional ones (<see cref="TensorSpec.IsOptional"/>);
+    /// <see cref="TensorSpec.Identifier"/> is a parameter name.</summary>
     public required EquatableArray<TensorSpec> Inputs { get; init; }
 
     /// <summary>The outputs, in the model's order; <see cref="TensorSpec.Identifier"/> is a property name.</summary>
@@ -62,7 +69,8 @@ internal sealed record SessionConfigEntry(string Key, string Value);
 /// <param name="Dimensions">The dimensions when the rank is known (empty for a scalar).</param>
 /// <param name="Identifier">The C# name: a parameter name for an input, a property name for an output
 /// (with an <c>@</c> in front when it is a keyword).</param>
-internal sealed record TensorSpec(string Name, string ElementType, bool HasKnownRank, EquatableArray<Dimension> Dimensions, string Identifier);
+/// <param name="IsOptional">True for an input the caller may omit: the model holds a default for it (an initializer).</param>
+internal sealed record TensorSpec(string Name, string ElementType, bool HasKnownRank, EquatableArray<Dimension> Dimensions, string Identifier, bool IsOptional = false);
 
 /// <summary>One dimension of a tensor shape.</summary>
 /// <param name="Size">The size when fixed; -1 otherwise.</param>

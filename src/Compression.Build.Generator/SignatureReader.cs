@@ -28,7 +28,7 @@ internal sealed class ModelSignature
     /// <summary>The session configuration entries, in file order.</summary>
     public List<SessionConfigEntry> SessionConfig { get; } = new();
 
-    /// <summary>The inputs, in model order.</summary>
+    /// <summary>The inputs, in model order: the required ones, then the optional ones.</summary>
     public List<SignatureTensor> Inputs { get; } = new();
 
     /// <summary>The outputs, in model order.</summary>
@@ -40,7 +40,8 @@ internal sealed class ModelSignature
 /// <param name="ElementType">The element type name.</param>
 /// <param name="HasKnownRank">False for rank <c>*</c>.</param>
 /// <param name="Dimensions">The dimensions when the rank is known.</param>
-internal sealed record SignatureTensor(string Name, string ElementType, bool HasKnownRank, EquatableArray<Dimension> Dimensions);
+/// <param name="IsOptional">True for an <c>optional-input</c> line: an input the model has a default for.</param>
+internal sealed record SignatureTensor(string Name, string ElementType, bool HasKnownRank, EquatableArray<Dimension> Dimensions, bool IsOptional = false);
 
 /// <summary>
 /// Reads model signature files, the text sidecars the compressor writes beside each compressed model.
@@ -49,7 +50,8 @@ internal sealed record SignatureTensor(string Name, string ElementType, bool Has
 /// Format 1: UTF-8 lines of TAB-separated fields, in which <c>\</c>, TAB, LF and CR are written <c>\\</c>,
 /// <c>\t</c>, <c>\n</c> and <c>\r</c>. Empty lines and lines starting with <c>#</c> are comments. The first field is
 /// the key: <c>format</c>, <c>source</c>, <c>description</c>, <c>compression</c>, <c>size</c>, <c>session-config</c>,
-/// <c>input</c>, <c>output</c>; lines with other keys are ignored, so that later versions can add keys.
+/// <c>input</c>, <c>optional-input</c> (an input the model has a default for, an initializer, so that the caller may
+/// omit it), <c>output</c>; lines with other keys are ignored, so that later versions can add keys.
 /// </remarks>
 internal static class SignatureReader
 {
@@ -117,6 +119,7 @@ internal static class SignatureReader
         var inputNames = new HashSet<string>(System.StringComparer.Ordinal);
         var outputNames = new HashSet<string>(System.StringComparer.Ordinal);
         var configKeys = new HashSet<string>(System.StringComparer.Ordinal);
+        var optionalInputs = new List<SignatureTensor>();
         bool sawSize = false;
         foreach (SignatureLine line in lines)
         {
@@ -202,12 +205,17 @@ internal static class SignatureReader
                     ReadTensor(line, "input", inputNames, signature.Inputs, diagnostics);
                     break;
 
+                case "optional-input":
+                    ReadTensor(line, "optional-input", inputNames, optionalInputs, diagnostics);
+                    break;
+
                 case "output":
                     ReadTensor(line, "output", outputNames, signature.Outputs, diagnostics);
                     break;
             }
         }
 
+        signature.Inputs.AddRange(optionalInputs);
         return signature;
     }
 
@@ -247,7 +255,7 @@ internal static class SignatureReader
                 return;
             }
 
-            tensors.Add(new SignatureTensor(name, elementType, false, EquatableArray<Dimension>.Empty));
+            tensors.Add(new SignatureTensor(name, elementType, false, EquatableArray<Dimension>.Empty, kind == "optional-input"));
             return;
         }
 
@@ -286,7 +294,7 @@ internal static class SignatureReader
             }
         }
 
-        tensors.Add(new SignatureTensor(name, elementType, true, new EquatableArray<Dimension>(dimensions)));
+        tensors.Add(new SignatureTensor(name, elementType, true, new EquatableArray<Dimension>(dimensions), kind == "optional-input"));
     }
 
     /// <summary>Parses a non-negative decimal integer of ASCII digits only.</summary>

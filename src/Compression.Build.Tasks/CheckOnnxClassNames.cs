@@ -15,7 +15,7 @@ namespace Compression.Build.Tasks;
 public sealed class CheckOnnxClassNames : Task
 {
     /// <summary>The code of the error: two models generate the same class.</summary>
-    public const string DuplicateClassCode = "OCB2004";
+    public const string DuplicateClassCode = "OCB2007";
 
     /// <summary>The models, with <c>ClassName</c>, <c>ResolvedNamespace</c> and <c>GenerateClass</c> metadata.</summary>
     [Required]

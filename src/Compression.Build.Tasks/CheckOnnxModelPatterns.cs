@@ -22,7 +22,7 @@ namespace Compression.Build.Tasks;
 public sealed class CheckOnnxModelPatterns : Task
 {
     /// <summary>The code of the warning: a wildcard matches no model.</summary>
-    public const string EmptyPatternCode = "OCB2005";
+    public const string EmptyPatternCode = "OCB2008";
 
     /// <summary>The project file whose <c>OnnxModel</c> elements are checked.</summary>
     [Required]

@@ -56,6 +56,10 @@ public sealed class CompressOnnxModel : ToolTask
     /// <summary>Where the compressor lists the files it read, for the next build's up-to-date check.</summary>
     public string? DependencyFile { get; set; }
 
+    /// <summary>The compression cache folder the compressor restores from and stores in (<c>--cache-dir</c>); none when
+    /// empty or <c>none</c>.</summary>
+    public string? CacheDirectory { get; set; }
+
     /// <summary>ONNX Runtime's native library to validate with (the native asset of the app's ONNX Runtime package).</summary>
     public string? OnnxRuntimeLibraryPath { get; set; }
 
@@ -130,6 +134,11 @@ public sealed class CompressOnnxModel : ToolTask
         Option(arguments, "--source-name", SourceName);
         Option(arguments, "--base-directory", BaseDirectory);
         Option(arguments, "--dependency-file", DependencyFile);
+        if (!string.Equals(CacheDirectory?.Trim(), "none", StringComparison.OrdinalIgnoreCase))
+        {
+            Option(arguments, "--cache-dir", CacheDirectory?.Trim());
+        }
+
         OnnxSettings settings = OnnxSettings.Read(ProjectSettings, Model);
         foreach (var property in settings.Properties)
         {

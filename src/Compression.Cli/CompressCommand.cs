@@ -32,6 +32,12 @@ public static class CompressCommand
     /// <summary>Parses <paramref name="args"/>, compresses, and returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        if (HtmlReportCommand.Selected(args))
+        {
+            return HtmlReportCommand.Run(args, output, error);
+        }
+
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var outputPath = new Option<FileInfo>("--output", "-o") { Description = "Where to write the compressed model.", Required = true };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write a JSON report of what was done and measured." };
@@ -42,6 +48,7 @@ public static class CompressCommand
         var diagnosticFormat = new Option<DiagnosticFormat>("--diagnostic-format") { Description = "How errors and warnings are written: Text, or MSBuild's canonical form.", DefaultValueFactory = _ => DiagnosticFormat.Text };
         var interfaceOnly = new Option<bool>("--interface-only") { Description = "Write only the signature, from the original model's inputs and outputs, without compressing or validating (what an IDE's design-time build needs for the generated class)." };
         var dependencies = new Option<FileInfo?>("--dependency-file") { Description = "Write the files and folders the compression read, one per line, for a build's up-to-date check." };
+        var cacheDirectory = new Option<DirectoryInfo?>("--cache-dir") { Description = "A compression cache folder: a model compressed before with the same bytes, settings and compressor is restored from it without compressing or validating, and new compressions are stored in it (shared safely by concurrent runs).", HelpName = "DIR" };
         var baseDirectory = new Option<DirectoryInfo?>("--base-directory") { Description = "The folder relative paths in settings are resolved against (default: the current folder)." };
         var properties = new Option<string[]>("--property") { Description = "A project-level setting as the build passes it: Name=Value (from the property OnnxName).", HelpName = "Name=Value", Hidden = true };
         var metadata = new Option<string[]>("--metadata") { Description = "The model's item metadata as the build passes it: Name=Value; names that are no setting are ignored.", HelpName = "Name=Value", Hidden = true };
@@ -55,9 +62,10 @@ public static class CompressCommand
             settingOptions.Add((setting, option));
         }
 
-        var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime.")
+        var command = new RootCommand("Compresses an ONNX model and checks the result against the original in ONNX Runtime. " +
+            $"'onnx-compress {HtmlReportCommand.OptionName} OUT REPORT.json...' writes one HTML page from the JSON reports (--report) of compressed models.")
         {
-            model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, baseDirectory, properties, metadata, interfaceOnly,
+            model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, cacheDirectory, baseDirectory, properties, metadata, interfaceOnly,
         };
         foreach ((_, Option<string?> option) in settingOptions)
         {
@@ -127,6 +135,7 @@ public static class CompressCommand
                     SignaturePath = result.GetValue(signature)?.FullName,
                     ReportPath = result.GetValue(report)?.FullName,
                     DependencyPath = result.GetValue(dependencies)?.FullName,
+                    CacheDirectory = result.GetValue(cacheDirectory)?.FullName,
                     SourceName = source,
                     Settings = settings,
                 };

@@ -37,13 +37,14 @@ internal sealed class ConsoleReporter
         }
 
         string techniques = outcome.Signature.Compression.Count == 0 ? "copied without compression" : string.Join("; ", outcome.Signature.Compression);
+        string fromCache = outcome.FromCache ? " (from cache)" : string.Empty;
         if (format == DiagnosticFormat.MSBuild)
         {
-            output.WriteLine(BuildSummary(report, techniques, elapsed));
+            output.WriteLine(BuildSummary(report, techniques, elapsed, outcome.FromCache));
         }
 
         output.WriteLine((format == DiagnosticFormat.MSBuild ? "  " : string.Empty) + string.Create(CultureInfo.InvariantCulture,
-            $"{report.Source}: {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}"));
+            $"{report.Source}: {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}{fromCache}"));
         if (report.Opset is { } opset)
         {
             // Opset 7 is where ONNX Runtime starts: a model older than that is raised to it as it is read.
@@ -74,9 +75,10 @@ internal sealed class ConsoleReporter
     /// <summary>
     /// The one line a build shows per model: <c>SOURCE: compressed in 1.4s; 341,444 -> 92,107 bytes (0.27x); TECHNIQUES;
     /// validated in ONNX Runtime 1.31.1: cosine 0.999977, max abs error 0.007563, accuracy 97.5% -> 97.5%</c>. The part after the colon
-    /// starts with what happened (<c>compressed in</c>; the build writes <c>up to date</c> for a model it skipped).
+    /// starts with what happened (<c>compressed in</c>, <c>from cache in</c>; the build writes <c>up to date</c> for a model
+    /// it skipped).
     /// </summary>
-    public static string BuildSummary(CompressionReport report, string techniques, TimeSpan elapsed)
+    public static string BuildSummary(CompressionReport report, string techniques, TimeSpan elapsed, bool fromCache)
     {
         string figures = "not validated";
         if (report.Validation is { } validation)
@@ -104,7 +106,7 @@ internal sealed class ConsoleReporter
         }
 
         return string.Create(CultureInfo.InvariantCulture,
-            $"{report.Source}: compressed in {elapsed.TotalSeconds:0.0}s; {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}; {figures}");
+            $"{report.Source}: {(fromCache ? "from cache" : "compressed")} in {elapsed.TotalSeconds:0.0}s; {report.Size.Original:N0} -> {report.Size.Compressed:N0} bytes ({report.Size.Ratio:0.00}x); {techniques}; {figures}");
     }
 
     private static string DescribeValidation(ValidationResult validation)

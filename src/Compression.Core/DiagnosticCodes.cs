@@ -34,6 +34,9 @@ public static class DiagnosticCodes
     /// rather than as a stack trace.</summary>
     public const string CompressorFault = "OCB0009";
 
+    /// <summary>A JSON report given to write the HTML report from cannot be read, or is not a compression report.</summary>
+    public const string InvalidReport = "OCB0010";
+
     /// <summary>ONNX Runtime's native library was not found (see OnnxRuntimeLibrary).</summary>
     public const string OnnxRuntimeNotFound = "OCB0100";
 
@@ -66,4 +69,11 @@ public static class DiagnosticCodes
 
     /// <summary>Warning: the compressed model missed a gate, and CompressionGate=warn let it be written.</summary>
     public const string GateMissedWarning = "OCB0202";
+
+    /// <summary>Warning: a compression cache entry was not whole (a file changed, truncated or missing); it was removed and
+    /// the model compressed again.</summary>
+    public const string CacheEntryCorrupt = "OCB0203";
+
+    /// <summary>Warning: the compression cache folder could not be read or written; the model was compressed without it.</summary>
+    public const string CacheNotUsable = "OCB0204";
 }

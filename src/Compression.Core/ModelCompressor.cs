@@ -37,6 +37,10 @@ public sealed record CompressionRequest(string InputPath, string OutputPath)
     /// <summary>The settings given for the model; what is not given takes its default.</summary>
     public CompressionSettings Settings { get; init; } = CompressionSettings.Default;
 
+    /// <summary>The compression cache folder: a compression already stored there under the same key (model, settings, the
+    /// files they name, compressor) is restored instead of compressed and validated, and a new one is stored; none when null.</summary>
+    public string? CacheDirectory { get; init; }
+
     /// <summary>The largest compressed model written as one file; protobuf's limit, lowered only by tests so that a small
     /// model takes the path of one over 2 GiB.</summary>
     internal long SingleFileLimit { get; init; } = int.MaxValue;
@@ -46,7 +50,11 @@ public sealed record CompressionRequest(string InputPath, string OutputPath)
 /// <param name="Report">Everything it did, as written to the report file.</param>
 /// <param name="Signature">The signature, as written beside the model.</param>
 /// <param name="Warnings">Warnings to show the user.</param>
-public sealed record CompressionOutcome(CompressionReport Report, ModelSignature Signature, IReadOnlyList<CompressionWarning> Warnings);
+public sealed record CompressionOutcome(CompressionReport Report, ModelSignature Signature, IReadOnlyList<CompressionWarning> Warnings)
+{
+    /// <summary>True when the outputs were restored from the compression cache, without compressing or validating.</summary>
+    public bool FromCache { get; init; }
+}
 
 /// <summary>
 /// Compresses one model: load it into the IR, resolve its settings, run the passes, judge the result against the
@@ -106,7 +114,10 @@ public static class ModelCompressor
             originalBytes,
             new Dictionary<string, string>(),
             inputs,
-            outputs);
+            outputs)
+        {
+            OptionalInputs = ModelSignature.ReadOptionalInputs(proto),
+        };
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(signaturePath)!);
@@ -122,6 +133,39 @@ public static class ModelCompressor
         return signature;
     }
 
+    /// <summary>
+    /// An output written over the model or one of its external data files would destroy the original (and, written first,
+    /// leave the rest reading a half-replaced model): refused before anything is written.
+    /// </summary>
+    private static void RefuseOutputsOverInputs(CompressionRequest request, string inputPath, IReadOnlyList<string> externalFiles, string outputPath, string signaturePath)
+    {
+        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var outputs = new List<(string Path, string What)>
+        {
+            (outputPath, "the compressed model (--output)"),
+            (outputPath + ExternalDataSuffix, "the compressed model's external data file"),
+            (signaturePath, "the signature (--signature)"),
+        };
+        if (request.ReportPath is not null)
+        {
+            outputs.Add((Path.GetFullPath(request.ReportPath), "the report (--report)"));
+        }
+
+        if (request.DependencyPath is not null)
+        {
+            outputs.Add((Path.GetFullPath(request.DependencyPath), "the dependency file (--dependency-file)"));
+        }
+
+        foreach (string input in externalFiles.Select(Path.GetFullPath).Prepend(inputPath))
+        {
+            if (outputs.FirstOrDefault(o => string.Equals(o.Path, input, comparison)) is { Path: not null } clash)
+            {
+                throw new CompressionException(DiagnosticCodes.OutputNotWritten, inputPath,
+                    $"The path of {clash.What}, '{clash.Path}', is {(input == inputPath ? "the model itself" : "one of the model's external data files")}: writing it would destroy the original. Write the outputs to another path.");
+            }
+        }
+    }
+
     private static CompressionOutcome CompressModel(CompressionRequest request, CancellationToken cancellationToken)
     {
         string inputPath = Path.GetFullPath(request.InputPath);
@@ -129,11 +173,40 @@ public static class ModelCompressor
         string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);
         string sourceName = request.SourceName ?? request.InputPath;
         var warnings = new List<CompressionWarning>();
+        var timing = new PhaseClock();
 
         (ModelProto proto, long originalBytes, IReadOnlyList<string> externalFiles) = LoadModel(inputPath);
+        RefuseOutputsOverInputs(request, inputPath, externalFiles, outputPath, signaturePath);
         ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
         bool validate = settings.Get(EvaluationSettings.Validate);
         CheckGatesNeedValidation(settings, validate, inputPath);
+
+        // The cache is looked up before ONNX Runtime is touched: a hit needs neither it nor the passes. Its own warnings
+        // are shown but kept out of the report, which must be the same bytes whether the outputs came from the cache or not.
+        var cacheWarnings = new List<CompressionWarning>();
+        CompressionCache? cache = string.IsNullOrEmpty(request.CacheDirectory)
+            ? null
+            : CompressionCache.Open(request.CacheDirectory, inputPath, externalFiles, settings, sourceName, outputPath, cacheWarnings);
+        int cacheWarningsBefore = cacheWarnings.Count;
+        if (cache?.Read(outputPath) is { } cached)
+        {
+            using (cached)
+            {
+                return Restore(request, cached, inputPath, outputPath, signaturePath, externalFiles, settings);
+            }
+        }
+
+        // A run compressing the same key (the project's other target framework, built in parallel) is waited for, and what
+        // it stored restored; the turn is held until this run's entry is in place. An entry just found damaged or unreadable
+        // is not read again.
+        using IDisposable? turn = cache?.WaitForTurn(cancellationToken);
+        if (turn is not null && cacheWarnings.Count == cacheWarningsBefore && cache!.Read(outputPath) is { } stored)
+        {
+            using (stored)
+            {
+                return Restore(request, stored, inputPath, outputPath, signaturePath, externalFiles, settings);
+            }
+        }
 
         // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
         // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
@@ -158,6 +231,7 @@ public static class ModelCompressor
         // nothing is quantized, and validation compares it with the raised original, unquantized, which ONNX Runtime runs.
         // Where the raise is refused, the model stays as it is and validation reports what ONNX Runtime says of it.
         OpsetChange? loadRaise = RaiseToRunnableOpset(model, inputPath);
+        timing.End("read");
 
         // The original runs once, before the passes change the model: every candidate is judged against its outputs.
         Evaluator? evaluator = null;
@@ -165,6 +239,7 @@ public static class ModelCompressor
         {
             byte[]? reference = loadRaise is null ? null : RaisedReference(model.ToProto(), inputPath);
             evaluator = Evaluator.Open(inputPath, reference, loadRaise is null ? Evaluator.OriginalReference : $"original raised to opset {loadRaise.To}", settings, runner);
+            timing.End("reference");
         }
         else
         {
@@ -216,6 +291,7 @@ public static class ModelCompressor
             staged.WriteModel(compressed);
         }
 
+        timing.End("compress");
         ValidationResult? validation = null;
         if (evaluator is not null)
         {
@@ -224,6 +300,7 @@ public static class ModelCompressor
                 : evaluator.Score(staged.ModelPath, pipeline.SessionConfig);
             validation = validation with { Gates = Evaluator.CheckGates(validation, settings, inputPath) };
             ApplyGates(validation, settings, inputPath, warnings);
+            timing.End("validate");
         }
 
         // ONNX Runtime is done with the model: the worker ends before anything is written.
@@ -238,7 +315,11 @@ public static class ModelCompressor
             compressedBytes,
             pipeline.SessionConfig,
             inputs,
-            outputs);
+            outputs)
+        {
+            // From the compressed model: a quantized weight is no longer an input the caller may set.
+            OptionalInputs = ModelSignature.ReadOptionalInputs(compressedModel),
+        };
         var report = new CompressionReport(
             sourceName,
             Path.GetFileName(outputPath),
@@ -250,7 +331,10 @@ public static class ModelCompressor
             pipeline.SessionConfig,
             validation,
             staged is null ? pipeline.Notes : [.. pipeline.Notes, ExternalDataNote(outputPath, externalFiles.Count > 0)],
-            warnings.Select(w => $"{w.Code}: {w.Message}").ToList());
+            warnings.Select(w => $"{w.Code}: {w.Message}").ToList())
+        {
+            Timing = timing.Report(),
+        };
 
         var files = new List<OutputFile>
         {
@@ -263,9 +347,49 @@ public static class ModelCompressor
             ? OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", staged.DataPath)
             : OutputFile.Removed(outputPath + ExternalDataSuffix, "the earlier compression's external data"));
 
+        byte[] reportJson = Encoding.UTF8.GetBytes(report.ToJson());
+        AddReportAndDependencies(files, request, reportJson, inputPath, externalFiles, settings);
+
+        // The entry is made before the outputs are written (the staged data file is still ours to read) and put in place
+        // after: an entry exists only for a compression whose outputs were written.
+        using CompressionCache.PendingEntry? pending = cache?.Prepare(compressed, files[1].Content, reportJson, staged?.DataPath);
+        OutputFiles.WriteAll(files, inputPath);
+        pending?.Commit();
+
+        return new CompressionOutcome(report, signature, [.. warnings, .. cacheWarnings]);
+    }
+
+    /// <summary>Writes a compression read from the cache as a compression writes its outputs (the same files, the same
+    /// all-or-nothing write, the signature last), with the dependency list made for these paths.</summary>
+    private static CompressionOutcome Restore(CompressionRequest request, CachedCompression cached, string inputPath, string outputPath, string signaturePath,
+        IReadOnlyList<string> externalFiles, ResolvedSettings settings)
+    {
+        var files = new List<OutputFile>
+        {
+            new(outputPath, "the compressed model", cached.Model),
+            new(signaturePath, "the model signature", cached.SignatureText),
+        };
+        files.Add(cached.DataPath is not null
+            ? OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", cached.DataPath)
+            : OutputFile.Removed(outputPath + ExternalDataSuffix, "the earlier compression's external data"));
+        AddReportAndDependencies(files, request, cached.ReportJson, inputPath, externalFiles, settings);
+        OutputFiles.WriteAll(files, inputPath);
+
+        // The warnings of the compression that made the entry are the report's, as CODE: message.
+        var warnings = cached.Report.Warnings
+            .Select(w => w.IndexOf(": ", StringComparison.Ordinal) is var colon and > 0
+                ? new CompressionWarning(w[..colon], w[(colon + 2)..])
+                : new CompressionWarning(string.Empty, w))
+            .ToList();
+        return new CompressionOutcome(cached.Report, cached.Signature, warnings) { FromCache = true };
+    }
+
+    private static void AddReportAndDependencies(List<OutputFile> files, CompressionRequest request, byte[] reportJson, string inputPath,
+        IReadOnlyList<string> externalFiles, ResolvedSettings settings)
+    {
         if (request.ReportPath is not null)
         {
-            files.Add(new(Path.GetFullPath(request.ReportPath), "the compression report", Encoding.UTF8.GetBytes(report.ToJson())));
+            files.Add(new(Path.GetFullPath(request.ReportPath), "the compression report", reportJson));
         }
 
         if (request.DependencyPath is not null)
@@ -273,10 +397,6 @@ public static class ModelCompressor
             files.Add(new(Path.GetFullPath(request.DependencyPath), "the list of files the compression read",
                 Encoding.UTF8.GetBytes(Dependencies(inputPath, externalFiles, settings))));
         }
-
-        OutputFiles.WriteAll(files, inputPath);
-
-        return new CompressionOutcome(report, signature, warnings);
     }
 
     /// <summary>

@@ -160,7 +160,7 @@ public sealed class FreshAppTests
     public void The_compressor_tool_package_installs_and_runs()
     {
         string tools = Path.Combine(feed.Root, "tools");
-        Dotnet(feed.Root, "tool", "install", "Compression.Cli", "--version", PackageFeed.Version, "--tool-path", tools, "--add-source", feed.FeedDirectory)
+        Dotnet(feed.Root, "tool", "install", "Compression.Cli", "--version", feed.CliVersion, "--tool-path", tools, "--add-source", feed.FeedDirectory)
             .ShouldSucceed("dotnet tool install");
         string output = Path.Combine(feed.Root, "tool-output", "digits.onnx");
         ProcessResult help = Run(Path.Combine(tools, "onnx-compress"), "--help");
@@ -177,7 +177,7 @@ public sealed class FreshAppTests
     [Fact]
     public void The_build_package_holds_the_targets_task_generator_and_one_copy_of_the_compressor()
     {
-        using var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed.FeedDirectory, $"Compression.Build.{PackageFeed.Version}.nupkg"));
+        using var package = System.IO.Compression.ZipFile.OpenRead(feed.PackagePath("Compression.Build", feed.Version));
         string[] entries = package.Entries.Select(e => e.FullName).ToArray();
 
         Assert.Contains("build/Compression.Build.props", entries);
@@ -322,7 +322,7 @@ public sealed class FreshAppTests
         // The console logger (what a redirected or CI build uses) at its default verbosity.
         ProcessResult build = Dotnet(app, "build", "-tl:off").ShouldSucceed("dotnet build -tl:off");
         AssertOneLinePerModel(build.Output, models, "compressed in ");
-        Assert.Matches($@"{Regex.Escape(project)}\(\d+,\d+\): warning OCB2005: The OnnxModel pattern 'Missing/\*\.onnx' in project 'OutputApp\.csproj' matches no file", build.Output);
+        Assert.Matches($@"{Regex.Escape(project)}\(\d+,\d+\): warning OCB2008: The OnnxModel pattern 'Missing/\*\.onnx' in project 'OutputApp\.csproj' matches no file", build.Output);
         ProcessResult rebuild = Dotnet(app, "build", "-tl:off").ShouldSucceed("dotnet build -tl:off, again");
         AssertOneLinePerModel(rebuild.Output, models, "up to date");
         Assert.DoesNotContain(" compressed in ", rebuild.Output);
@@ -332,13 +332,13 @@ public sealed class FreshAppTests
         Directory.Delete(onnx, recursive: true);
         string terminal = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d").Output);
         AssertOneLinePerModel(terminal, models, "compressed in ");
-        Assert.Contains("warning OCB2005", terminal);
+        Assert.Contains("warning OCB2008", terminal);
         string upToDate = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d, again").Output);
         AssertOneLinePerModel(upToDate, models, "up to date");
 
         // At its default verbosity it builds, and still shows the warning.
         string quiet = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on").ShouldSucceed("dotnet build -tl:on").Output);
-        Assert.Contains("warning OCB2005", quiet);
+        Assert.Contains("warning OCB2008", quiet);
 
         static void AssertOneLinePerModel(string output, string[] models, string what)
         {
@@ -373,7 +373,7 @@ public sealed class FreshAppTests
 
         ProcessResult build = Dotnet(app, "build", "-tl:off");
         Assert.NotEqual(0, build.ExitCode);
-        Assert.Contains($"{project} : error OCB2004: The OnnxModel items 'Models/digits.onnx' and 'Models/b/digits.onnx' would both generate the class 'FreshApp.Digits'.", build.Output);
+        Assert.Contains($"{project} : error OCB2007: The OnnxModel items 'Models/digits.onnx' and 'Models/b/digits.onnx' would both generate the class 'FreshApp.Digits'.", build.Output);
         Assert.DoesNotContain("OCB1004", build.Output);
         string onnx = Path.Combine(app, "obj", "Debug", "net10.0", "onnx");
         Assert.False(Directory.Exists(onnx) && Directory.EnumerateFiles(onnx, "*.onnx", SearchOption.AllDirectories).Any(), "no model was compressed");
@@ -387,6 +387,122 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void An_embedded_model_is_loaded_from_the_assembly_and_the_generated_API_builds_clean_under_the_trim_and_AOT_analyzers()
+    {
+        // OnnxEmbed embeds every model; the sensor model opts out with its metadata and stays beside the app.
+        string app = CreateApp("EmbedApp", sensorWeightThreshold: 1024);
+        string project = Path.Combine(app, "EmbedApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project)
+            .Replace("<RootNamespace>FreshApp</RootNamespace>",
+                "<RootNamespace>FreshApp</RootNamespace><OnnxEmbed>true</OnnxEmbed><EnableTrimAnalyzer>true</EnableTrimAnalyzer><EnableAotAnalyzer>true</EnableAotAnalyzer><EnableSingleFileAnalyzer>true</EnableSingleFileAnalyzer>", StringComparison.Ordinal)
+            .Replace("StandardOps=\"true\" />", "StandardOps=\"true\" Embed=\"false\" />", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(app, "Program.cs"), EmbedProgramSource);
+        string bin = Path.Combine(app, "bin", "Debug", "net10.0");
+
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.DoesNotContain("warning CS", build.Output);
+        Assert.DoesNotContain("warning IL", build.Output);
+        Assert.False(File.Exists(Path.Combine(bin, "Models", "digits.onnx")), "an embedded model is not copied to the output folder");
+        Assert.True(File.Exists(Path.Combine(bin, "Models", "sensor_fusion.onnx")), "a model with Embed=\"false\" is");
+
+        ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
+        Assert.Equal("Compression.Build/Models/digits.onnx", Line(run.Output, "resources: "));
+        Assert.Equal(
+            new FileInfo(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")).Length.ToString(CultureInfo.InvariantCulture),
+            Line(run.Output, "resource bytes: "));
+        double accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.95, $"accuracy {accuracy} on the held-out digits is below 0.95:\n{run.Output}");
+        Assert.Equal("True", Line(run.Output, "batch matches run: "));
+        Assert.Equal("[2, 3]", Line(run.Output, "sensor scores shape: "));
+
+        string publish = Path.Combine(feed.Root, "publish-embed");
+        Dotnet(app, "publish", "-o", publish).ShouldSucceed("dotnet publish");
+        Assert.False(File.Exists(Path.Combine(publish, "Models", "digits.onnx")), "an embedded model is not published as a file");
+        Assert.True(File.Exists(Path.Combine(publish, "Models", "sensor_fusion.onnx")));
+    }
+
+    private const string EmbedProgramSource = """
+        using System.Globalization;
+        using FreshApp;
+
+        string[] rows = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "digits-test.csv")).Skip(1).ToArray();
+        var samples = new List<float[]>();
+        var labels = new int[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            float[] fields = rows[r].Split(',').Select(f => float.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            labels[r] = (int)fields[0];
+            samples.Add(fields[1..]);
+        }
+
+        Console.WriteLine("resources: " + string.Join(", ", typeof(Digits).Assembly.GetManifestResourceNames()));
+        using (Stream resource = typeof(Digits).Assembly.GetManifestResourceStream(Digits.ModelResourceName)!)
+        {
+            Console.WriteLine("resource bytes: " + resource.Length);
+        }
+
+        using var digits = new Digits();
+        using Digits.Outputs outputs = digits.RunBatch(samples);
+        Digits.TensorView<float> logits = outputs.LogitsView;
+        int correct = 0;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            int best = 0;
+            for (int d = 1; d < 10; d++) { if (logits[r, d] > logits[r, best]) { best = d; } }
+            correct += best == labels[r] ? 1 : 0;
+        }
+
+        Console.WriteLine("digits accuracy: " + ((double)correct / rows.Length).ToString("F4", CultureInfo.InvariantCulture));
+        using (Digits.Outputs first = digits.Run(samples[0]))
+        {
+            Console.WriteLine("batch matches run: " + first.LogitsView.Span.SequenceEqual(logits.Slice(0).Span));
+        }
+
+        using var fusion = new SensorFusion();
+        using (SensorFusion.Outputs result = fusion.Run(new float[2 * 64], new float[2 * 16]))
+        {
+            Console.WriteLine("sensor scores shape: [" + string.Join(", ", result.ScoresShape.ToArray()) + "]");
+        }
+        """;
+
+    [Fact]
+    public void Two_target_frameworks_and_a_Release_build_compress_each_model_once_and_the_rest_come_from_the_cache()
+    {
+        string app = CreateApp("MultiTargetApp", sensorWeightThreshold: 1024);
+        string project = Path.Combine(app, "MultiTargetApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace(
+            "<TargetFramework>net10.0</TargetFramework>", "<TargetFrameworks>net8.0;net10.0</TargetFrameworks><LangVersion>latest</LangVersion>", StringComparison.Ordinal));
+
+        // The two target frameworks build in parallel: one compresses each model, the other waits for it and restores.
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build of two target frameworks");
+        foreach (string model in new[] { "Models/digits.onnx", "Models/sensor_fusion.onnx" })
+        {
+            string[] summaries = SummaryLines(build.Output, model);
+            Assert.True(summaries.Length == 2, build.Output);
+            Assert.Single(summaries, l => l.Contains(": from cache in ", StringComparison.Ordinal));
+        }
+
+        // A Release build compresses nothing: every model comes from the cache in obj/, shared by all configurations.
+        ProcessResult release = Dotnet(app, "build", "-c", "Release", "-f", "net10.0").ShouldSucceed("dotnet build -c Release");
+        Assert.All(new[] { "Models/digits.onnx", "Models/sensor_fusion.onnx" }, model =>
+            Assert.Contains(": from cache in ", Assert.Single(SummaryLines(release.Output, model)), StringComparison.Ordinal));
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(app, "obj", "onnx-cache")).Length);
+
+        // Every output is the same bytes, whichever build compressed it.
+        string reference = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models");
+        foreach (string other in new[] { Path.Combine(app, "obj", "Debug", "net8.0", "onnx", "Models"), Path.Combine(app, "obj", "Release", "net10.0", "onnx", "Models") })
+        {
+            foreach (string name in new[] { "digits.onnx", "digits.onnx.signature", "digits.onnx.report.json", "sensor_fusion.onnx", "sensor_fusion.onnx.signature", "sensor_fusion.onnx.report.json" })
+            {
+                Assert.True(File.ReadAllBytes(Path.Combine(reference, name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(other, name))), $"{other}/{name} differs");
+            }
+        }
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net8.0", "Models", "digits.onnx")), File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));
+        AssertAppRan(Dotnet(app, "run", "--no-build", "-f", "net10.0").ShouldSucceed("dotnet run"), PackageFeed.OnnxRuntimeVersion);
+    }
+
+    [Fact]
     public void A_broken_model_fails_the_build_with_a_code_and_the_model_path()
     {
         string app = CreateApp("BrokenModelApp", sensorWeightThreshold: 1024);
@@ -397,6 +513,55 @@ public sealed class FreshAppTests
         Assert.NotEqual(0, build.ExitCode);
         Assert.Contains(Path.Combine(app, "Models", "digits.onnx") + " : error OCB0002:", build.Output);
         Assert.False(File.Exists(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")), "nothing is written for the broken model");
+    }
+
+    [ChromiumFact]
+    public void The_HTML_report_covers_both_models_draws_their_charts_in_Chromium_and_references_nothing_external()
+    {
+        string app = CreateApp("ReportApp", sensorWeightThreshold: 1024);
+        string page = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "report.html");
+
+        // 1. The build writes one page for both models after compressing them, and prints its path once.
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Assert.Single(build.Output.Split('\n'), line => line.Trim() == $"Compression report: {page}");
+        string html = File.ReadAllText(page);
+        foreach (string external in new[] { "<script", "<link", "<img", "<iframe", "src=", "href=", "url(", "@import", "http:", "https:" })
+        {
+            Assert.DoesNotContain(external, html, StringComparison.OrdinalIgnoreCase);
+        }
+
+        // 2. Chromium lays out, for each model, a bar before and after for every weight tensor of its report, and the
+        //    bits-per-weight and sparsity bars; the quantized tensors' bars have a width, and their after bar is shorter.
+        IReadOnlyList<RenderedSection> sections = HeadlessChromium.MeasureBars(page, feed.Root, log.WriteLine);
+        Assert.Equal(["Models/digits.onnx", "Models/sensor_fusion.onnx"], sections.Select(s => s.Source));
+        foreach (RenderedSection section in sections)
+        {
+            string report = File.ReadAllText(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", section.Source + ".report.json"));
+            using var json = System.Text.Json.JsonDocument.Parse(report);
+            string[] quantized = [.. json.RootElement.GetProperty("passes")[0].GetProperty("changed").EnumerateArray().Select(c => c.GetProperty("name").GetString()!)];
+            Assert.NotEmpty(quantized);
+            foreach (string tensor in quantized)
+            {
+                RenderedBar before = Assert.Single(section.Bars, b => b.Chart == "size-chart" && b.Tensor == tensor && b.Class == "bar before");
+                RenderedBar after = Assert.Single(section.Bars, b => b.Chart == "size-chart" && b.Tensor == tensor && b.Class == "bar after");
+                RenderedBar bits = Assert.Single(section.Bars, b => b.Chart == "bits-chart" && b.Tensor == tensor && b.Class == "bar bits");
+                Assert.Single(section.Bars, b => b.Chart == "bits-chart" && b.Tensor == tensor && b.Class == "bar sparsity");
+                Assert.All(new[] { before, after, bits }, b => Assert.True(b.Width > 0 && b.Height > 0, $"{section.Source}: the {b.Class} bar of {tensor} is drawn {b.Width} x {b.Height}."));
+                Assert.True(after.Width < before.Width, $"{section.Source}: {tensor} is drawn {after.Width} px after, not shorter than {before.Width} px before.");
+            }
+        }
+
+        // 3. Nothing changed: the page is not written again, and its path is still printed once.
+        DateTime writtenAt = File.GetLastWriteTimeUtc(page);
+        ProcessResult rebuild = Dotnet(app, "build").ShouldSucceed("the second dotnet build");
+        Assert.Single(rebuild.Output.Split('\n'), line => line.Trim() == $"Compression report: {page}");
+        Assert.Equal(writtenAt, File.GetLastWriteTimeUtc(page));
+
+        // 4. OnnxHtmlReport=false: no page, no line.
+        File.Delete(page);
+        ProcessResult off = Dotnet(app, "build", "-p:OnnxHtmlReport=false").ShouldSucceed("the build with OnnxHtmlReport=false");
+        Assert.DoesNotContain("Compression report:", off.Output);
+        Assert.False(File.Exists(page));
     }
 
     private static (float[] Pixels, long[] Labels) DigitsRows(int rows)
@@ -442,7 +607,7 @@ public sealed class FreshAppTests
         return app;
     }
 
-    private static void WriteProject(string app, string name, int sensorWeightThreshold, string? onnxRuntimeVersion = PackageFeed.OnnxRuntimeVersion) =>
+    private void WriteProject(string app, string name, int sensorWeightThreshold, string? onnxRuntimeVersion = PackageFeed.OnnxRuntimeVersion) =>
         File.WriteAllText(Path.Combine(app, name + ".csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -453,7 +618,7 @@ public sealed class FreshAppTests
                 <RootNamespace>FreshApp</RootNamespace>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="Compression.Build" Version="{PackageFeed.Version}" />
+                <PackageReference Include="Compression.Build" Version="{feed.Version}" />
                 {(onnxRuntimeVersion is null ? "" : $"<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" Version=\"{onnxRuntimeVersion}\" />")}
               </ItemGroup>
               <ItemGroup>
@@ -595,6 +760,11 @@ public sealed class FreshAppTests
         log.WriteLine($"$ {program} {string.Join(' ', arguments)} (exit {process.ExitCode})\n{output}");
         return new ProcessResult(process.ExitCode, output);
     }
+
+    /// <summary>The compressor's summary lines for <paramref name="model"/> in a build's output, trimmed.</summary>
+    private static string[] SummaryLines(string output, string model) =>
+        output.Split('\n').Select(l => l.Trim()).Where(l => l.Contains(model + ": ", StringComparison.Ordinal) && l.Contains(" bytes (", StringComparison.Ordinal))
+            .Select(l => l[l.IndexOf(model + ": ", StringComparison.Ordinal)..]).ToArray();
 
     private static string Line(string output, string prefix)
     {

@@ -9,8 +9,6 @@ namespace Compression.Build.EndToEnd.Tests;
 /// </summary>
 public sealed class PackageFeed : IDisposable
 {
-    public const string Version = "0.1.0";
-
     /// <summary>The ONNX Runtime the repository tests with.</summary>
     public const string OnnxRuntimeVersion = "1.31.1";
 
@@ -29,12 +27,23 @@ public sealed class PackageFeed : IDisposable
             .ShouldSucceed("dotnet pack Compression.Build");
         DotNet.Run(RepositoryPaths.Root, environment, timeout, "pack", "src/Compression.Cli/Compression.Cli.csproj", "-c", "Release", "--no-build", "-o", FeedDirectory)
             .ShouldSucceed("dotnet pack Compression.Cli");
+        Version = PackedVersion("Compression.Build");
+        CliVersion = PackedVersion("Compression.Cli");
         foreach (string version in new[] { OnnxRuntimeVersion, OldestOnnxRuntimeVersion })
         {
             AddRestoredPackage("Microsoft.ML.OnnxRuntime", version);
             AddRestoredPackage("Microsoft.ML.OnnxRuntime.Managed", version);
         }
     }
+
+    /// <summary>
+    /// The version of the Compression.Build package in the feed. Every pack stamps its own (0.1.0-dev.UTC time; see
+    /// Directory.Build.props), so it is read from the package, as is <see cref="CliVersion"/>.
+    /// </summary>
+    public string Version { get; }
+
+    /// <summary>The version of the Compression.Cli tool package in the feed.</summary>
+    public string CliVersion { get; }
 
     /// <summary>The temporary folder that holds the feed, the packages folder and the apps.</summary>
     public string Root { get; }
@@ -64,6 +73,7 @@ public sealed class PackageFeed : IDisposable
           <packageSourceMapping>
             <packageSource key="local">
               <package pattern="Compression.*" />
+              <package pattern="FreshLibrary" />
               <package pattern="Microsoft.ML.OnnxRuntime" />
               <package pattern="Microsoft.ML.OnnxRuntime.Managed" />
             </packageSource>
@@ -83,6 +93,31 @@ public sealed class PackageFeed : IDisposable
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>The path of the package <paramref name="id"/> in the feed.</summary>
+    public string PackagePath(string id, string version) => Path.Combine(FeedDirectory, $"{id}.{version}.nupkg");
+
+    /// <summary>The nuspec of a package: its metadata and dependencies.</summary>
+    public static string ReadNuspec(string packagePath, string id)
+    {
+        using var package = System.IO.Compression.ZipFile.OpenRead(packagePath);
+        using var reader = new StreamReader(package.GetEntry(id + ".nuspec")!.Open());
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>The version of the one package <paramref name="id"/> packed into the feed, from its nuspec.</summary>
+    private string PackedVersion(string id)
+    {
+        string[] packages = Directory.GetFiles(FeedDirectory, id + ".*.nupkg")
+            .Where(p => char.IsAsciiDigit(Path.GetFileName(p)[(id.Length + 1)..][0]))
+            .ToArray();
+        Assert.True(packages.Length == 1, $"the feed should hold one {id} package: {string.Join(", ", packages)}");
+        string nuspec = ReadNuspec(packages[0], id);
+        string version = System.Xml.Linq.XDocument.Parse(nuspec).Root!.Elements().First(e => e.Name.LocalName == "metadata")
+            .Elements().First(e => e.Name.LocalName == "version").Value;
+        Assert.Equal(packages[0], PackagePath(id, version));
+        return version;
     }
 
     /// <summary>Links (or copies) a package this test project restored into the feed.</summary>

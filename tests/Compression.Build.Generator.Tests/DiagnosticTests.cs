@@ -19,6 +19,8 @@ public class DiagnosticTests
     [InlineData("input\tpixels", "expected at least 4 tab-separated fields ('input', the name, the element type, the rank and one field per dimension) but found 2")]
     [InlineData("input\t\tfloat\t0", "the input name is empty")]
     [InlineData("input\tx\tfloat\t0", "the input 'x' appears more than once")]
+    [InlineData("optional-input\tx\tfloat\t0", "the optional-input 'x' appears more than once")]
+    [InlineData("optional-input\tbias\tfloat\t1", "optional-input 'bias' has rank 1, so 1 dimension fields must follow, but 0 do")]
     [InlineData("size\t12", "expected 3 tab-separated fields ('size', the original size in bytes and the compressed size in bytes) but found 2")]
     [InlineData("size\tbig\t1", "the sizes 'big' and '1' are not both non-negative integers")]
     [InlineData("session-config\tkey", "expected 3 tab-separated fields ('session-config', a key and a value) but found 2")]

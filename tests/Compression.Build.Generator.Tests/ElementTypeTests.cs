@@ -49,7 +49,10 @@ public class ElementTypeTests(IdentityApp app) : IClassFixture<IdentityApp>
         INamedTypeSymbol outputs = type.GetTypeMembers("Outputs").Single();
         Assert.Equal(
             ["OrtValue TokensOut", "OrtValue MaskOut", "OrtValue WordsOut", "OrtValue ScaleOut", "OrtValue BitsOut", "OrtValue ClassOut"],
-            outputs.GetMembers().OfType<IPropertySymbol>().Select(property => $"{Display(property.Type)} {property.Name}"));
+            outputs.GetMembers().OfType<IPropertySymbol>().Where(property => property.Type.Name == "OrtValue").Select(property => $"{Display(property.Type)} {property.Name}"));
+        Assert.Equal(
+            ["TensorView<long> TokensOutView", "TensorView<bool> MaskOutView", "TensorView<Half> ScaleOutView", "TensorView<BFloat16> BitsOutView", "TensorView<int> ClassOutView"],
+            outputs.GetMembers().OfType<IPropertySymbol>().Where(property => property.Name.EndsWith("View", StringComparison.Ordinal)).Select(property => $"{Display(property.Type)} {property.Name}"));
 
         static string Describe(IParameterSymbol parameter) => $"{Display(parameter.Type)} {parameter.Name}";
         static string Display(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat);
@@ -108,8 +111,10 @@ public class ElementTypeTests(IdentityApp app) : IClassFixture<IdentityApp>
         Assert.Equal(["OrtValue values", "OrtValue grid"], run.Parameters.Select(p => $"{p.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)} {p.Name}"));
     }
 
-    [Fact]
-    public void Every_element_type_of_the_signature_format_compiles()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Every_element_type_of_the_signature_format_compiles_for_NET_and_for_frameworks_without_System_Half(bool net)
     {
         string[] types = ["float", "double", "float16", "bfloat16", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string", "complex64", "complex128", "float8e4m3fn", "int4"];
         var lines = new List<string> { "format\t1", "source\tall-types.onnx" };
@@ -120,12 +125,14 @@ public class ElementTypeTests(IdentityApp app) : IClassFixture<IdentityApp>
         lines.Add("output\tscalar_out\tstring\t0");
         lines.Add("output\tanything_out\tbool\t*");
 
-        GeneratorRun run = GeneratorRun.Start([Sidecar.For("all-types.onnx", Signatures.Of([.. lines]))]).AssertCleanBuild();
+        GeneratorRun run = GeneratorRun.Start([Sidecar.For("all-types.onnx", Signatures.Of([.. lines]))], preprocessorSymbols: net ? null : []).AssertCleanBuild();
 
         IMethodSymbol runMethod = Assert.Single(run.Type("Sample.App.AllTypes").GetMembers("Run").OfType<IMethodSymbol>());
         Assert.Equal(Enumerable.Repeat("OrtValue", types.Length + 2), runMethod.Parameters.Select(p => p.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
         string source = run.Source("Sample.App.AllTypes.g.cs");
         Assert.Contains("inFloat8e4m3fnInfo.ElementDataType != 17", source.Replace("(int)", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Contains("inComplex64Info.ElementDataType != global::Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Complex64", source, StringComparison.Ordinal);
+        IPropertySymbol half = run.Type("Sample.App.AllTypes+Outputs").GetMembers("OutFloat16View").OfType<IPropertySymbol>().Single();
+        Assert.Equal(net ? "TensorView<Half>" : "TensorView<Float16>", half.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat));
     }
 }

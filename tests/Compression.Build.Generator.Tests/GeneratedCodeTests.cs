@@ -75,8 +75,10 @@ public partial class GeneratedCodeTests
                 "Digits.Run(float[])",
                 "Digits.RunAsync(OrtValue, CancellationToken)",
                 "Digits.RunAsync(float[], CancellationToken)",
+                "Digits.RunBatch(IReadOnlyList<float[]>)",
                 "Digits.Session",
                 "Digits.SessionConfigEntries",
+                "Digits.TensorView<T>",
             ],
             members);
         IFieldSymbol modelPath = type.GetMembers("ModelPath").OfType<IFieldSymbol>().Single();
@@ -197,6 +199,32 @@ public partial class GeneratedCodeTests
     {
         string source = VersionPattern().Replace(GeneratorRun.Start([Digits]).Source("Sample.App.Digits.g.cs"), "\"Compression.Build\", \"<version>\"");
         string snapshot = RepositoryPaths.Snapshot("Digits.g.cs.txt");
+        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1")
+        {
+            File.WriteAllText(snapshot, source);
+        }
+
+        Assert.True(File.Exists(snapshot), $"{snapshot} is missing; run the tests with UPDATE_SNAPSHOTS=1 to write it.");
+        Assert.Equal(File.ReadAllText(snapshot), source);
+    }
+
+    /// <summary>
+    /// A model with two open dimensions and an optional input, embedded in the assembly: the size parameters, the optional
+    /// parameters, the feed of the inputs given and the constructors that read the manifest resource.
+    /// </summary>
+    [Fact]
+    public void Embedded_class_with_size_parameters_and_an_optional_input_matches_the_reviewed_snapshot()
+    {
+        Sidecar tokens = Sidecar.For("tokens.onnx", Signatures.Of(
+            "format\t1",
+            "source\tModels/tokens.onnx",
+            "size\t400\t400",
+            "input\ttokens\tint64\t2\t$batch\t$sequence",
+            "input\tmask\tint64\t2\t$batch\t$sequence",
+            "optional-input\toffset\tint64\t1\t1",
+            "output\tsum\tint64\t2\t$batch\t$sequence")) with { ModelPath = "Models/tokens.onnx", Embed = "true" };
+        string source = VersionPattern().Replace(GeneratorRun.Start([tokens]).AssertCleanBuild().Source("Sample.App.Tokens.g.cs"), "\"Compression.Build\", \"<version>\"");
+        string snapshot = RepositoryPaths.Snapshot("Tokens.g.cs.txt");
         if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1")
         {
             File.WriteAllText(snapshot, source);

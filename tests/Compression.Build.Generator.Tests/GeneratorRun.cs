@@ -53,19 +53,24 @@ internal sealed class GeneratorRun
     /// <summary>The generated files' hint names, sorted.</summary>
     public string[] HintNames => Result.GeneratedSources.Select(source => source.HintName).Order(StringComparer.Ordinal).ToArray();
 
-    /// <summary>C# 10, the oldest language version the generated code must compile with, with documentation comments checked.</summary>
-    public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.CSharp10) =>
-        new(version, DocumentationMode.Diagnose);
+    /// <summary>The symbols the SDK defines for an app on .NET 8, the oldest .NET the generated code must compile for.</summary>
+    public static readonly string[] Net8Symbols = ["NET", "NETCOREAPP", "NET5_0_OR_GREATER", "NET6_0_OR_GREATER", "NET7_0_OR_GREATER", "NET8_0_OR_GREATER", "NET8_0"];
+
+    /// <summary>C# 10, the oldest language version the generated code must compile with, with documentation comments checked,
+    /// and the preprocessor symbols of an app's target framework (.NET 8's unless told).</summary>
+    public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.CSharp10, string[]? preprocessorSymbols = null) =>
+        new(version, DocumentationMode.Diagnose, preprocessorSymbols: preprocessorSymbols ?? Net8Symbols);
 
     /// <summary>Runs the generator over an app made of <paramref name="userSources"/> with the given signature files.</summary>
     public static GeneratorRun Start(
         IEnumerable<Sidecar> sidecars,
         string? rootNamespace = DefaultRootNamespace,
         LanguageVersion languageVersion = LanguageVersion.CSharp10,
+        string[]? preprocessorSymbols = null,
         params string[] userSources)
     {
         Sidecar[] files = sidecars.ToArray();
-        CSharpParseOptions parseOptions = ParseOptions(languageVersion);
+        CSharpParseOptions parseOptions = ParseOptions(languageVersion, preprocessorSymbols);
         CSharpCompilation compilation = CSharpCompilation.Create(
             "GeneratedModels" + Guid.NewGuid().ToString("N"),
             userSources.Select((source, i) => CSharpSyntaxTree.ParseText(source, parseOptions, path: $"/app/User{i}.cs")),
@@ -137,11 +142,11 @@ internal sealed class GeneratorRun
     public INamedTypeSymbol Type(string metadataName) =>
         Output.GetTypeByMetadataName(metadataName) ?? throw new Xunit.Sdk.XunitException($"The output compilation has no type '{metadataName}'.");
 
-    /// <summary>Emits the app and loads it into a load context of its own (Microsoft.ML.OnnxRuntime comes from the test's).</summary>
-    public Assembly LoadAssembly()
+    /// <summary>Emits the app, with the given manifest resources, and loads it into a load context of its own (Microsoft.ML.OnnxRuntime comes from the test's).</summary>
+    public Assembly LoadAssembly(IEnumerable<ResourceDescription>? manifestResources = null)
     {
         using var image = new MemoryStream();
-        Microsoft.CodeAnalysis.Emit.EmitResult result = Output.Emit(image);
+        Microsoft.CodeAnalysis.Emit.EmitResult result = Output.Emit(image, manifestResources: manifestResources);
         Assert.True(result.Success, string.Join(Environment.NewLine, result.Diagnostics));
         image.Position = 0;
         return new AssemblyLoadContext(Output.AssemblyName, isCollectible: true).LoadFromStream(image);

@@ -144,9 +144,23 @@ public class NamingTests
         GeneratorRun run = GeneratorRun.Start([Sidecar.For("names.onnx", signature)]).AssertCleanBuild();
 
         INamedTypeSymbol outputsClass = run.Type("Sample.App.Names+Outputs");
+        string[] properties = outputsClass.GetMembers().OfType<IPropertySymbol>().Select(property => property.Name).ToArray();
         Assert.Equal(
             ["LastHiddenState", "Logits", "Logits2", "ToStringOutput", "GetTypeOutput", "OutputsOutput", "_0", "Output", "EqualsOutput", "Names"],
-            outputsClass.GetMembers().OfType<IPropertySymbol>().Select(property => property.Name));
+            properties.Where(name => !name.EndsWith("Shape", StringComparison.Ordinal) && !name.EndsWith("View", StringComparison.Ordinal)));
+        Assert.Equal(properties.Length, properties.Distinct(StringComparer.Ordinal).Count());
+    }
+
+    [Fact]
+    public void Shape_and_view_properties_of_outputs_never_take_the_name_of_an_output()
+    {
+        string signature = Signatures.Of("format\t1", "input\tx\tfloat\t1\t3", "output\tlogits\tfloat\t1\t3", "output\tlogits_shape\tint64\t1\t1", "output\tlogits_view\tstring\t1\t1");
+
+        GeneratorRun run = GeneratorRun.Start([Sidecar.For("views.onnx", signature)]).AssertCleanBuild();
+
+        Assert.Equal(
+            ["Logits", "LogitsShape", "LogitsShape2", "LogitsShapeShape", "LogitsShapeView", "LogitsView", "LogitsView2", "LogitsViewShape"],
+            run.Type("Sample.App.Views+Outputs").GetMembers().OfType<IPropertySymbol>().Select(property => property.Name).Order(StringComparer.Ordinal));
     }
 
     [Fact]

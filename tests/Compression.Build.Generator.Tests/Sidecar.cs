@@ -17,6 +17,8 @@ internal sealed record Sidecar(string Path, string? Text)
 
     public string? Accessibility { get; init; }
 
+    public string? Embed { get; init; }
+
     /// <summary>A signature at <c>/app/obj/compressed/&lt;modelFileName&gt;.signature</c>.</summary>
     public static Sidecar For(string modelFileName, string? text) => new("/app/obj/compressed/" + modelFileName + ".signature", text);
 
@@ -26,7 +28,8 @@ internal sealed record Sidecar(string Path, string? Text)
         .Add("build_metadata.AdditionalFiles.OnnxClassName", ClassName ?? string.Empty)
         .Add("build_metadata.AdditionalFiles.OnnxNamespace", Namespace ?? string.Empty)
         .Add("build_metadata.AdditionalFiles.OnnxModelPath", ModelPath ?? string.Empty)
-        .Add("build_metadata.AdditionalFiles.OnnxClassAccessibility", Accessibility ?? string.Empty);
+        .Add("build_metadata.AdditionalFiles.OnnxClassAccessibility", Accessibility ?? string.Empty)
+        .Add("build_metadata.AdditionalFiles.OnnxEmbed", Embed ?? string.Empty);
 }
 
 /// <summary>Signature texts (format 1) for the tests' models.</summary>

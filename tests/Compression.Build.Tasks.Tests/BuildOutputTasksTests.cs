@@ -19,7 +19,7 @@ public sealed class BuildOutputTasksTests : IDisposable
         Assert.NotEqual(0, exitCode);
         string projectFile = Path.Combine(project.Directory, "app.csproj");
         Assert.Contains(
-            $"{projectFile} : error OCB2004: The OnnxModel items 'Models/a/net.onnx' and 'Models/b/net.onnx' would both generate the class 'MyApp.Net'. " +
+            $"{projectFile} : error OCB2007: The OnnxModel items 'Models/a/net.onnx' and 'Models/b/net.onnx' would both generate the class 'MyApp.Net'. " +
             "Give one of them its own class name with the ClassName metadata, such as <OnnxModel Update=\"Models/b/net.onnx\" ClassName=\"BNet\" />",
             log);
     }
@@ -33,7 +33,7 @@ public sealed class BuildOutputTasksTests : IDisposable
         (int exitCode, string log) = project.RunProject("app.csproj", ClassNamesProject(metadata));
 
         Assert.True(exitCode == 0, log);
-        Assert.DoesNotContain("OCB2004", log);
+        Assert.DoesNotContain("OCB2007", log);
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class BuildOutputTasksTests : IDisposable
 
         Assert.NotEqual(0, exitCode);
         // The same file listed twice is one class, not a collision.
-        Assert.Single(log.Split('\n'), l => l.Contains("error OCB2004", StringComparison.Ordinal));
+        Assert.Single(log.Split('\n'), l => l.Contains("error OCB2007", StringComparison.Ordinal));
         Assert.Contains("'Models/digits.onnx' and 'Other/DIGITS.onnx' would both generate the class 'MyApp.DIGITS'", log);
     }
 
@@ -63,7 +63,7 @@ public sealed class BuildOutputTasksTests : IDisposable
 
         Assert.True(exitCode == 0, log);
         string projectFile = Path.Combine(project.Directory, "app.csproj");
-        Assert.Contains($"{projectFile}(6,6): warning OCB2005: The OnnxModel pattern 'Models/*.onnx' in project 'app.csproj' matches no file", log);
+        Assert.Contains($"{projectFile}(7,6): warning OCB2008: The OnnxModel pattern 'Models/*.onnx' in project 'app.csproj' matches no file", log);
     }
 
     [Theory]
@@ -83,7 +83,7 @@ public sealed class BuildOutputTasksTests : IDisposable
         (int exitCode, string log) = project.RunProject("app.csproj", PatternsProject(pattern));
 
         Assert.True(exitCode == 0, log);
-        Assert.DoesNotContain("OCB2005", log);
+        Assert.DoesNotContain("OCB2008", log);
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class BuildOutputTasksTests : IDisposable
         (int exitCode, string log) = project.RunProject("app.csproj", PatternsProject("Models/*.onnx;Models/*.ONNX2;Models/digits.onnx"));
 
         Assert.True(exitCode == 0, log);
-        Assert.Single(log.Split('\n'), l => l.Contains("warning OCB2005", StringComparison.Ordinal));
+        Assert.Single(log.Split('\n'), l => l.Contains("warning OCB2008", StringComparison.Ordinal));
         Assert.Contains("The OnnxModel pattern 'Models/*.ONNX2'", log);
     }
 
@@ -115,7 +115,7 @@ public sealed class BuildOutputTasksTests : IDisposable
             """);
 
         Assert.True(exitCode == 0, log);
-        Assert.DoesNotContain("OCB2005", log);
+        Assert.DoesNotContain("OCB2008", log);
     }
 
     [Fact]

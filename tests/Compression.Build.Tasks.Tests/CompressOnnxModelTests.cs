@@ -22,7 +22,7 @@ public sealed class CompressOnnxModelTests : IDisposable
 
         Assert.True(exitCode == 0, log);
         // One line per model: what happened, sizes, techniques and the evaluator's figures; the details need -v:normal.
-        Assert.Matches(@"my model\.onnx: compressed in \d+\.\ds; 341,444 -> [\d,]+ bytes \(0\.\d\dx\); .+; validated in ONNX Runtime 1\\.31\\.1: cosine 0\.99\d+, max abs error \S+\r?\n", log);
+        Assert.Matches(@"my model\.onnx: compressed in \d+\.\ds; 341,444 -> [\d,]+ bytes \(0\.\d\dx\); .+; validated in ONNX Runtime 1\.31\.1: cosine 0\.99\d+, max abs error \S+\r?\n", log);
         Assert.DoesNotContain("synthesized input sets", log);
         Assert.True(new FileInfo(output).Length < new FileInfo(model).Length);
         Assert.True(File.Exists(output + ".signature"));
@@ -81,6 +81,27 @@ public sealed class CompressOnnxModelTests : IDisposable
         Assert.True(exitCode == 0, log);
         Assert.Contains("warning OCB0200:", log);
         Assert.True(File.Exists(output));
+    }
+
+    [Fact]
+    public void The_cache_folder_is_passed_to_the_compressor_and_none_turns_it_off()
+    {
+        string cache = Path.Combine(project.Directory, "cache");
+        Dictionary<string, string> Run(string name, string cacheDirectory) =>
+            Parameters(RepositoryPaths.DigitsModel, Path.Combine(project.Directory, name, "digits.onnx"), new() { ["ProjectSettings"] = "Validate=false", ["CacheDirectory"] = cacheDirectory });
+
+        (int firstExit, string first) = project.Run(Run("first", cache));
+        (int secondExit, string second) = project.Run(Run("second", cache));
+        (int offExit, string off) = project.Run(Run("off", "none"));
+
+        Assert.True(firstExit == 0, first);
+        Assert.True(secondExit == 0, second);
+        Assert.True(offExit == 0, off);
+        Assert.DoesNotContain(": from cache in ", first);
+        Assert.Contains(": from cache in ", second);
+        Assert.DoesNotContain(": from cache in ", off);
+        Assert.Single(Directory.GetDirectories(cache));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(project.Directory, "first", "digits.onnx")), File.ReadAllBytes(Path.Combine(project.Directory, "second", "digits.onnx")));
     }
 
     [Fact]

@@ -5,7 +5,7 @@ using System.Text;
 namespace Compression.Build.Tasks.Tests;
 
 /// <summary>
-/// A project file that calls the CompressOnnxModel task once, run by `dotnet msbuild` in a child process: the task
+/// A project file that calls one of the package's tasks (CompressOnnxModel unless told otherwise) once, run by `dotnet msbuild` in a child process: the task
 /// runs in real MSBuild with the compressor built from this repository.
 /// </summary>
 internal sealed class TaskProject : IDisposable
@@ -25,7 +25,8 @@ internal sealed class TaskProject : IDisposable
     /// <summary>Runs the task with these parameters (values are XML-escaped) and returns MSBuild's exit code and output.</summary>
     /// <param name="parameters">The task's parameters.</param>
     /// <param name="nuGetPackages">The NuGet packages folder the compressor may find ONNX Runtime in (NUGET_PACKAGES); by default the user's.</param>
-    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters, string? nuGetPackages = null)
+    /// <param name="task">The task to run.</param>
+    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters, string? nuGetPackages = null, string task = "CompressOnnxModel")
     {
         var attributes = new StringBuilder();
         foreach ((string name, string value) in parameters)
@@ -35,7 +36,7 @@ internal sealed class TaskProject : IDisposable
 
         return RunProject("compress.proj", $"""
               <Target Name="Compress">
-                <CompressOnnxModel{attributes} />
+                <{task}{attributes} />
               </Target>
             """, nuGetPackages);
     }
@@ -47,7 +48,7 @@ internal sealed class TaskProject : IDisposable
     public (int ExitCode, string Output) RunProject(string fileName, string body, string? nuGetPackages = null)
     {
         string project = Path.Combine(Directory, fileName);
-        string tasks = string.Concat(new[] { "CompressOnnxModel", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
+        string tasks = string.Concat(new[] { "CompressOnnxModel", "WriteOnnxHtmlReport", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
             $"""  <UsingTask TaskName="Compression.Build.Tasks.{task}" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />{"\n"}"""));
         File.WriteAllText(project, $"<Project>\n{tasks}{body}\n</Project>\n");
 

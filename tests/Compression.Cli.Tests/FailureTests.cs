@@ -44,6 +44,26 @@ public sealed class FailureTests : IDisposable
         Assert.Equal(["broken.onnx"], folder.ListFiles());
     }
 
+    [Theory]
+    [InlineData("-o")]
+    [InlineData("-r")]
+    [InlineData("--signature")]
+    public void An_output_over_the_model_itself_gives_OCB0004_and_leaves_the_original_as_it_was(string option)
+    {
+        string input = folder.File("digits.onnx");
+        File.Copy(RepositoryPaths.DigitsModel, input);
+        string[] args = option == "-o" ? [input, "-o", input] : [input, "-o", folder.File("out.onnx"), option, input];
+
+        CommandResult result = CommandResult.InProcess(args);
+
+        Assert.Equal(CompressCommand.Failed, result.ExitCode);
+        string line = Assert.Single(result.StderrLines);
+        Assert.StartsWith($"onnx-compress: error {DiagnosticCodes.OutputNotWritten}: ", line, StringComparison.Ordinal);
+        Assert.Contains("is the model itself", line, StringComparison.Ordinal);
+        Assert.Equal(["digits.onnx"], folder.ListFiles());
+        Assert.Equal(File.ReadAllBytes(RepositoryPaths.DigitsModel), File.ReadAllBytes(input));
+    }
+
     [Fact]
     public void A_missing_model_gives_OCB0001()
     {

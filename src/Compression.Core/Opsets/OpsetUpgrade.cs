@@ -94,6 +94,19 @@ public static class OpsetUpgrade
             graph.Initializer.AddRange(conversion.NewInitializers);
         }
 
+        // Before IR version 4 every initializer was listed among the graph's inputs too, and ONNX Runtime holds such inputs
+        // constant; from version 4 on, an initializer listed as an input is only a default the caller may replace. Raising the
+        // IR version keeps them constant: they leave the input list.
+        if (graph is not null && model.IrVersion < 4)
+        {
+            var initializers = new HashSet<string>(graph.Initializer.Select(i => i.Name), StringComparer.Ordinal);
+            ValueInfoProto[] constants = [.. graph.Input.Where(i => initializers.Contains(i.Name))];
+            foreach (ValueInfoProto input in constants)
+            {
+                graph.Input.Remove(input);
+            }
+        }
+
         OpsetVersions.SetDefaultDomainVersion(model, target);
         model.IrVersion = Math.Max(model.IrVersion, MinimumIrVersion(target));
 

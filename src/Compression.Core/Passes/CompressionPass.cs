@@ -24,13 +24,35 @@ public sealed record TensorChange(string Name, string Technique, IReadOnlyList<s
 
     /// <summary>The same error with plain rounding to the nearest level, for comparison, or null.</summary>
     public double? RoundingOutputError { get; init; }
+
+    /// <summary>The names of the nodes that read it, in the model's order (a node without a name is left out).</summary>
+    public IReadOnlyList<string> Nodes { get; init; } = [];
+
+    /// <summary>Its elements: the product of <see cref="Shape"/>.</summary>
+    public long Elements => Shape.Aggregate(1L, (product, dim) => product * dim);
+
+    /// <summary>Bits stored per element after the change, scales and zero points included (32 for float before).</summary>
+    public double BitsPerWeight => Elements == 0 ? 0 : Math.Round(BytesAfter * 8.0 / Elements, 4);
+
+    /// <summary>The share of its elements that are zero after the change (pruning); 0 while no pass prunes.</summary>
+    public double Sparsity { get; init; }
 }
 
 /// <summary>A tensor a pass looked at and left alone, with the reason, for the report.</summary>
 /// <param name="Name">The tensor's (the value's) name.</param>
 /// <param name="OpType">The operator that reads it.</param>
 /// <param name="Reason">Why it was left alone.</param>
-public sealed record TensorLeftAlone(string Name, string OpType, string Reason);
+public sealed record TensorLeftAlone(string Name, string OpType, string Reason)
+{
+    /// <summary>Its dimensions, when it is an initializer; null for a value computed at run time.</summary>
+    public IReadOnlyList<long>? Shape { get; init; }
+
+    /// <summary>Bytes of its data, unchanged, when it is an initializer; null for a value computed at run time.</summary>
+    public long? Bytes { get; init; }
+
+    /// <summary>The names of the nodes that read it, in the model's order (a node without a name is left out).</summary>
+    public IReadOnlyList<string> Nodes { get; init; } = [];
+}
 
 /// <summary>What a pass did: for the report, the signature and the session that runs the result.</summary>
 /// <param name="Pass">The pass's name.</param>

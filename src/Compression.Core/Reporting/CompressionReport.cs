@@ -16,9 +16,24 @@ public sealed record SizeReport(long Original, long Compressed)
     public double Ratio => Original == 0 ? 1 : Math.Round((double)Compressed / Original, 4);
 }
 
+/// <summary>How long one phase of a compression took.</summary>
+/// <param name="Name">The phase: <c>read</c> (read, check and load the model), <c>reference</c> (run the original in ONNX
+/// Runtime, when validating), <c>compress</c> (the passes and the compressed file) or <c>validate</c> (run and score the
+/// compressed model).</param>
+/// <param name="DurationMilliseconds">Its wall-clock time.</param>
+public sealed record PhaseTiming(string Name, long DurationMilliseconds);
+
+/// <summary>How long a compression took: measured, so it differs from run to run (see <see cref="CompressionReport"/>).</summary>
+/// <param name="DurationMilliseconds">The whole compression's wall-clock time, up to writing its files.</param>
+/// <param name="Phases">Each phase's time, in the order they ran.</param>
+public sealed record ReportTiming(long DurationMilliseconds, IReadOnlyList<PhaseTiming> Phases);
+
 /// <summary>
 /// Everything one compression did, written as JSON beside the model (<c>--report</c>) and summed up on the console.
-/// It holds no times or machine-specific values, so the same model and settings give the same report.
+/// It holds no machine-specific values and, but for <see cref="Timing"/> (the JSON property <c>timing</c>), nothing that
+/// differs from run to run: the same model and settings give the same report once <c>timing</c> is left out, and the same
+/// compressed model and signature byte for byte. Whatever compares two reports (the determinism tests do) ignores
+/// <c>timing</c>; <see cref="TimingProperty"/> names it.
 /// </summary>
 /// <param name="Source">The original model as given.</param>
 /// <param name="Output">The compressed model's file name.</param>
@@ -54,6 +69,14 @@ public sealed record CompressionReport(
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    /// <summary>The JSON property that holds <see cref="Timing"/>: the one part of the report that differs between two
+    /// runs with the same model and settings.</summary>
+    public const string TimingProperty = "timing";
+
+    /// <summary>How long the compression took, total and per phase; null when not measured.</summary>
+    [JsonPropertyName(TimingProperty)]
+    public ReportTiming? Timing { get; init; }
+
     /// <summary>Every tensor the passes changed.</summary>
     [JsonIgnore]
     public IReadOnlyList<TensorChange> Changed => Passes.SelectMany(p => p.Changed).ToList();
@@ -61,6 +84,11 @@ public sealed record CompressionReport(
     /// <summary>Every tensor the passes looked at and left alone.</summary>
     [JsonIgnore]
     public IReadOnlyList<TensorLeftAlone> LeftAlone => Passes.SelectMany(p => p.LeftAlone).ToList();
+
+    /// <summary>Reads a report <see cref="ToJson"/> wrote (one stored in the compression cache).</summary>
+    /// <exception cref="JsonException">The text is not such a report.</exception>
+    public static CompressionReport FromJson(string json) =>
+        JsonSerializer.Deserialize<CompressionReport>(json, JsonOptions) ?? throw new JsonException("The report is null.");
 
     /// <summary>The report as indented JSON, ending with a newline.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";

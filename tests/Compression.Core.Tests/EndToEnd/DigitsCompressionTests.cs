@@ -172,6 +172,46 @@ public sealed class DigitsCompressionTests : IClassFixture<CompressedDigits>
     }
 
     [Fact]
+    public void The_report_gives_each_tensors_bytes_readers_and_bits_and_the_time_taken()
+    {
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(digits.ReportPath));
+        JsonElement pass = document.RootElement.GetProperty("passes")[0];
+        ModelProto original = OnnxModelFile.Load(RepositoryPaths.DigitsModel);
+        var readers = original.Graph.Node.SelectMany(n => n.Input.Select(i => (Input: i, n.Name))).ToLookup(p => p.Input, p => p.Name);
+        foreach (JsonElement changed in pass.GetProperty("changed").EnumerateArray())
+        {
+            string name = changed.GetProperty("name").GetString()!;
+            TensorProto weight = original.Graph.Initializer.Single(t => t.Name == name);
+            long elements = weight.Dims.Aggregate(1L, (a, b) => a * b);
+            Assert.Equal(elements * sizeof(float), changed.GetProperty("bytesBefore").GetInt64());
+            long after = changed.GetProperty("bytesAfter").GetInt64();
+            Assert.InRange(after, elements, elements + (elements / 4));
+            Assert.Equal(Math.Round(after * 8.0 / elements, 4), changed.GetProperty("bitsPerWeight").GetDouble());
+            Assert.Equal(0, changed.GetProperty("sparsity").GetDouble());
+            Assert.Equal(readers[name], changed.GetProperty("nodes").EnumerateArray().Select(n => n.GetString()));
+        }
+
+        JsonElement[] leftAlone = [.. pass.GetProperty("leftAlone").EnumerateArray()];
+        Assert.NotEmpty(leftAlone);
+        foreach (JsonElement tensor in leftAlone)
+        {
+            string name = tensor.GetProperty("name").GetString()!;
+            TensorProto bias = original.Graph.Initializer.Single(t => t.Name == name);
+            Assert.Equal(bias.Dims, tensor.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+            Assert.Equal(bias.Dims.Aggregate(1L, (a, b) => a * b) * sizeof(float), tensor.GetProperty("bytes").GetInt64());
+            Assert.Equal(readers[name], tensor.GetProperty("nodes").EnumerateArray().Select(n => n.GetString()));
+        }
+
+        // Measured, so not compared between runs: the whole and each phase, in the order they ran.
+        JsonElement timing = document.RootElement.GetProperty(CompressionReport.TimingProperty);
+        long total = timing.GetProperty("durationMilliseconds").GetInt64();
+        long[] phases = [.. timing.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("durationMilliseconds").GetInt64())];
+        Assert.Equal(["read", "reference", "compress", "validate"], timing.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        Assert.All(phases, p => Assert.True(p >= 0));
+        Assert.True(phases.Sum() <= total, $"The phases add up to {phases.Sum()} ms, more than the whole's {total} ms.");
+    }
+
+    [Fact]
     public void The_signature_file_has_exactly_the_lines_the_format_defines()
     {
         ModelProto model = OnnxModelFile.Load(RepositoryPaths.DigitsModel);

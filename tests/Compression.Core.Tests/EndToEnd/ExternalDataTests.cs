@@ -66,6 +66,34 @@ public sealed class ExternalDataTests : IDisposable
     }
 
     [Fact]
+    public void A_model_with_external_data_is_restored_from_the_cache_with_its_data_file_and_the_same_bytes()
+    {
+        string model = SaveDigitsWithExternalWeights();
+        var request = new CompressionRequest(model, folder.File("first", "digits.onnx"))
+        {
+            CacheDirectory = folder.File("cache"),
+            ReportPath = folder.File("first", "digits.report.json"),
+        };
+
+        CompressionOutcome first = ModelCompressor.Compress(request);
+        CompressionOutcome second = ModelCompressor.Compress(request with { OutputPath = folder.File("second", "digits.onnx"), ReportPath = folder.File("second", "digits.report.json") });
+
+        Assert.False(first.FromCache);
+        Assert.True(second.FromCache);
+        string[] names = ["digits.onnx", "digits.onnx.data", "digits.onnx.signature", "digits.report.json"];
+        Assert.Equal(names, Directory.GetFiles(folder.File("second")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.All(names, name => Assert.True(File.ReadAllBytes(folder.File("first", name)).AsSpan().SequenceEqual(File.ReadAllBytes(folder.File("second", name))), name));
+        // The outcome read back from the entry is the compression's: the report and signature as they were made.
+        Assert.Equal(first.Report.ToJson(), second.Report.ToJson());
+        Assert.Equal(first.Signature.ToText(), second.Signature.ToText());
+        string entry = Assert.Single(Directory.GetDirectories(folder.File("cache")));
+        Assert.Equal(["manifest", "model.onnx", "model.onnx.data", "report.json", "signature"],
+            Directory.GetFiles(entry).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // No staging folder is left beside the outputs.
+        Assert.Empty(Directory.GetDirectories(folder.File("second")));
+    }
+
+    [Fact]
     public void A_later_compression_to_one_file_removes_the_data_file_an_earlier_one_wrote()
     {
         string withData = SaveDigitsWithExternalWeights();

@@ -19,6 +19,27 @@ public sealed class OpsetUpgradeConversionTests
     private const double Atol = 1e-6;
 
     [Fact]
+    public void Initializers_an_IR_3_model_lists_as_inputs_stay_constants_when_the_IR_version_is_raised()
+    {
+        // Before IR version 4 every initializer is also a graph input, held constant; from 4 on such an input is a default the
+        // caller may replace, so the raised model lists only the real inputs.
+        ModelProto original = new ModelBuilder(7, irVersion: 3)
+            .Input("x", DataType.Float, 2, 4)
+            .Initializer("w", [4, 3], SeededValues.Uniform(1, 12))
+            .InitializerAsInput("w")
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", DataType.Float, 2, 3)
+            .Build();
+
+        ModelProto upgraded = Upgrade(original, expectedConverted: 0);
+
+        Assert.True(upgraded.IrVersion >= 4);
+        Assert.Equal(["x"], upgraded.Graph.Input.Select(i => i.Name));
+        Assert.Single(upgraded.Graph.Initializer, t => t.Name == "w");
+        AssertSameOutputs(original, upgraded, ("x", OrtHarness.RandomFloats(1, 2, 4)));
+    }
+
+    [Fact]
     public void Squeeze_axes_attribute_becomes_an_int64_input()
     {
         ModelProto original = new ModelBuilder(11, irVersion: 7)

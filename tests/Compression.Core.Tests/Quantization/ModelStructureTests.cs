@@ -39,11 +39,11 @@ public sealed class ModelStructureTests
     }
 
     [Fact]
-    public void An_IR3_model_loses_its_quantized_weights_from_the_model_inputs_and_keeps_the_others()
+    public void An_IR3_model_raised_for_the_quantized_forms_keeps_only_its_real_inputs()
     {
-        // IR version 3 lists every initializer among the graph inputs. The float weight no longer exists, so it must
-        // not stay an input (ONNX Runtime would reject the model: an input named like a node output); the small bias
-        // keeps its place. Opset 7 is raised to 13 for per-axis DequantizeLinear.
+        // IR version 3 lists every initializer among the graph inputs, held constant. Raised to an IR version where such an
+        // input would be a default the caller may replace, the initializers leave the input list: the weight is quantized
+        // and the small bias stays a float constant. Opset 7 is raised to 13 for per-axis DequantizeLinear.
         ModelProto model = new ModelBuilder(opset: 7, irVersion: 3)
             .Input("x", DataType.Float, "batch", 64)
             .Initializer("w", [64, 32], SeededValues.Uniform(4, 64 * 32))
@@ -58,7 +58,8 @@ public sealed class ModelStructureTests
         QuantizedModel quantized = QuantizedModel.Of(model);
 
         Assert.Equal("w", Assert.Single(quantized.Result.Quantized).Name);
-        Assert.Equal(["x", "b"], quantized.Quantized.Graph.Input.Select(i => i.Name));
+        Assert.Equal(["x"], quantized.Quantized.Graph.Input.Select(i => i.Name));
+        Assert.Contains(quantized.Quantized.Graph.Initializer, t => t.Name == "b");
         Assert.Equal((7L, 13L), (quantized.Result.Opset!.From, quantized.Result.Opset.To));
         Assert.Equal(13, OpsetVersions.DefaultDomainVersion(quantized.Quantized));
         Assert.True(quantized.Quantized.IrVersion >= 7, $"IR version {quantized.Quantized.IrVersion} cannot hold opset 13.");

@@ -31,6 +31,42 @@ public sealed class SkippedWeightTests
     }
 
     [Fact]
+    public void A_weight_that_is_also_a_graph_input_is_a_default_the_caller_may_replace_and_stays_float()
+    {
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, "batch", 64)
+            .Initializer("w", [64, 32], SeededValues.Uniform(2, 64 * 32))
+            .InitializerAsInput("w")
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", DataType.Float, "batch", 32)
+            .Build();
+
+        QuantizedModel quantized = QuantizedModel.Of(model);
+
+        Assert.Empty(quantized.Result.Quantized);
+        SkippedWeight skipped = Assert.Single(quantized.Result.Skipped);
+        Assert.Equal(("w", "MatMul"), (skipped.Name, skipped.OpType));
+        Assert.Contains("graph input", skipped.Reason, StringComparison.Ordinal);
+        Assert.Equal(quantized.OriginalBytes, quantized.QuantizedBytes);
+    }
+
+    [Fact]
+    public void Before_IR_version_4_an_initializer_listed_as_input_is_a_weight_and_quantized()
+    {
+        ModelProto model = new ModelBuilder(opset: 7, irVersion: 3)
+            .Input("x", DataType.Float, "batch", 64)
+            .Initializer("w", [64, 32], SeededValues.Uniform(2, 64 * 32))
+            .InitializerAsInput("w")
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", DataType.Float, "batch", 32)
+            .Build();
+
+        QuantizedModel quantized = QuantizedModel.Of(model);
+
+        Assert.Single(quantized.Result.Quantized);
+    }
+
+    [Fact]
     public void A_weight_of_exactly_the_threshold_is_quantized()
     {
         ModelProto model = new ModelBuilder()

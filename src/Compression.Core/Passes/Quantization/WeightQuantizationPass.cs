@@ -67,6 +67,8 @@ public sealed class WeightQuantizationPass : ICompressionPass
         List<WeightPlan> plans = FindPlans(context, skipped, scanValues: true);
         Dictionary<string, ChannelStatisticsCollector> hessians = RecordHessians(context, plans);
         StaticQuantizer? activations = StaticQuantizer.Calibrate(context, plans.Where(p => p.Form == WeightForm.Static).ToList());
+        // The model's own initializers: the scales and levels the writer adds are float tensors too, but not ones left alone.
+        var originals = new HashSet<Value>(context.Model.Graphs.SelectMany(g => g.Initializers), ReferenceEqualityComparer.Instance);
         var writer = new QuantizedWeightWriter(context.Model);
         var written = new TensorChange[plans.Count];
 
@@ -88,9 +90,10 @@ public sealed class WeightQuantizationPass : ICompressionPass
             }
         }
 
-        var changed = written.ToList();
+        // The readers' names, taken from the plans: the writer replaced some of the nodes that read the weight.
+        var changed = written.Select((change, i) => change with { Nodes = NodeNames(plans[i].Slots.Select(s => s.Node)) }).ToList();
 
-        ListFloatTensorsLeftAlone(context, plans, skipped);
+        ListFloatTensorsLeftAlone(context, originals, plans, skipped);
         if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context))
         {
             long threshold = context.Settings.Get(QuantizationSettings.WeightThreshold);
@@ -113,7 +116,7 @@ public sealed class WeightQuantizationPass : ICompressionPass
             Modified = changed.Count > 0,
             Techniques = Describe(plans, changed),
             Changed = changed,
-            LeftAlone = skipped,
+            LeftAlone = WithSizes(context.Model, skipped),
             Warnings = warnings,
         };
         if (activations is not null)
@@ -232,6 +235,14 @@ public sealed class WeightQuantizationPass : ICompressionPass
                         : "not a constant initializer (computed at run time)"));
                 }
 
+                continue;
+            }
+
+            // From IR version 4 on, an initializer that is also a graph input is only a default: the caller may pass another
+            // value, which a quantized copy would ignore (and the input would vanish from the compressed model's interface).
+            if (value.IsGraphInput && context.Model.IrVersion >= 4)
+            {
+                skipped.Add(new TensorLeftAlone(value.Name, node.OpType, "a graph input with a default value: the caller may pass its own"));
                 continue;
             }
 
@@ -469,14 +480,15 @@ public sealed class WeightQuantizationPass : ICompressionPass
         return first;
     }
 
-    /// <summary>Lists every float initializer no plan changed, with the reason, unless a weight slot already listed it.</summary>
-    private static void ListFloatTensorsLeftAlone(PassContext context, IReadOnlyList<WeightPlan> plans, List<TensorLeftAlone> skipped)
+    /// <summary>Lists every float initializer of the model's (of <paramref name="originals"/>) no plan changed, with the reason,
+    /// unless a weight slot already listed it.</summary>
+    private static void ListFloatTensorsLeftAlone(PassContext context, HashSet<Value> originals, IReadOnlyList<WeightPlan> plans, List<TensorLeftAlone> skipped)
     {
         var listed = new HashSet<string>(skipped.Select(s => s.Name), StringComparer.Ordinal);
         var planned = new HashSet<Value>(plans.Select(p => p.Weight), ReferenceEqualityComparer.Instance);
         foreach (Value value in context.Model.Graphs.SelectMany(g => g.Initializers))
         {
-            if (planned.Contains(value) || listed.Contains(value.Name) || value.Initializer!.DataType != (int)DataType.Float)
+            if (!originals.Contains(value) || planned.Contains(value) || listed.Contains(value.Name) || value.Initializer!.DataType != (int)DataType.Float)
             {
                 continue;
             }
@@ -490,6 +502,51 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 : $"read by {readers}, which has no quantized form";
             skipped.Add(new TensorLeftAlone(value.Name, readers.Length == 0 ? "-" : readers, reason));
         }
+    }
+
+    /// <summary>The names of <paramref name="nodes"/>, each once, in order; unnamed nodes are left out.</summary>
+    private static List<string> NodeNames(IEnumerable<Node> nodes) =>
+        nodes.Select(n => n.Name).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Each tensor left alone with its shape and bytes (when it is an initializer) and the names of the nodes that read it,
+    /// for the report: the tensors are unchanged, so the model after the pass still holds them.
+    /// </summary>
+    private static List<TensorLeftAlone> WithSizes(Model model, List<TensorLeftAlone> skipped)
+    {
+        var values = new Dictionary<string, Value>(StringComparer.Ordinal);
+        foreach (Graph graph in model.Graphs)
+        {
+            foreach (Value value in graph.Initializers)
+            {
+                values.TryAdd(value.Name, value);
+            }
+
+            foreach (Value value in graph.Nodes.SelectMany(n => n.Inputs).OfType<Value>())
+            {
+                values.TryAdd(value.Name, value);
+            }
+        }
+
+        return skipped.Select(s =>
+        {
+            if (!values.TryGetValue(s.Name, out Value? value))
+            {
+                return s;
+            }
+
+            TensorLeftAlone described = s with { Nodes = NodeNames(value.Uses.Select(u => u.Node)) };
+            if (value.Initializer is not { } tensor)
+            {
+                return described;
+            }
+
+            long[] dims = [.. tensor.Dims];
+            long? bytes = TensorDataTypes.TryGetSizeInBits((DataType)tensor.DataType, out int bits)
+                ? (TensorShape.ElementCount(dims) * bits + 7) / 8
+                : null;
+            return described with { Shape = dims, Bytes = bytes };
+        }).ToList();
     }
 
     private static (SlotKind Kind, int Input)? SlotOf(Node node) => node.OpType switch

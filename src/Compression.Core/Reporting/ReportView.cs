@@ -1,0 +1,369 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Compression.Core.Reporting;
+
+/// <summary>One tensor a compression looked at, as the HTML report shows it.</summary>
+/// <param name="Name">The tensor's name (taken from the model: hostile input).</param>
+/// <param name="OpTypes">The operators that read it.</param>
+/// <param name="Nodes">The names of the nodes that read it.</param>
+/// <param name="Shape">Its dimensions, or null when the report does not say (a value computed at run time).</param>
+/// <param name="BytesBefore">Bytes of its data before, or null when it has none (a value computed at run time).</param>
+/// <param name="BytesAfter">Bytes of its data after (the same as before when it was left alone).</param>
+/// <param name="Changed">True when a pass changed it.</param>
+/// <param name="Technique">What was done, or why it was left alone.</param>
+/// <param name="Sparsity">The share of its elements that are zero after the change.</param>
+/// <param name="MaxAbsError">The largest difference between an element and what the changed model computes for it.</param>
+/// <param name="OutputError">The layer's relative output error, where a pass measured it.</param>
+public sealed record TensorView(
+    string Name,
+    string OpTypes,
+    IReadOnlyList<string> Nodes,
+    IReadOnlyList<long>? Shape,
+    long? BytesBefore,
+    long? BytesAfter,
+    bool Changed,
+    string Technique,
+    double Sparsity,
+    double? MaxAbsError,
+    double? OutputError)
+{
+    /// <summary>Its elements, or null when its shape is unknown.</summary>
+    public long? Elements => Shape?.Aggregate(1L, (product, dim) => product * dim);
+
+    /// <summary>Bits stored per element before, or null when unknown.</summary>
+    public double? BitsBefore => Bits(BytesBefore);
+
+    /// <summary>Bits stored per element after, or null when unknown.</summary>
+    public double? BitsAfter => Bits(BytesAfter);
+
+    private double? Bits(long? bytes) => bytes is { } b && Elements is > 0 and { } n ? b * 8.0 / n : null;
+}
+
+/// <summary>One output's comparison with the original.</summary>
+/// <param name="Name">The output's name.</param>
+/// <param name="MaxAbsError">The largest absolute difference.</param>
+/// <param name="MeanAbsError">The mean absolute difference.</param>
+/// <param name="CosineSimilarity">The lowest cosine similarity, for numeric outputs.</param>
+/// <param name="Top1Agreement">The share of rows whose highest score agrees, where it applies.</param>
+/// <param name="Mismatches">Elements that differ at all.</param>
+/// <param name="Elements">Elements compared.</param>
+public sealed record OutputView(string Name, double? MaxAbsError, double? MeanAbsError, double? CosineSimilarity, double? Top1Agreement, long? Mismatches, long? Elements);
+
+/// <summary>A gate and how the compressed model measured against it.</summary>
+/// <param name="Gate">The setting.</param>
+/// <param name="Limit">The limit set.</param>
+/// <param name="Measured">The figure measured.</param>
+/// <param name="Passed">Whether it was met.</param>
+public sealed record GateView(string Gate, double? Limit, double? Measured, bool Passed);
+
+/// <summary>The validation of one compressed model.</summary>
+/// <param name="OnnxRuntimeVersion">The ONNX Runtime that ran both models.</param>
+/// <param name="Samples">How many input sets ran.</param>
+/// <param name="Source"><c>synthesized</c>, or the folder of the samples.</param>
+/// <param name="Reference">What the compressed model was compared with.</param>
+/// <param name="Outputs">One comparison per output.</param>
+/// <param name="Accuracy">Accuracy before and after, in percent, when the samples carry labels.</param>
+/// <param name="Gates">The gates checked.</param>
+public sealed record ValidationView(
+    string OnnxRuntimeVersion,
+    long Samples,
+    string Source,
+    string Reference,
+    IReadOnlyList<OutputView> Outputs,
+    (double Original, double Compressed, long Samples)? Accuracy,
+    IReadOnlyList<GateView> Gates);
+
+/// <summary>
+/// What the HTML report shows of one model's JSON report (<see cref="CompressionReport"/>), read leniently: the fields the
+/// report must have (<c>source</c>, <c>size</c>, <c>passes</c>) are checked, the others are shown when present, so that a
+/// report written by an older compressor still reads.
+/// </summary>
+/// <param name="ReportPath">The JSON file it was read from.</param>
+/// <param name="Source">The original model as the build names it.</param>
+/// <param name="Output">The compressed model's file name.</param>
+/// <param name="Tool">The compressor and its version.</param>
+/// <param name="OriginalBytes">Bytes of the original model.</param>
+/// <param name="CompressedBytes">Bytes of the compressed model.</param>
+/// <param name="Techniques">One sentence per technique applied.</param>
+/// <param name="Opset">The opset change, as text, or null.</param>
+/// <param name="Tensors">Every tensor the passes looked at: changed, then left alone.</param>
+/// <param name="Validation">The validation, when it ran.</param>
+/// <param name="Notes">Advice for people who run the model without the generated class.</param>
+/// <param name="Warnings">Warnings, as <c>CODE: message</c>.</param>
+/// <param name="Settings">Every setting's value and where it came from.</param>
+/// <param name="SessionConfig">Session entries the compressed model needs.</param>
+/// <param name="Timing">How long it took, when the report says.</param>
+public sealed record ReportView(
+    string ReportPath,
+    string Source,
+    string Output,
+    string Tool,
+    long OriginalBytes,
+    long CompressedBytes,
+    IReadOnlyList<string> Techniques,
+    string? Opset,
+    IReadOnlyList<TensorView> Tensors,
+    ValidationView? Validation,
+    IReadOnlyList<string> Notes,
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<(string Name, string Value, string Source)> Settings,
+    IReadOnlyList<(string Key, string Value)> SessionConfig,
+    ReportTiming? Timing)
+{
+    /// <summary>Compressed size over original size.</summary>
+    public double Ratio => OriginalBytes == 0 ? 1 : (double)CompressedBytes / OriginalBytes;
+
+    /// <summary>Reads the JSON report at <paramref name="path"/>.</summary>
+    /// <exception cref="CompressionException">The file cannot be read, is not JSON, or is not a compression report (OCB0010).</exception>
+    public static ReportView Read(string path)
+    {
+        string fullPath = Path.GetFullPath(path);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(fullPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Invalid(fullPath, $"it cannot be read ({e.Message})", e);
+        }
+
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 64 });
+            return FromJson(fullPath, document.RootElement);
+        }
+        catch (JsonException e)
+        {
+            throw Invalid(fullPath, $"it is not valid JSON ({e.Message})", e);
+        }
+    }
+
+    private static ReportView FromJson(string path, JsonElement root)
+    {
+        var reader = new FieldReader(path);
+        reader.Expect(root, JsonValueKind.Object, "the report");
+        JsonElement size = reader.Required(root, "size", JsonValueKind.Object);
+        JsonElement passes = reader.Required(root, "passes", JsonValueKind.Array);
+        var techniques = new List<string>();
+        var changed = new List<TensorView>();
+        var leftAlone = new List<TensorView>();
+        foreach (JsonElement pass in passes.EnumerateArray())
+        {
+            reader.Expect(pass, JsonValueKind.Object, "an entry of 'passes'");
+            techniques.AddRange(reader.Strings(pass, "techniques"));
+            foreach (JsonElement tensor in reader.Array(pass, "changed"))
+            {
+                reader.Expect(tensor, JsonValueKind.Object, "an entry of 'changed'");
+                changed.Add(new TensorView(
+                    reader.RequiredString(tensor, "name"),
+                    string.Join("/", reader.Strings(tensor, "opTypes")),
+                    reader.Strings(tensor, "nodes"),
+                    reader.Longs(tensor, "shape"),
+                    reader.RequiredLong(tensor, "bytesBefore"),
+                    reader.RequiredLong(tensor, "bytesAfter"),
+                    Changed: true,
+                    reader.String(tensor, "technique") ?? string.Empty,
+                    reader.Double(tensor, "sparsity") ?? 0,
+                    reader.Double(tensor, "maxAbsError"),
+                    reader.Double(tensor, "outputError")));
+            }
+
+            foreach (JsonElement tensor in reader.Array(pass, "leftAlone"))
+            {
+                reader.Expect(tensor, JsonValueKind.Object, "an entry of 'leftAlone'");
+                long? bytes = reader.Long(tensor, "bytes");
+                leftAlone.Add(new TensorView(
+                    reader.RequiredString(tensor, "name"),
+                    reader.String(tensor, "opType") ?? string.Empty,
+                    reader.Strings(tensor, "nodes"),
+                    reader.Longs(tensor, "shape"),
+                    bytes,
+                    bytes,
+                    Changed: false,
+                    reader.String(tensor, "reason") ?? string.Empty,
+                    0,
+                    null,
+                    null));
+            }
+        }
+
+        string? opset = null;
+        if (reader.Object(root, "opset") is { } change)
+        {
+            opset = string.Create(CultureInfo.InvariantCulture,
+                $"raised from {reader.Long(change, "from")} to {reader.Long(change, "to")} ({reader.Long(change, "convertedNodes") ?? 0} nodes converted)");
+        }
+
+        ReportTiming? timing = null;
+        if (reader.Object(root, CompressionReport.TimingProperty) is { } time)
+        {
+            timing = new ReportTiming(
+                reader.Long(time, "durationMilliseconds") ?? 0,
+                reader.Array(time, "phases").Select(p => new PhaseTiming(reader.String(p, "name") ?? "?", reader.Long(p, "durationMilliseconds") ?? 0)).ToList());
+        }
+
+        var settings = reader.Array(root, "settings")
+            .Select(s => (reader.String(s, "name") ?? string.Empty, reader.String(s, "value") ?? string.Empty, reader.String(s, "source") ?? string.Empty))
+            .ToList();
+        var session = new List<(string, string)>();
+        if (reader.Object(root, "sessionConfig") is { } entries)
+        {
+            session.AddRange(entries.EnumerateObject().Select(e => (e.Name, e.Value.ValueKind == JsonValueKind.String ? e.Value.GetString()! : e.Value.GetRawText())));
+        }
+
+        return new ReportView(
+            path,
+            reader.RequiredString(root, "source"),
+            reader.String(root, "output") ?? string.Empty,
+            reader.String(root, "tool") ?? string.Empty,
+            reader.RequiredLong(size, "original"),
+            reader.RequiredLong(size, "compressed"),
+            techniques,
+            opset,
+            [.. changed, .. leftAlone],
+            reader.Object(root, "validation") is { } validation ? ReadValidation(reader, validation) : null,
+            reader.Strings(root, "notes"),
+            reader.Strings(root, "warnings"),
+            settings,
+            session,
+            timing);
+    }
+
+    private static ValidationView ReadValidation(FieldReader reader, JsonElement validation)
+    {
+        var outputs = reader.Array(validation, "outputs").Select(o => new OutputView(
+            reader.RequiredString(o, "name"),
+            reader.Double(o, "maxAbsError"),
+            reader.Double(o, "meanAbsError"),
+            reader.Double(o, "cosineSimilarity"),
+            reader.Double(o, "top1Agreement"),
+            reader.Long(o, "mismatches"),
+            reader.Long(o, "elements"))).ToList();
+        var gates = reader.Array(validation, "gates").Select(g => new GateView(
+            reader.String(g, "gate") ?? string.Empty,
+            reader.Double(g, "limit"),
+            reader.Double(g, "measured"),
+            reader.Bool(g, "passed") ?? false)).ToList();
+        (double, double, long)? accuracy = reader.Object(validation, "accuracy") is { } a
+            ? (reader.Double(a, "original") ?? double.NaN, reader.Double(a, "compressed") ?? double.NaN, reader.Long(a, "samples") ?? 0)
+            : null;
+        return new ValidationView(
+            reader.String(validation, "onnxRuntimeVersion") ?? string.Empty,
+            reader.Long(validation, "samples") ?? 0,
+            reader.String(validation, "source") ?? string.Empty,
+            reader.String(validation, "reference") ?? string.Empty,
+            outputs,
+            accuracy,
+            gates);
+    }
+
+    private static CompressionException Invalid(string path, string problem, Exception? inner = null) =>
+        new(DiagnosticCodes.InvalidReport, path,
+            $"'{path}' is not a compression report as onnx-compress writes it (--report): {problem}. Expected the JSON report of one model; " +
+            "delete the file and build again (or run onnx-compress with --report) to write it anew.", inner);
+
+    /// <summary>Reads the report's fields, with an OCB0010 error naming the field for one of the wrong kind.</summary>
+    private sealed class FieldReader(string path)
+    {
+        public void Expect(JsonElement element, JsonValueKind kind, string what)
+        {
+            if (element.ValueKind != kind)
+            {
+                throw Invalid(path, $"{what} is {Describe(element.ValueKind)}, expected {Describe(kind)}");
+            }
+        }
+
+        public JsonElement Required(JsonElement parent, string name, JsonValueKind kind)
+        {
+            if (!parent.TryGetProperty(name, out JsonElement value))
+            {
+                throw Invalid(path, $"it has no '{name}' ({Describe(kind)})");
+            }
+
+            Expect(value, kind, $"'{name}'");
+            return value;
+        }
+
+        public string RequiredString(JsonElement parent, string name) => Required(parent, name, JsonValueKind.String).GetString()!;
+
+        public long RequiredLong(JsonElement parent, string name) =>
+            Required(parent, name, JsonValueKind.Number).TryGetInt64(out long value) && value >= 0
+                ? value
+                : throw Invalid(path, $"'{name}' is {parent.GetProperty(name).GetRawText()}, expected a whole number of at least 0");
+
+        public JsonElement? Optional(JsonElement parent, string name, JsonValueKind kind)
+        {
+            if (parent.ValueKind != JsonValueKind.Object || !parent.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+
+            Expect(value, kind, $"'{name}'");
+            return value;
+        }
+
+        public JsonElement? Object(JsonElement parent, string name) => Optional(parent, name, JsonValueKind.Object);
+
+        public IEnumerable<JsonElement> Array(JsonElement parent, string name) =>
+            Optional(parent, name, JsonValueKind.Array) is { } array ? array.EnumerateArray().ToList() : [];
+
+        public string? String(JsonElement parent, string name) => Optional(parent, name, JsonValueKind.String)?.GetString();
+
+        public bool? Bool(JsonElement parent, string name) =>
+            parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out JsonElement value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? value.GetBoolean()
+                : null;
+
+        public long? Long(JsonElement parent, string name) =>
+            Optional(parent, name, JsonValueKind.Number) is { } value
+                ? value.TryGetInt64(out long number) ? number : throw Invalid(path, $"'{name}' is {value.GetRawText()}, expected a whole number")
+                : null;
+
+        /// <summary>A number; the report writes NaN and infinities as the strings <c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>.</summary>
+        public double? Double(JsonElement parent, string name)
+        {
+            if (parent.ValueKind != JsonValueKind.Object || !parent.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+
+            return value.ValueKind switch
+            {
+                JsonValueKind.Number => value.GetDouble(),
+                JsonValueKind.String when value.GetString() is "NaN" => double.NaN,
+                JsonValueKind.String when value.GetString() is "Infinity" => double.PositiveInfinity,
+                JsonValueKind.String when value.GetString() is "-Infinity" => double.NegativeInfinity,
+                _ => throw Invalid(path, $"'{name}' is {value.GetRawText()}, expected a number"),
+            };
+        }
+
+        public IReadOnlyList<string> Strings(JsonElement parent, string name) =>
+            Array(parent, name).Select(e =>
+            {
+                Expect(e, JsonValueKind.String, $"an entry of '{name}'");
+                return e.GetString()!;
+            }).ToList();
+
+        public IReadOnlyList<long>? Longs(JsonElement parent, string name) =>
+            Optional(parent, name, JsonValueKind.Array) is { } array
+                ? array.EnumerateArray().Select(e =>
+                {
+                    Expect(e, JsonValueKind.Number, $"an entry of '{name}'");
+                    return e.TryGetInt64(out long value) ? value : throw Invalid(path, $"an entry of '{name}' is {e.GetRawText()}, expected a whole number");
+                }).ToList()
+                : null;
+
+        private static string Describe(JsonValueKind kind) => kind switch
+        {
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            JsonValueKind.Null => "null",
+            _ => "missing",
+        };
+    }
+}
