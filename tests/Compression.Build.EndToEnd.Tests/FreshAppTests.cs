@@ -329,7 +329,9 @@ public sealed class FreshAppTests
 
         // The terminal logger, in a pseudo-terminal as in an interactive shell. It shows high-importance messages from
         // -v:detailed only (below that, only warnings and errors), and there only the high-importance lines.
+        // (The compressed models and the compression cache removed, so that the models are compressed again.)
         Directory.Delete(onnx, recursive: true);
+        Directory.Delete(Path.Combine(app, "obj", "onnx-cache"), recursive: true);
         string terminal = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d").Output);
         AssertOneLinePerModel(terminal, models, "compressed in ");
         Assert.Contains("warning OCB2008", terminal);
