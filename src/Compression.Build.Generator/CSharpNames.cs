@@ -2,11 +2,17 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
+#if !COMPRESSION_BUILD_TASKS
 using Microsoft.CodeAnalysis.CSharp;
+#endif
 
 namespace Compression.Build.Generator;
 
-/// <summary>Turns model file names and tensor names into C# identifiers.</summary>
+/// <summary>
+/// Turns model file names and tensor names into C# identifiers. The MSBuild tasks compile this file too (with
+/// <c>COMPRESSION_BUILD_TASKS</c> defined, without Roslyn, which an MSBuild node does not load), so that the build
+/// finds two models that would generate the same class before compressing either, with the generator's own names.
+/// </summary>
 internal static class CSharpNames
 {
     /// <summary>The ending of signature file names.</summary>
@@ -161,11 +167,60 @@ internal static class CSharpNames
     }
 
     /// <summary>True for a C# identifier that is not a reserved keyword (no <c>@</c> needed).</summary>
-    public static bool IsUsableIdentifier(string name) =>
-        SyntaxFacts.IsValidIdentifier(name) && SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None;
+    public static bool IsUsableIdentifier(string name) => IsValidIdentifier(name) && !IsKeyword(name);
+
+#if COMPRESSION_BUILD_TASKS
+    /// <summary>The reserved C# keywords, as Roslyn's <c>SyntaxFacts.GetKeywordKind</c> knows them.</summary>
+    private static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
+    {
+        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
+        "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally",
+        "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long",
+        "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected", "public",
+        "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch",
+        "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void",
+        "volatile", "while", "__arglist", "__makeref", "__reftype", "__refvalue",
+    };
 
     /// <summary>True for a reserved C# keyword such as <c>class</c>.</summary>
+    public static bool IsKeyword(string name) => Keywords.Contains(name);
+
+    /// <summary>True for a C# identifier (letters, <c>_</c>, then letters, digits, connecting and formatting characters).</summary>
+    public static bool IsValidIdentifier(string name)
+    {
+        if (name.Length == 0 || !IsIdentifierStart(name[0]))
+        {
+            return false;
+        }
+
+        foreach (char c in name)
+        {
+            UnicodeCategory category = CharUnicodeInfo.GetUnicodeCategory(c);
+            bool part = IsLetter(c) || category is UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation
+                or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.Format;
+            if (!part)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsIdentifierStart(char c) => c == '_' || IsLetter(c);
+
+    private static bool IsLetter(char c) => CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.UppercaseLetter
+        or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter
+        or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber;
+#else
+    /// <summary>True for a reserved C# keyword such as <c>class</c>.</summary>
     public static bool IsKeyword(string name) => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None;
+
+    /// <summary>True for a C# identifier, as Roslyn reads it.</summary>
+    public static bool IsValidIdentifier(string name) => SyntaxFacts.IsValidIdentifier(name);
+
+    private static bool IsIdentifierStart(char c) => SyntaxFacts.IsIdentifierStartCharacter(c);
+#endif
 
     /// <summary><paramref name="name"/> with <c>@</c> in front when it is a reserved keyword.</summary>
     public static string EscapeKeyword(string name) => IsKeyword(name) ? "@" + name : name;
@@ -206,7 +261,7 @@ internal static class CSharpNames
             return "it is a C# keyword";
         }
 
-        if (!SyntaxFacts.IsValidIdentifier(name))
+        if (!IsValidIdentifier(name))
         {
             return "it is not a C# identifier";
         }
@@ -307,5 +362,5 @@ internal static class CSharpNames
     }
 
     private static string PrefixIfNeeded(string name) =>
-        name.Length > 0 && !SyntaxFacts.IsIdentifierStartCharacter(name[0]) ? "_" + name : name;
+        name.Length > 0 && !IsIdentifierStart(name[0]) ? "_" + name : name;
 }

@@ -30,7 +30,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidClassName = new(
         id: "OCB1003",
         title: "Invalid class name for a model",
-        messageFormat: "The class name '{1}' for the model signature '{0}' cannot be used: {2}. Set the OnnxClassName metadata of the model to a valid C# identifier. No class was generated for the model.",
+        messageFormat: "The class name '{1}' for the model signature '{0}' cannot be used: {2}. Set the ClassName metadata of the model's OnnxModel item to a valid C# identifier. No class was generated for the model.",
         category: Category,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
@@ -39,7 +39,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor DuplicateClassName = new(
         id: "OCB1004",
         title: "Two models generate the same class",
-        messageFormat: "The model signatures '{0}' and '{1}' both generate the class '{2}'; the class was generated for '{1}' only. Give one of the models another OnnxClassName or OnnxNamespace.",
+        messageFormat: "The model signatures '{0}' and '{1}' both generate the class '{2}'; the class was generated for '{1}' only. Set the ClassName metadata (or Namespace) of one of the two OnnxModel items in the project file, such as <OnnxModel Update=\"Models/b/net.onnx\" ClassName=\"NetB\" />.",
         category: Category,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true,
@@ -49,7 +49,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidNamespace = new(
         id: "OCB1005",
         title: "Invalid namespace for a model",
-        messageFormat: "The namespace '{1}' for the model signature '{0}' (from {2}) is not a valid C# namespace name. Set the OnnxNamespace metadata of the model to dot-separated C# identifiers. No class was generated for the model.",
+        messageFormat: "The namespace '{1}' for the model signature '{0}' (from {2}) is not a valid C# namespace name. Set the Namespace metadata of the model's OnnxModel item (or the project property OnnxNamespace) to dot-separated C# identifiers. No class was generated for the model.",
         category: Category,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);

@@ -73,7 +73,7 @@ internal static class ModelParser
         string ns = options.Namespace.Length > 0 ? options.Namespace : options.RootNamespace;
         if (ns.Length > 0 && !CSharpNames.IsValidNamespace(ns))
         {
-            string origin = options.Namespace.Length > 0 ? "the OnnxNamespace metadata" : "the project's RootNamespace";
+            string origin = options.Namespace.Length > 0 ? "the Namespace metadata of the OnnxModel item" : "the project's RootNamespace";
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidNamespace, fileStart, path, ns, origin));
         }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Text;
@@ -11,7 +12,9 @@ namespace Compression.Build.Tasks;
 /// Compresses one ONNX model by running the compressor (<c>onnx-compress</c>) in a child process, the way
 /// Grpc.Tools runs protoc: a native library or a large model never loads into the long-lived MSBuild node.
 /// The compressor's errors and warnings come back in MSBuild's canonical form and become build errors with the
-/// model's path; its summary line is logged at high importance.
+/// model's path. Its one summary line (not indented) is logged at high importance, which the console logger shows at
+/// its default verbosity; the details (indented lines) at normal importance and its progress lines at low importance;
+/// its notes are not logged here but returned (<see cref="Notes"/>), so that the build says each distinct note once.
 /// </summary>
 public sealed class CompressOnnxModel : ToolTask
 {
@@ -62,6 +65,17 @@ public sealed class CompressOnnxModel : ToolTask
 
     /// <summary>Write only the signature, from the original's interface, without compressing or validating (design-time builds).</summary>
     public bool InterfaceOnly { get; set; }
+
+    /// <summary>The notes the compressor wrote (advice for running the model without the generated class), one item each.</summary>
+    [Output]
+    public ITaskItem[] Notes => notes.ToArray();
+
+    /// <summary>The model, once the compressor has compressed it in this build; empty otherwise (a model found up to date
+    /// has its target skipped, and MSBuild infers no value for an output that is no input).</summary>
+    [Output]
+    public ITaskItem? CompressedModel { get; private set; }
+
+    private readonly List<ITaskItem> notes = [];
 
     /// <inheritdoc />
     protected override string ToolName => "dotnet";
@@ -147,6 +161,48 @@ public sealed class CompressOnnxModel : ToolTask
     }
 
     /// <inheritdoc />
+    public override bool Execute()
+    {
+        bool succeeded = base.Execute();
+        if (succeeded && !InterfaceOnly)
+        {
+            CompressedModel = new TaskItem(Model);
+        }
+
+        return succeeded;
+    }
+
+    /// <summary>The importance a line of the compressor's output is logged at (see the class's summary); null for a note.</summary>
+    public static MessageImportance? ImportanceOf(string line)
+    {
+        if (line.StartsWith(NotePrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        if (line.StartsWith("  ", StringComparison.Ordinal) && line.IndexOf(ProgressMarker, StringComparison.Ordinal) > 0)
+        {
+            return MessageImportance.Low;
+        }
+
+        return line.StartsWith("  ", StringComparison.Ordinal) ? MessageImportance.Normal : MessageImportance.High;
+    }
+
+    /// <inheritdoc />
+    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+    {
+        MessageImportance? importance = ImportanceOf(singleLine);
+        if (importance is null)
+        {
+            notes.Add(new TaskItem(Escape(singleLine.Substring(NotePrefix.Length).Trim())));
+            Log.LogMessage(MessageImportance.Low, "{0}", singleLine.Trim());
+            return;
+        }
+
+        base.LogEventsFromTextOutput(singleLine, importance.Value);
+    }
+
+    /// <inheritdoc />
     protected override bool HandleTaskExecutionErrors()
     {
         if (!Log.HasLoggedErrors)
@@ -157,6 +213,29 @@ public sealed class CompressOnnxModel : ToolTask
         }
 
         return false;
+    }
+
+    private const string NotePrefix = "  note: ";
+
+    private const string ProgressMarker = ": still compressing after ";
+
+    // A TaskItem's spec is in MSBuild's escaped form: a note keeps its %, ; and wildcards as written.
+    private static string Escape(string text)
+    {
+        var escaped = new StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            if (c is '%' or ';' or '*' or '?' or '@' or '$' or '\'')
+            {
+                escaped.Append('%').Append(((int)c).ToString("X2", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
     }
 
     private static void Option(StringBuilder arguments, string name, string? value)

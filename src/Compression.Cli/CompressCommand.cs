@@ -26,6 +26,9 @@ public static class CompressCommand
     /// <summary>Exit code: stopped by Ctrl+C or SIGTERM before it finished; nothing was written.</summary>
     public const int Cancelled = 130;
 
+    /// <summary>How often a compression that runs long says that it still runs.</summary>
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(10);
+
     /// <summary>Parses <paramref name="args"/>, compresses, and returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -144,8 +147,25 @@ public static class CompressCommand
                     return;
                 }
 
-                CompressionOutcome outcome = ModelCompressor.Compress(request, cancellation.Token);
-                console.Summary(request, outcome);
+                var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+                CompressionOutcome outcome;
+                // A long compression says now and then that it still runs (the build logs it at low importance). The timer is
+                // stopped, and a line it is writing finished, before the summary is written.
+                var progress = new Timer(_ => console.Progress(stopwatch.Elapsed), null, ProgressInterval, ProgressInterval);
+                try
+                {
+                    outcome = ModelCompressor.Compress(request, cancellation.Token);
+                }
+                finally
+                {
+                    using var stopped = new ManualResetEvent(false);
+                    if (progress.Dispose(stopped))
+                    {
+                        stopped.WaitOne();
+                    }
+                }
+
+                console.Summary(request, outcome, stopwatch.Elapsed);
                 exitCode = Success;
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

@@ -16,9 +16,27 @@ internal sealed record ProcessResult(int ExitCode, string Output)
 /// <summary>Runs the dotnet CLI as a user would, in a clean environment: no MSBuild state inherited from the test host.</summary>
 internal static class DotNet
 {
-    public static ProcessResult Run(string workingDirectory, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments)
+    public static ProcessResult Run(string workingDirectory, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
+        RunProgram("dotnet", workingDirectory, environment, timeout, arguments);
+
+    /// <summary>
+    /// Runs <c>dotnet</c> with <paramref name="arguments"/> in a pseudo-terminal (util-linux <c>script</c>), as in an
+    /// interactive terminal, where MSBuild's terminal logger draws its live status; the output keeps the terminal's
+    /// control sequences, which <see cref="WithoutTerminalCodes"/> takes out.
+    /// </summary>
+    public static ProcessResult RunInTerminal(string workingDirectory, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        string command = "dotnet " + string.Join(' ', arguments.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        return RunProgram("script", workingDirectory, environment, timeout, "-qec", command, "/dev/null");
+    }
+
+    /// <summary>Terminal output as text: colours, cursor moves and other escape sequences and carriage returns removed.</summary>
+    public static string WithoutTerminalCodes(string output) =>
+        System.Text.RegularExpressions.Regex.Replace(output, @"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[=>]|\r", string.Empty);
+
+    private static ProcessResult RunProgram(string program, string workingDirectory, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -67,7 +85,7 @@ internal static class DotNet
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish in {timeout}:\n{output}");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish in {timeout}:\n{output}");
         }
 
         process.WaitForExit();

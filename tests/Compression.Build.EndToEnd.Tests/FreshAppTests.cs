@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
 namespace Compression.Build.EndToEnd.Tests;
@@ -30,8 +31,8 @@ public sealed class FreshAppTests
         // 1. The first build compresses both models, validates them in ONNX Runtime (the library comes from the
         //    app's Microsoft.ML.OnnxRuntime package; no ONNXRUNTIME_LIBRARY_PATH), and compiles the generated classes.
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
-        Assert.Contains("Models/digits.onnx: 341,444 -> ", build.Output);
-        Assert.Contains("Models/sensor_fusion.onnx: ", build.Output);
+        Assert.Matches(@"Models/digits\.onnx: compressed in \d+\.\ds; 341,444 -> ", build.Output);
+        Assert.Contains("Models/sensor_fusion.onnx: compressed in ", build.Output);
         Assert.Contains($"validated in ONNX Runtime {PackageFeed.OnnxRuntimeVersion}", build.Output);
         Assert.DoesNotContain("warning CS", build.Output);
 
@@ -51,15 +52,16 @@ public sealed class FreshAppTests
         // 3. A second build compresses nothing and leaves the compressed models as they were.
         DateTime compressedAt = File.GetLastWriteTimeUtc(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx"));
         ProcessResult rebuild = Dotnet(app, "build").ShouldSucceed("the second dotnet build");
-        Assert.DoesNotContain("Models/digits.onnx: ", rebuild.Output);
-        Assert.DoesNotContain("Models/sensor_fusion.onnx: ", rebuild.Output);
+        Assert.Contains("Models/digits.onnx: up to date", rebuild.Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", rebuild.Output);
+        Assert.DoesNotContain("Models/sensor_fusion.onnx: compressed in ", rebuild.Output);
         Assert.Equal(compressedAt, File.GetLastWriteTimeUtc(Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx")));
 
         // 4. A changed setting recompresses only that model: above its weights' sizes, nothing is quantized.
         WriteProject(app, "FreshApp", sensorWeightThreshold: 100_000);
         ProcessResult changed = Dotnet(app, "build").ShouldSucceed("the build after a setting changed");
-        Assert.DoesNotContain("Models/digits.onnx: ", changed.Output);
-        Assert.Contains("Models/sensor_fusion.onnx: ", changed.Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", changed.Output);
+        Assert.Contains("Models/sensor_fusion.onnx: compressed in ", changed.Output);
         Assert.Contains("warning OCB0201", changed.Output);
 
         // 5. Publishing puts the compressed models in the publish folder.
@@ -94,7 +96,7 @@ public sealed class FreshAppTests
         Assert.Contains(Path.Combine(app, "Models", "digits.onnx") + " : error OCB0100:", build.Output);
         Assert.Contains("Microsoft.ML.OnnxRuntime", build.Output);
         Assert.Contains("OnnxValidate=false", build.Output);
-        Assert.DoesNotContain("Models/digits.onnx: 341,444 -> ", build.Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", build.Output);
     }
 
     [Fact]
@@ -113,8 +115,10 @@ public sealed class FreshAppTests
             .Replace("<OnnxModel Include=\"Models/digits.onnx\" />",
                 "<OnnxModel Include=\"Models/digits.onnx\" Overrides=\"digits.overrides.json\" ValidationData=\"samples\" MaxAccuracyDrop=\"1\" />"));
 
-        // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels.
-        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        // 1. The overrides file and the samples apply: fc1 stays float, accuracy is measured against the labels (the details
+        //    of the validation come at normal verbosity, the accuracy on the model's one line at the default).
+        ProcessResult build = Dotnet(app, "build", "-v:n").ShouldSucceed("dotnet build");
+        Assert.Matches(@"Models/digits\.onnx: compressed in .+; validated in ONNX Runtime [\d.]+: cosine \S+, max abs error \S+, accuracy [\d.]+% -> [\d.]+%", build.Output);
         Assert.Contains("8-bit, folded to float at load: 2 MatMul weight tensors", build.Output);
         Assert.Contains("on 64 samples from " + samples, build.Output);
         Assert.Contains("labelled samples; gates: MaxAccuracyDrop met", build.Output);
@@ -123,18 +127,18 @@ public sealed class FreshAppTests
         Assert.Contains("\"source\": \"metadata MaxAccuracyDrop of OnnxModel 'Models/digits.onnx'\"", report);
 
         // 2. Nothing changed: nothing recompresses.
-        Assert.DoesNotContain("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the second build").Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", Dotnet(app, "build").ShouldSucceed("the second build").Output);
 
         // 3. An edit to the overrides file recompresses the model.
         File.WriteAllText(Path.Combine(app, "digits.overrides.json"), """{ "nodes": { "fc1_matmul": "none", "fc2_matmul": "none" } }""");
         ProcessResult edited = Dotnet(app, "build").ShouldSucceed("the build after the overrides changed");
         Assert.Contains("8-bit, folded to float at load: 1 MatMul weight tensor", edited.Output);
-        Assert.DoesNotContain("Models/sensor_fusion.onnx: ", edited.Output);
-        Assert.DoesNotContain("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the build after that").Output);
+        Assert.DoesNotContain("Models/sensor_fusion.onnx: compressed in ", edited.Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", Dotnet(app, "build").ShouldSucceed("the build after that").Output);
 
         // 4. A new file in the samples folder recompresses it too.
         NumPyWriter.Write<float>(Path.Combine(samples, "notes.npy"), new float[4], 4);
-        Assert.Contains("Models/digits.onnx: ", Dotnet(app, "build").ShouldSucceed("the build after the samples changed").Output);
+        Assert.Contains("Models/digits.onnx: compressed in ", Dotnet(app, "build").ShouldSucceed("the build after the samples changed").Output);
 
         // 5. A gate the model cannot meet fails the build with the figures and writes nothing; warn lets it through.
         DateTime before = File.GetLastWriteTimeUtc(Path.Combine(obj, "digits.onnx"));
@@ -257,7 +261,7 @@ public sealed class FreshAppTests
         // The extension points run before the first compression and after the last, with the models' paths.
         string sep = Path.DirectorySeparatorChar.ToString();
         int before = build.Output.IndexOf($"hook before: Models{sep}digits.onnx;Models{sep}sensor_fusion.onnx", StringComparison.Ordinal);
-        int compressedLine = build.Output.IndexOf("Models/digits.onnx: 341,444 -> ", StringComparison.Ordinal);
+        int compressedLine = build.Output.IndexOf("Models/digits.onnx: compressed in ", StringComparison.Ordinal);
         int after = build.Output.IndexOf($"hook after: Models{sep}digits.onnx report exists=True", StringComparison.Ordinal);
         Assert.True(before >= 0 && compressedLine > before && after > compressedLine, build.Output);
         Assert.Contains($"hook after: Models{sep}sensor_fusion.onnx report exists=True", build.Output);
@@ -279,7 +283,7 @@ public sealed class FreshAppTests
         // What an IDE runs for IntelliSense: the compile targets with DesignTimeBuild=true. Here the compiler runs too, so the
         // generated classes that Program.cs uses must exist.
         ProcessResult designTime = Dotnet(app, "build", "-t:Compile", "-p:DesignTimeBuild=true").ShouldSucceed("a design-time build");
-        Assert.DoesNotContain("Models/digits.onnx: ", designTime.Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", designTime.Output);
         Assert.False(File.Exists(Path.Combine(onnx, "Models", "digits.onnx")), "a design-time build compresses nothing");
         Assert.False(File.Exists(Path.Combine(onnx, "Models", "digits.onnx.signature")), "nor writes the compressed set's signature");
         string interfaceOnly = File.ReadAllText(Path.Combine(onnx, "designtime", "Models", "digits.onnx.signature"));
@@ -287,13 +291,101 @@ public sealed class FreshAppTests
 
         // The next real build compresses as if the design-time build had not happened, and the app runs.
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
-        Assert.Contains("Models/digits.onnx: 341,444 -> ", build.Output);
+        Assert.Contains("Models/digits.onnx: compressed in ", build.Output);
         AssertAppRan(Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run"), PackageFeed.OnnxRuntimeVersion);
 
         // A design-time build after it reads the compressed model's signature and writes nothing.
         DateTime compressedAt = File.GetLastWriteTimeUtc(Path.Combine(onnx, "Models", "digits.onnx"));
         Dotnet(app, "build", "-t:Compile", "-p:DesignTimeBuild=true").ShouldSucceed("a design-time build after a build");
         Assert.Equal(compressedAt, File.GetLastWriteTimeUtc(Path.Combine(onnx, "Models", "digits.onnx")));
+    }
+
+    [Fact]
+    public void The_build_says_one_line_per_model_and_each_note_once_with_the_console_logger_and_the_terminal_logger()
+    {
+        // Three models, two of them in the standard DequantizeLinear form, whose session entry the compressor notes for each;
+        // and a wildcard that matches nothing.
+        string app = CreateApp("OutputApp", sensorWeightThreshold: 1024);
+        Directory.CreateDirectory(Path.Combine(app, "Models", "std"));
+        File.Copy(RepositoryPaths.DigitsModel, Path.Combine(app, "Models", "std", "digits_std.onnx"));
+        string project = Path.Combine(app, "OutputApp.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", """
+              <ItemGroup>
+                <OnnxModel Include="Models/std/digits_std.onnx" StandardOps="true" />
+                <OnnxModel Include="Missing/*.onnx" />
+              </ItemGroup>
+            </Project>
+            """, StringComparison.Ordinal));
+        string[] models = ["Models/digits.onnx", "Models/sensor_fusion.onnx", "Models/std/digits_std.onnx"];
+        string onnx = Path.Combine(app, "obj", "Debug", "net10.0", "onnx");
+
+        // The console logger (what a redirected or CI build uses) at its default verbosity.
+        ProcessResult build = Dotnet(app, "build", "-tl:off").ShouldSucceed("dotnet build -tl:off");
+        AssertOneLinePerModel(build.Output, models, "compressed in ");
+        Assert.Matches($@"{Regex.Escape(project)}\(\d+,\d+\): warning OCB2008: The OnnxModel pattern 'Missing/\*\.onnx' in project 'OutputApp\.csproj' matches no file", build.Output);
+        ProcessResult rebuild = Dotnet(app, "build", "-tl:off").ShouldSucceed("dotnet build -tl:off, again");
+        AssertOneLinePerModel(rebuild.Output, models, "up to date");
+        Assert.DoesNotContain(" compressed in ", rebuild.Output);
+
+        // The terminal logger, in a pseudo-terminal as in an interactive shell. It shows high-importance messages from
+        // -v:detailed only (below that, only warnings and errors), and there only the high-importance lines.
+        // (The compressed models and the compression cache removed, so that the models are compressed again.)
+        Directory.Delete(onnx, recursive: true);
+        Directory.Delete(Path.Combine(app, "obj", "onnx-cache"), recursive: true);
+        string terminal = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d").Output);
+        AssertOneLinePerModel(terminal, models, "compressed in ");
+        Assert.Contains("warning OCB2008", terminal);
+        string upToDate = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on", "-v:d").ShouldSucceed("dotnet build -tl:on -v:d, again").Output);
+        AssertOneLinePerModel(upToDate, models, "up to date");
+
+        // At its default verbosity it builds, and still shows the warning.
+        string quiet = DotNet.WithoutTerminalCodes(DotnetInTerminal(app, "build", "-tl:on").ShouldSucceed("dotnet build -tl:on").Output);
+        Assert.Contains("warning OCB2008", quiet);
+
+        static void AssertOneLinePerModel(string output, string[] models, string what)
+        {
+            string[] lines = output.Split('\n');
+            foreach (string model in models)
+            {
+                Assert.True(lines.Count(l => l.Contains($"{model}: {what}", StringComparison.Ordinal)) == 1, $"one '{model}: {what}' line in:\n{output}");
+            }
+
+            // Compressed models: the size, ratio and the evaluator's figures on the same line.
+            Assert.All(lines.Where(l => l.Contains(": compressed in ", StringComparison.Ordinal)), l =>
+                Assert.Matches(@"compressed in \d+\.\ds; [\d,]+ -> [\d,]+ bytes \(\d\.\d\dx\); .+; validated in ONNX Runtime [\d.]+: cosine \d\.\d+", l));
+            int notes = lines.Count(l => l.Contains("session.disable_quant_qdq", StringComparison.Ordinal));
+            Assert.True(notes == (what == "up to date" ? 0 : 1), $"{notes} lines with the session entry's note in:\n{output}");
+        }
+    }
+
+    [Fact]
+    public void Two_models_with_the_same_file_name_stop_the_build_before_any_compression_and_the_suggested_ClassName_fixes_it()
+    {
+        string app = CreateApp("SameNameApp", sensorWeightThreshold: 1024);
+        Directory.CreateDirectory(Path.Combine(app, "Models", "b"));
+        File.Copy(RepositoryPaths.DigitsModel, Path.Combine(app, "Models", "b", "digits.onnx"));
+        string project = Path.Combine(app, "SameNameApp.csproj");
+        string withBoth = File.ReadAllText(project).Replace("</Project>", """
+              <ItemGroup>
+                <OnnxModel Include="Models/b/digits.onnx" />
+              </ItemGroup>
+            </Project>
+            """, StringComparison.Ordinal);
+        File.WriteAllText(project, withBoth);
+
+        ProcessResult build = Dotnet(app, "build", "-tl:off");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains($"{project} : error OCB2007: The OnnxModel items 'Models/digits.onnx' and 'Models/b/digits.onnx' would both generate the class 'FreshApp.Digits'.", build.Output);
+        Assert.DoesNotContain("OCB1004", build.Output);
+        string onnx = Path.Combine(app, "obj", "Debug", "net10.0", "onnx");
+        Assert.False(Directory.Exists(onnx) && Directory.EnumerateFiles(onnx, "*.onnx", SearchOption.AllDirectories).Any(), "no model was compressed");
+
+        // The fix the error suggests, as it says it.
+        string fix = Regex.Match(build.Output, "such as (<OnnxModel Update=\"Models/b/digits.onnx\" ClassName=\"\\w+\" />)").Groups[1].Value;
+        Assert.Equal("<OnnxModel Update=\"Models/b/digits.onnx\" ClassName=\"BDigits\" />", fix);
+        File.WriteAllText(project, withBoth.Replace("</Project>", $"<ItemGroup>{fix}</ItemGroup></Project>", StringComparison.Ordinal));
+        ProcessResult fixedBuild = Dotnet(app, "build", "-tl:off").ShouldSucceed("the build with the suggested ClassName");
+        Assert.Contains("Models/b/digits.onnx: compressed in ", fixedBuild.Output);
     }
 
     [Fact]
@@ -389,13 +481,13 @@ public sealed class FreshAppTests
         {
             string[] summaries = SummaryLines(build.Output, model);
             Assert.True(summaries.Length == 2, build.Output);
-            Assert.Single(summaries, l => l.EndsWith("(from cache)", StringComparison.Ordinal));
+            Assert.Single(summaries, l => l.Contains(": from cache in ", StringComparison.Ordinal));
         }
 
         // A Release build compresses nothing: every model comes from the cache in obj/, shared by all configurations.
         ProcessResult release = Dotnet(app, "build", "-c", "Release", "-f", "net10.0").ShouldSucceed("dotnet build -c Release");
         Assert.All(new[] { "Models/digits.onnx", "Models/sensor_fusion.onnx" }, model =>
-            Assert.EndsWith("(from cache)", Assert.Single(SummaryLines(release.Output, model)), StringComparison.Ordinal));
+            Assert.Contains(": from cache in ", Assert.Single(SummaryLines(release.Output, model)), StringComparison.Ordinal));
         Assert.Equal(2, Directory.GetDirectories(Path.Combine(app, "obj", "onnx-cache")).Length);
 
         // Every output is the same bytes, whichever build compressed it.
@@ -646,6 +738,13 @@ public sealed class FreshAppTests
     {
         ProcessResult result = DotNet.Run(directory, feed.Environment, Timeout, arguments);
         log.WriteLine($"$ dotnet {string.Join(' ', arguments)} (exit {result.ExitCode})\n{result.Output}");
+        return result;
+    }
+
+    private ProcessResult DotnetInTerminal(string directory, params string[] arguments)
+    {
+        ProcessResult result = DotNet.RunInTerminal(directory, feed.Environment, Timeout, arguments);
+        log.WriteLine($"$ script: dotnet {string.Join(' ', arguments)} (exit {result.ExitCode})\n{result.Output}");
         return result;
     }
 

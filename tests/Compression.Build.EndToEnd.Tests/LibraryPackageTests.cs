@@ -33,7 +33,7 @@ public sealed class LibraryPackageTests
         // The library's package: the compressed model (not the original) beside a targets file that copies it, the generated
         // class in the library's assembly, ONNX Runtime as a dependency and Compression.Build not.
         ProcessResult pack = Dotnet(library, "pack", "-c", "Release", "-o", feed.FeedDirectory).ShouldSucceed("dotnet pack of the library");
-        Assert.Contains("Models/digits.onnx: 341,444 -> ", pack.Output);
+        Assert.Contains("Models/digits.onnx: compressed in ", pack.Output);
         Assert.DoesNotContain("warning OCB", pack.Output);
         byte[] compressed = File.ReadAllBytes(Path.Combine(library, "obj", "Release", "net8.0", "onnx", "Models", "digits.onnx"));
         Assert.NotEqual(File.ReadAllBytes(RepositoryPaths.DigitsModel), compressed);
@@ -55,7 +55,7 @@ public sealed class LibraryPackageTests
         // An app that references only the library's package (ONNX Runtime comes with it), on a newer .NET than the library's.
         string app = CreateApp(solution, "PackageApp", $"""<PackageReference Include="FreshLibrary" Version="{LibraryVersion}" />""");
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build of the app");
-        Assert.DoesNotContain("Models/digits.onnx: ", build.Output);
+        Assert.DoesNotContain("Models/digits.onnx: compressed in ", build.Output);
         Assert.Equal(compressed, File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));
         AssertAppRan(Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run of the app"));
 
@@ -73,7 +73,7 @@ public sealed class LibraryPackageTests
         string app = CreateApp(solution, "ProjectApp", """<ProjectReference Include="../FreshLibrary/FreshLibrary.csproj" />""");
 
         ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build of the app and the library");
-        Assert.Contains("Models/digits.onnx: 341,444 -> ", build.Output);
+        Assert.Contains("Models/digits.onnx: compressed in ", build.Output);
         byte[] compressed = File.ReadAllBytes(Path.Combine(library, "obj", "Debug", "net8.0", "onnx", "Models", "digits.onnx"));
         Assert.NotEqual(File.ReadAllBytes(RepositoryPaths.DigitsModel), compressed);
         Assert.Equal(compressed, File.ReadAllBytes(Path.Combine(app, "bin", "Debug", "net10.0", "Models", "digits.onnx")));

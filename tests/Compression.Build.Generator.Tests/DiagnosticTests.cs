@@ -111,7 +111,7 @@ public class DiagnosticTests
         Diagnostic diagnostic = Assert.Single(run.Diagnostics);
         Assert.Equal("OCB1003", diagnostic.Id);
         Assert.Equal(
-            $"The class name '{className}' for the model signature '{sidecar.Path}' cannot be used: {reason}. Set the OnnxClassName metadata of the model to a valid C# identifier. No class was generated for the model.",
+            $"The class name '{className}' for the model signature '{sidecar.Path}' cannot be used: {reason}. Set the ClassName metadata of the model's OnnxModel item to a valid C# identifier. No class was generated for the model.",
             diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Empty(run.HintNames);
     }
@@ -129,7 +129,7 @@ public class DiagnosticTests
         Diagnostic diagnostic = Assert.Single(run.Diagnostics);
         Assert.Equal("OCB1004", diagnostic.Id);
         Assert.Equal(
-            $"The model signatures '{second.Path}' and '{first.Path}' both generate the class 'Sample.App.{secondClassName}'; the class was generated for '{first.Path}' only. Give one of the models another OnnxClassName or OnnxNamespace.",
+            $"The model signatures '{second.Path}' and '{first.Path}' both generate the class 'Sample.App.{secondClassName}'; the class was generated for '{first.Path}' only. Set the ClassName metadata (or Namespace) of one of the two OnnxModel items in the project file, such as <OnnxModel Update=\"Models/b/net.onnx\" ClassName=\"NetB\" />.",
             diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(second.Path, diagnostic.Location.GetLineSpan().Path);
         Assert.Equal(["Sample.App.Digits.g.cs"], run.HintNames);
@@ -153,7 +153,7 @@ public class DiagnosticTests
 
         Assert.Equal("OCB1005", diagnostic.Id);
         Assert.Contains("'My-App.Models'", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        Assert.Contains("OnnxNamespace metadata", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Contains("Namespace metadata of the OnnxModel item", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
     [Theory]

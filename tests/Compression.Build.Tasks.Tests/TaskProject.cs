@@ -34,15 +34,23 @@ internal sealed class TaskProject : IDisposable
             attributes.Append(' ').Append(name).Append("=\"").Append(SecurityElement.Escape(value)).Append('"');
         }
 
-        string project = Path.Combine(Directory, "compress.proj");
-        File.WriteAllText(project, $"""
-            <Project>
-              <UsingTask TaskName="Compression.Build.Tasks.{task}" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />
+        return RunProject("compress.proj", $"""
               <Target Name="Compress">
                 <{task}{attributes} />
               </Target>
-            </Project>
-            """);
+            """, nuGetPackages);
+    }
+
+    /// <summary>
+    /// Writes a project file <paramref name="fileName"/> in <see cref="Directory"/> that can use every task of the assembly,
+    /// with <paramref name="body"/> (items, targets) inside, runs its first target and returns MSBuild's exit code and output.
+    /// </summary>
+    public (int ExitCode, string Output) RunProject(string fileName, string body, string? nuGetPackages = null)
+    {
+        string project = Path.Combine(Directory, fileName);
+        string tasks = string.Concat(new[] { "CompressOnnxModel", "WriteOnnxHtmlReport", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
+            $"""  <UsingTask TaskName="Compression.Build.Tasks.{task}" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />{"\n"}"""));
+        File.WriteAllText(project, $"<Project>\n{tasks}{body}\n</Project>\n");
 
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Directory };
         foreach (string argument in new[] { "msbuild", project, "-nologo", "-v:minimal", "-nodeReuse:false" })
