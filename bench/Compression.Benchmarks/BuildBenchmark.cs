@@ -87,6 +87,12 @@ internal static class BuildBenchmark
         finally
         {
             Dotnet(work, new Dictionary<string, string>(), "build-server", "shutdown");
+            if (Environment.GetEnvironmentVariable("COMPRESSION_BENCH_KEEP") == "1")
+            {
+                Console.Error.WriteLine($"kept the apps, the feed and the packages in {work} (COMPRESSION_BENCH_KEEP=1)");
+                work = Path.Combine(work, "nothing-to-remove");
+            }
+
             try
             {
                 Directory.Delete(work, recursive: true);
