@@ -96,7 +96,9 @@ public static class ModelCompressor
     /// <summary>
     /// Writes only the signature of the model <paramref name="request"/> names, from the original's inputs and outputs,
     /// without compressing or validating it: what an IDE's design-time build needs for the generated class before the
-    /// first real build. The model is read and checked as <see cref="Compress"/> reads it; nothing else is written.
+    /// first real build. Only the interface is read (<see cref="OnnxModelFile.LoadInterface"/>: the nodes and weights are
+    /// skipped, so a large model costs little); a model that is malformed elsewhere is found by the real build. Nothing
+    /// else is written.
     /// </summary>
     /// <exception cref="CompressionException">The model is missing or invalid, or the signature could not be written.</exception>
     public static ModelSignature WriteInterface(CompressionRequest request)
@@ -104,7 +106,7 @@ public static class ModelCompressor
         ArgumentNullException.ThrowIfNull(request);
         string inputPath = Path.GetFullPath(request.InputPath);
         string signaturePath = Path.GetFullPath(request.SignaturePath ?? request.OutputPath + ModelSignature.FileSuffix);
-        (ModelProto proto, long originalBytes, _) = LoadModel(inputPath);
+        (ModelProto proto, long originalBytes) = LoadInterface(inputPath);
         (IReadOnlyList<TensorSignature> inputs, IReadOnlyList<TensorSignature> outputs) = ModelSignature.ReadInterface(proto);
         var signature = new ModelSignature(
             request.SourceName ?? request.InputPath,
@@ -566,6 +568,29 @@ public static class ModelCompressor
             throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath, $"'{inputPath}' could not be read: {e.Message}", e);
         }
         catch (UnauthorizedAccessException e)
+        {
+            throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath, $"'{inputPath}' could not be read: {e.Message}", e);
+        }
+    }
+
+    private static (ModelProto Model, long Bytes) LoadInterface(string inputPath)
+    {
+        if (!File.Exists(inputPath))
+        {
+            throw new CompressionException(DiagnosticCodes.ModelNotFound, inputPath,
+                $"The model file '{inputPath}' does not exist. Check the path of the OnnxModel item or of the input argument.");
+        }
+
+        try
+        {
+            return (OnnxModelFile.LoadInterface(inputPath), new FileInfo(inputPath).Length);
+        }
+        catch (OnnxFormatException e)
+        {
+            throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath,
+                $"'{inputPath}' is not a readable ONNX model: {e.Message} Expected an ONNX ModelProto file, as exporters write it.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CompressionException(DiagnosticCodes.InvalidModel, inputPath, $"'{inputPath}' could not be read: {e.Message}", e);
         }

@@ -41,6 +41,38 @@ public static class OnnxModelFile
         return model;
     }
 
+    /// <summary>
+    /// Reads only a model's interface: its IR version, opsets, doc string, and its main graph's name, inputs, outputs and
+    /// the names of its initializers. Nodes and weights are skipped without being kept in memory, so that this costs little
+    /// even for a large model.
+    /// </summary>
+    /// <param name="path">The <c>.onnx</c> file.</param>
+    /// <returns>A model holding only those fields.</returns>
+    /// <exception cref="OnnxFormatException">The file is not an ONNX model, or it has no graph.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static ModelProto LoadInterface(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string fullPath = Path.GetFullPath(path);
+        ModelInterfaceProto view;
+        using (var stream = OnnxProtobuf.OpenForReading(fullPath, ModelDescription))
+        {
+            CheckSize(stream, fullPath);
+            view = OnnxProtobuf.Parse(stream, ModelInterfaceProto.Parser.WithDiscardUnknownFields(true), ModelDescription, fullPath);
+        }
+
+        if (view.Graph is null)
+        {
+            string found = view.CalculateSize() == 0 ? "it is empty" : "it holds no graph";
+            throw new OnnxFormatException(
+                $"The file '{fullPath}' is not an ONNX model: {found}. Check that it is a .onnx model file and that it was copied completely.",
+                fullPath);
+        }
+
+        // The same field numbers: the interface reads back as a model with only these fields.
+        return ModelProto.Parser.ParseFrom(view.ToByteString());
+    }
+
     /// <summary>Reads a model from its serialized bytes.</summary>
     /// <param name="bytes">The bytes of a <c>.onnx</c> file.</param>
     /// <param name="externalDataDirectory">
@@ -136,15 +168,7 @@ public static class OnnxModelFile
 
     private static ModelProto ParseModel(Stream stream, string? filePath)
     {
-        if (stream.CanSeek && stream.Length - stream.Position > OnnxProtobuf.MaxMessageBytes)
-        {
-            string source = filePath is null ? "The data" : $"The file '{filePath}'";
-            throw new OnnxFormatException(
-                $"{source} is {stream.Length - stream.Position} bytes, over protobuf's 2 GiB limit, so it cannot be an ONNX model: " +
-                "models this large keep their weights in external data files beside a small .onnx file. Export the model with external data.",
-                filePath);
-        }
-
+        CheckSize(stream, filePath);
         var model = OnnxProtobuf.Parse<ModelProto>(stream, ModelDescription, filePath);
         if (model.Graph is null && model.Functions.Count == 0)
         {
@@ -158,5 +182,17 @@ public static class OnnxModelFile
         }
 
         return model;
+    }
+
+    private static void CheckSize(Stream stream, string? filePath)
+    {
+        if (stream.CanSeek && stream.Length - stream.Position > OnnxProtobuf.MaxMessageBytes)
+        {
+            string source = filePath is null ? "The data" : $"The file '{filePath}'";
+            throw new OnnxFormatException(
+                $"{source} is {stream.Length - stream.Position} bytes, over protobuf's 2 GiB limit, so it cannot be an ONNX model: " +
+                "models this large keep their weights in external data files beside a small .onnx file. Export the model with external data.",
+                filePath);
+        }
     }
 }

@@ -22,14 +22,22 @@ internal static class OnnxProtobuf
     /// <param name="what">What the bytes should be, for messages, e.g. "an ONNX model".</param>
     /// <param name="filePath">The file the bytes came from, or null.</param>
     public static T Parse<T>(Stream stream, string what, string? filePath)
-        where T : IMessage<T>, new()
+        where T : IMessage<T>, new() => Parse(stream, new MessageParser<T>(() => new T()), what, filePath);
+
+    /// <summary>Reads one whole message from a stream with the given parser (one that discards unknown fields skips them).</summary>
+    /// <param name="stream">The bytes of the message; read to the end and left open.</param>
+    /// <param name="parser">The message's parser.</param>
+    /// <param name="what">What the bytes should be, for messages, e.g. "an ONNX model".</param>
+    /// <param name="filePath">The file the bytes came from, or null.</param>
+    public static T Parse<T>(Stream stream, MessageParser<T> parser, string what, string? filePath)
+        where T : IMessage<T>
     {
-        var message = new T();
+        T message;
         try
         {
             // Not disposed: disposing it would close the caller's stream.
             var input = CodedInputStream.CreateWithLimits(stream, int.MaxValue, RecursionLimit);
-            message.MergeFrom(input);
+            message = parser.ParseFrom(input);
         }
         catch (InvalidProtocolBufferException ex)
         {
