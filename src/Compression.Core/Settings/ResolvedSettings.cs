@@ -153,9 +153,9 @@ public sealed class OverridesFile
         var values = new Dictionary<Setting, (object, SettingOrigin)>();
         if (element.ValueKind == JsonValueKind.String && element.GetString() == "none")
         {
-            foreach (ChoiceSetting setting in SettingsCatalog.All.OfType<ChoiceSetting>().Where(s => s.Scope == SettingScope.Node && s.Choices.Contains("none")))
+            foreach (Setting setting in SettingsCatalog.All.Where(s => s.Scope == SettingScope.Node && s.NoneValue is not null))
             {
-                values[setting] = ("none", origin);
+                values[setting] = (setting.NoneValue!, origin);
             }
 
             return values;

@@ -101,6 +101,12 @@ public abstract class Setting
     /// <summary>The default value, or null when the setting has none.</summary>
     public abstract object? DefaultValue { get; }
 
+    /// <summary>
+    /// The value <c>none</c> stands for, when the setting takes it and it turns its technique off for a node (<c>Quantize=none</c>,
+    /// <c>Prune=none</c>), or null: an overrides-file entry <c>"none"</c> sets every node-scope setting that has one.
+    /// </summary>
+    public virtual object? NoneValue => null;
+
     /// <summary>PascalCase to kebab-case: <c>MaxAccuracyDrop</c> → <c>max-accuracy-drop</c>.</summary>
     public static string KebabCase(string name)
     {
@@ -169,15 +175,30 @@ public sealed class ChoiceSetting : Setting<string>
     /// <summary>The names it takes.</summary>
     public IReadOnlyList<string> Choices => choices;
 
-    /// <inheritdoc />
-    public override string ValidValues => string.Join(", ", choices);
+    /// <summary>
+    /// Values of a form rather than a list (<c>N:M</c>), or null: parsing reads one into its canonical text, or
+    /// returns null for text not of the form.
+    /// </summary>
+    public Func<string, string?>? OtherValues { get; init; }
+
+    /// <summary>How <see cref="OtherValues"/> reads in a message (<c>N:M with N &lt; M, such as 2:4</c>).</summary>
+    public string? OtherValuesText { get; init; }
+
+    /// <summary>The form of <see cref="OtherValues"/> in the command line's help (<c>N:M</c>).</summary>
+    public string? OtherValuesHelpName { get; init; }
 
     /// <inheritdoc />
-    public override string HelpName => string.Join("|", choices);
+    public override object? NoneValue => choices.Contains("none") ? "none" : null;
+
+    /// <inheritdoc />
+    public override string ValidValues => string.Join(", ", choices) + (OtherValuesText is null ? string.Empty : $", or {OtherValuesText}");
+
+    /// <inheritdoc />
+    public override string HelpName => string.Join("|", OtherValuesHelpName is null ? choices : [.. choices, OtherValuesHelpName]);
 
     /// <inheritdoc />
     protected override string ParseValue(string text) =>
-        choices.FirstOrDefault(c => c.Equals(text, StringComparison.OrdinalIgnoreCase)) ?? throw new FormatException($"valid values: {ValidValues}");
+        choices.FirstOrDefault(c => c.Equals(text, StringComparison.OrdinalIgnoreCase)) ?? OtherValues?.Invoke(text) ?? throw new FormatException($"valid values: {ValidValues}");
 
     /// <inheritdoc />
     protected override string FormatValue(string value) => value;
@@ -204,10 +225,13 @@ public sealed class IntegerSetting : Setting<long>
     public bool PowerOfTwo { get; init; }
 
     /// <summary>
-    /// The word that leaves the value to the pass (<c>auto</c>), held as <see cref="AutoValue"/>, or null when every value
-    /// is a number.
+    /// The word held as <see cref="AutoValue"/> (<c>auto</c>: the pass chooses; <c>none</c>: the technique is off), or null
+    /// when every value is a number.
     /// </summary>
     public string? AutoName { get; init; }
+
+    /// <inheritdoc />
+    public override object? NoneValue => AutoName == "none" ? AutoValue : null;
 
     /// <summary>The value that stands for <see cref="AutoName"/>: 0, outside the range of numbers a user may give.</summary>
     public const long AutoValue = 0;
@@ -259,6 +283,9 @@ public sealed class NumberSetting : Setting<double>
 
     /// <inheritdoc />
     public override string HelpName => "X";
+
+    /// <inheritdoc />
+    public override object? NoneValue => double.NaN;
 
     /// <inheritdoc />
     protected override double ParseValue(string text)

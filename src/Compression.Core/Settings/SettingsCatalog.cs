@@ -1,4 +1,8 @@
 using Compression.Core.Evaluation;
+using Compression.Core.Passes.Clustering;
+using Compression.Core.Passes.Distillation;
+using Compression.Core.Passes.LowRank;
+using Compression.Core.Passes.Pruning;
 using Compression.Core.Passes.Quantization;
 
 namespace Compression.Core.Settings;
@@ -20,7 +24,8 @@ public static class SettingsCatalog
         "When the compressed model keeps external data (because as one file it would exceed protobuf's 2 GiB limit, or because the original kept external data), every tensor of at least this many bytes goes to the data file `<output>.data` beside it (offsets aligned to 4096 bytes), as do the tensors copied unread from the original's data files; smaller ones stay in the `.onnx` file. It never makes a small model use external data.");
 
     /// <summary>Every setting, in README order.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Overrides, ExternalDataThreshold, .. QuantizationSettings.All, .. EvaluationSettings.All];
+    public static IReadOnlyList<Setting> All { get; } = [Overrides, ExternalDataThreshold, .. QuantizationSettings.All, .. PruningSettings.All, .. LowRankSettings.All,
+        .. ClusteringSettings.All, .. DistillationSettings.All, .. EvaluationSettings.All];
 
     /// <summary>The setting named <paramref name="name"/> (its metadata name, any case), or null.</summary>
     public static Setting? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
