@@ -86,6 +86,18 @@ internal static partial class ChildMode
 
     public static string RunChild(IEnumerable<string> arguments)
     {
+        (int exitCode, string output, string error) = RunChildCapturing(arguments);
+        if (exitCode != 0)
+        {
+            Console.Error.WriteLine($"child {string.Join(' ', arguments)} failed ({exitCode}): {error}");
+        }
+
+        return output;
+    }
+
+    /// <summary>Runs this program again with <paramref name="arguments"/> and returns its exit code, standard output and standard error.</summary>
+    public static (int ExitCode, string Output, string Error) RunChildCapturing(IEnumerable<string> arguments)
+    {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string argument in arguments)
         {
@@ -96,12 +108,7 @@ internal static partial class ChildMode
         Task<string> error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            Console.Error.WriteLine($"child {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode}): {error.Result}");
-        }
-
-        return output;
+        return (process.ExitCode, output, error.Result);
     }
 
     /// <summary>
