@@ -53,9 +53,16 @@ internal static class SparsityBenchmark
         Directory.CreateDirectory(work);
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"ONNX Runtime {OnnxRuntimeLibrary.Version}, 1 intra-op thread; .NET {Environment.Version}, {Environment.ProcessorCount} logical processors, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        Console.WriteLine($"torch {baseline.TorchVersion} (bench/sparsity/torch_baseline.json): one-shot torch.nn.utils.prune on the same trained weights, no fine-tuning on either side.");
-        Console.WriteLine($"Calibration data: {baseline.CalibrationSamples} images of the digits training split (bench/sparsity/calibration); accuracy on the {baseline.TestImages} images of the test split.");
-        Console.WriteLine($"Latency: median of {options.Iterations} rounds after {options.Warmup} warm-up rounds (x{BenchModel.SmallModelScale} runs a round for the digits models), batch 1, the variants interleaved.");
+        if (options.Models.Contains(BenchModels.DigitsMlp) || options.Models.Contains(BenchModels.DigitsCnn))
+        {
+            Console.WriteLine($"torch {baseline.TorchVersion} (bench/sparsity/torch_baseline.json): one-shot torch.nn.utils.prune on the same trained weights, no fine-tuning on either side.");
+            Console.WriteLine($"Calibration data: {baseline.CalibrationSamples} images of the digits training split (bench/sparsity/calibration); accuracy on the {baseline.TestImages} images of the test split.");
+        }
+
+        if (!options.Models.All(m => m == BenchModels.LargeMlp))
+        {
+            Console.WriteLine($"Latency: median of {options.Iterations} rounds after {options.Warmup} warm-up rounds (x{BenchModel.SmallModelScale} runs a round for the digits models), batch 1, the variants interleaved.");
+        }
         Console.WriteLine();
 
         var targets = new List<TargetCheck>();
@@ -99,14 +106,22 @@ internal static class SparsityBenchmark
         {
             string p = Percent(amount);
             string prune = Number(amount);
-            yield return new($"magnitude {p} unstructured", "unstructured", [.. none, "Prune=" + prune, "PruneCriterion=magnitude"], "l1_unstructured", amount);
-            yield return new($"magnitude {p} unstructured, global", "unstructured", [.. none, "Prune=" + prune, "PruneCriterion=magnitude", "PruneScope=global"], "global_unstructured", amount);
-            yield return new($"random {p} unstructured", "unstructured", [.. none, "Prune=" + prune, "PruneCriterion=random"], "l1_unstructured", amount);
-            yield return new($"synflow {p} unstructured", "unstructured", [.. none, "Prune=" + prune, "PruneCriterion=synflow"], "l1_unstructured", amount);
-            yield return new($"wanda {p} unstructured, calibrated", "unstructured", [.. data, "Prune=" + prune, "PruneCriterion=wanda", "Distill=false"], "l1_unstructured", amount);
-            yield return new($"sparsegpt {p} unstructured, calibrated", "unstructured", [.. data, "Prune=" + prune, "PruneCriterion=sparsegpt", "Distill=false"], "l1_unstructured", amount);
-            yield return new($"magnitude {p} unstructured + distill", "unstructured", [.. data, "Prune=" + prune, "PruneCriterion=magnitude", "Distill=true"], "l1_unstructured", amount);
-            yield return new($"sparsegpt {p} unstructured + distill", "unstructured", [.. data, "Prune=" + prune, "PruneCriterion=sparsegpt", "Distill=true"], "l1_unstructured", amount);
+            foreach ((string series, string[] settings, string torch) in new (string, string[], string)[]
+            {
+                ("magnitude", [.. none, "PruneCriterion=magnitude"], "l1_unstructured"),
+                ("magnitude, global", [.. none, "PruneCriterion=magnitude", "PruneScope=global"], "global_unstructured"),
+                ("random", [.. none, "PruneCriterion=random"], "l1_unstructured"),
+                ("synflow", [.. none, "PruneCriterion=synflow"], "l1_unstructured"),
+                ("wanda, calibrated", [.. data, "PruneCriterion=wanda", "Distill=false"], "l1_unstructured"),
+                ("sparsegpt, calibrated", [.. data, "PruneCriterion=sparsegpt", "Distill=false"], "l1_unstructured"),
+                ("magnitude + distill", [.. data, "PruneCriterion=magnitude", "Distill=true"], "l1_unstructured"),
+                ("sparsegpt + distill", [.. data, "PruneCriterion=sparsegpt", "Distill=true"], "l1_unstructured"),
+            })
+            {
+                string[] parts = series.Split([", ", " + "], 2, StringSplitOptions.None);
+                string label = $"{parts[0]} {p} unstructured{series[parts[0].Length..]}";
+                yield return new(label, "unstructured", [.. settings, "Prune=" + prune], torch, amount) { Series = series };
+            }
         }
 
         yield return new("2:4 magnitude", "n:m", [.. none, "PrunePattern=2:4", "PruneCriterion=magnitude"], "l1_unstructured", 0.5);
@@ -162,13 +177,13 @@ internal static class SparsityBenchmark
             Console.WriteLine();
         }
 
-        Console.WriteLine("| variant | changed (pass: tensors) | accuracy | loss (points) | torch, same amount: method, loss | our loss / torch's | zeros in float weights | float weights | file bytes | file vs fp32 | zipped bytes | zipped: x smaller | compress s |");
-        Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| variant | changed (pass: tensors) | accuracy | loss (points) | torch, same amount: method, loss | our loss / torch's | zeros in weights (float, int8) | zeros in changed tensors (report) | weights (float, int8) | file bytes | file vs fp32 | zipped bytes | zipped: x smaller | compress s |");
+        Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (SparsityRow row in rows)
         {
             if (row.Error is not null)
             {
-                Console.WriteLine($"| {row.Name} | failed: {Cell(row.Error)} | | | {TorchCell(torch, row.Variant)} | | | | | | | | {Seconds(row.Seconds)} |");
+                Console.WriteLine($"| {row.Name} | failed: {Cell(row.Error)} | | | {TorchCell(torch, row.Variant)} | | | | | | | | | {Seconds(row.Seconds)} |");
                 continue;
             }
 
@@ -177,10 +192,11 @@ internal static class SparsityBenchmark
             TorchRow? reference = row.Variant is { TorchMethod: { } method } v ? torch.Find(method, v.TorchAmount) : null;
             string ratio = reference is null ? "" : reference.LossPoints > 0 ? Fixed(loss / reference.LossPoints, "F2") : "(torch lost nothing)";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {row.Name} | {row.Changed} | {100 * accuracy:F2}% | {loss:F2} | {TorchCell(torch, row.Variant)} | {ratio} | {100 * row.Census.ZeroShare:F1}% | {row.Census.FloatWeights:N0} | {row.Bytes:N0} | {(double)row.Bytes / originalBytes:F3}x | {row.ZippedBytes:N0} | {(double)originalZip / row.ZippedBytes:F1}x | {Seconds(row.Seconds)} |"));
+                $"| {row.Name} | {row.Changed} | {100 * accuracy:F2}% | {loss:F2} | {TorchCell(torch, row.Variant)} | {ratio} | {100 * row.Census.ZeroShare:F1}% | {(row.ReportedZeros is { } z ? Fixed(100 * z, "F1") + "%" : "")} | {row.Census.Weights:N0} | {row.Bytes:N0} | {(double)row.Bytes / originalBytes:F3}x | {row.ZippedBytes:N0} | {(double)originalZip / row.ZippedBytes:F1}x | {Seconds(row.Seconds)} |"));
         }
 
         Console.WriteLine();
+        PrintCriteria(name, rows, digits.Count, torch);
         PrintTechniques(rows);
         IReadOnlyDictionary<string, double> latency = PrintLatency(name, rows.Where(r => r.Variant is null || (r.Variant.Latency && r.Error is null)).ToList(), [new OnnxTensor<float>(digits.Images.AsSpan(0, DigitsTestSet.Pixels).ToArray(), [1, DigitsTestSet.Pixels])], ["pixels"], fast: true, options);
         AddDigitsTargets(name, rows, digits.Count, torch, latency, targets);
@@ -217,14 +233,14 @@ internal static class SparsityBenchmark
 
         Console.WriteLine($"### {BenchModels.ResNet}: channel pruning (seeded weights: outputs against the original, no accuracy)");
         Console.WriteLine();
-        Console.WriteLine("| variant | changed (pass: tensors) | vs fp32: lowest output cosine, top-1 agreement | float weights | file bytes | file vs fp32 | compress s |");
+        Console.WriteLine("| variant | changed (pass: tensors) | vs fp32: lowest output cosine, top-1 agreement | weights (float, int8) | file bytes | file vs fp32 | compress s |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
         foreach (SparsityRow row in rows)
         {
             Console.WriteLine(row.Error is not null
                 ? $"| {row.Name} | failed: {Cell(row.Error)} | | | | | {Seconds(row.Seconds)} |"
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"| {row.Name} | {row.Changed} | {row.Quality} | {row.Census.FloatWeights:N0} | {row.Bytes:N0} | {(double)row.Bytes / rows[0].Bytes:F3}x | {Seconds(row.Seconds)} |"));
+                    $"| {row.Name} | {row.Changed} | {row.Quality} | {row.Census.Weights:N0} | {row.Bytes:N0} | {(double)row.Bytes / rows[0].Bytes:F3}x | {Seconds(row.Seconds)} |"));
         }
 
         Console.WriteLine();
@@ -249,8 +265,8 @@ internal static class SparsityBenchmark
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"### {BenchModels.LargeMlp}: each technique on 16 x (MatMul 4096 x 4096, ReLU), {bytes / 1e9:F2} GB, in a child process (budget {LargeBudgetSeconds:F0} s; calibrated rows: {SyntheticCalibrationSamples} seeded inputs)"));
         Console.WriteLine();
-        Console.WriteLine("| technique | seconds | under a minute | output bytes | vs fp32 | peak RSS GB |");
-        Console.WriteLine("|---|---:|---|---:|---:|---:|");
+        Console.WriteLine("| technique | tensors changed | seconds | under a minute | output bytes | vs fp32 | peak RSS GB |");
+        Console.WriteLine("|---|---:|---:|---|---:|---:|---:|");
         string[] data = ["Quantize=none", "CalibrationData=" + calibration];
         foreach ((string name, string[] settings) in new (string, string[])[]
         {
@@ -280,7 +296,7 @@ internal static class SparsityBenchmark
             string? line = stdout.Split('\n').FirstOrDefault(l => l.StartsWith("compress-seconds ", StringComparison.Ordinal));
             if (exitCode != 0 || line is null)
             {
-                Console.WriteLine($"| {name} | failed: {Cell(FirstLine(stderr.Length > 0 ? stderr : stdout))} | | | | |");
+                Console.WriteLine($"| {name} | failed: {Cell(FirstLine(stderr.Length > 0 ? stderr : stdout))} | | | | | |");
                 targets.Add(new(BenchModels.LargeMlp, "under a minute", name, "failed", Failed));
                 continue;
             }
@@ -288,11 +304,12 @@ internal static class SparsityBenchmark
             string[] fields = line.Split(' ');
             double seconds = double.Parse(fields[1], CultureInfo.InvariantCulture);
             double peak = double.Parse(fields[3], CultureInfo.InvariantCulture);
+            int changed = int.Parse(fields[13], CultureInfo.InvariantCulture);
             long outBytes = new FileInfo(output).Length + (File.Exists(output + ".data") ? new FileInfo(output + ".data").Length : 0);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {seconds:F1} | {(seconds < LargeBudgetSeconds ? "yes" : "**no**")} | {outBytes:N0} | {(double)outBytes / bytes:F3}x | {peak / 1e9:F2} |"));
-            targets.Add(new(BenchModels.LargeMlp, "under a minute", name, Fixed(seconds, "F1") + " s",
-                outBytes == bytes ? NotApplied : seconds < LargeBudgetSeconds ? Met : NotMet));
+                $"| {name} | {changed} | {seconds:F1} | {(seconds < LargeBudgetSeconds ? "yes" : "**no**")} | {outBytes:N0} | {(double)outBytes / bytes:F3}x | {peak / 1e9:F2} |"));
+            targets.Add(new(BenchModels.LargeMlp, "each technique in under a minute", name, Fixed(seconds, "F1") + " s",
+                changed == 0 ? NotApplied : seconds < LargeBudgetSeconds ? Met : NotMet));
         }
 
         Console.WriteLine();
@@ -320,13 +337,36 @@ internal static class SparsityBenchmark
             var changed = outcome.Report.Passes.Where(p => p.Changed.Count > 0).Select(p => $"{p.Pass}: {p.Changed.Count}").ToList();
             var techniques = outcome.Report.Passes.SelectMany(p => p.Techniques).ToList();
             return new SparsityRow(variant.Name, changed.Count == 0 ? "no change" : string.Join(", ", changed), output, variant, seconds, null, correct,
-                new FileInfo(output).Length, ZippedBytes(output), WeightCensus.Of(output), quality) { Techniques = techniques };
+                new FileInfo(output).Length, ZippedBytes(output), WeightCensus.Of(output), quality) { Techniques = techniques, ReportedZeros = ReportedZeros(output + ".report.json") };
         }
         catch (Exception e)
         {
             Console.Error.WriteLine($"[{model}] {variant.Name} failed: {e}");
             return new SparsityRow(variant.Name, "", output, variant, clock.Elapsed.TotalSeconds, $"{e.GetType().Name}: {FirstLine(e.Message)}", 0, 0, 0, default, null);
         }
+    }
+
+    /// <summary>Unstructured pruning's accuracy loss by criterion and amount, torch's beside: the table the issue asks for.</summary>
+    private static void PrintCriteria(string model, IReadOnlyList<SparsityRow> rows, int images, TorchModel torch)
+    {
+        double[] amounts = [0.5, 0.75, 0.9];
+        string Loss(SparsityRow? row) => row is null ? "" : row.Error is not null ? "failed" : row.Changed == "no change" ? "no change"
+            : string.Create(CultureInfo.InvariantCulture, $"{100.0 * (rows[0].Correct - row.Correct) / images:F2}");
+        Console.WriteLine($"### {model}: unstructured pruning, accuracy loss in points by criterion and amount (one-shot; calibrated rows on the 512 training images)");
+        Console.WriteLine();
+        Console.WriteLine("| criterion | " + string.Join(" | ", amounts.Select(Percent)) + " |");
+        Console.WriteLine("|---|" + string.Concat(amounts.Select(_ => "---:|")));
+        foreach (string series in rows.Select(r => r.Variant?.Series).OfType<string>().Distinct())
+        {
+            Console.WriteLine($"| {series} | " + string.Join(" | ", amounts.Select(a => Loss(rows.FirstOrDefault(r => r.Variant?.Series == series && r.Variant.TorchAmount == a)))) + " |");
+        }
+
+        foreach ((string method, string label) in new[] { ("l1_unstructured", "torch l1_unstructured (per layer)"), ("global_unstructured", "torch global_unstructured (L1)") })
+        {
+            Console.WriteLine($"| {label} | " + string.Join(" | ", amounts.Select(a => torch.Find(method, a) is { } t ? Fixed(t.LossPoints, "F2") : "")) + " |");
+        }
+
+        Console.WriteLine();
     }
 
     private const string Met = "met";
@@ -422,6 +462,36 @@ internal static class SparsityBenchmark
         }
 
         Console.WriteLine();
+    }
+
+    /// <summary>
+    /// The share of zeros the report gives for the tensors the passes changed (each tensor's <c>sparsity</c> from the last
+    /// pass that reports it, weighted by its elements), or null where no pass reports one. Read from the report's JSON, so
+    /// that it works whether or not this build's <c>TensorChange</c> has the field.
+    /// </summary>
+    private static double? ReportedZeros(string reportPath)
+    {
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(reportPath));
+        var tensors = new Dictionary<string, (long Elements, double Sparsity)>(StringComparer.Ordinal);
+        foreach (JsonElement pass in report.RootElement.GetProperty("passes").EnumerateArray())
+        {
+            if (!pass.TryGetProperty("changed", out JsonElement changed))
+            {
+                continue;
+            }
+
+            foreach (JsonElement tensor in changed.EnumerateArray())
+            {
+                if (tensor.TryGetProperty("sparsity", out JsonElement sparsity) && sparsity.ValueKind == JsonValueKind.Number)
+                {
+                    long elements = tensor.GetProperty("shape").EnumerateArray().Aggregate(1L, (product, d) => product * d.GetInt64());
+                    tensors[tensor.GetProperty("name").GetString()!] = (elements, sparsity.GetDouble());
+                }
+            }
+        }
+
+        long total = tensors.Values.Sum(t => t.Elements);
+        return total == 0 ? null : tensors.Values.Sum(t => t.Elements * t.Sparsity) / total;
     }
 
     /// <summary>The technique sentences the passes reported, one line per row that changed anything.</summary>
@@ -623,7 +693,11 @@ internal static class SparsityBenchmark
 /// <param name="TorchMethod">torch's pruning at the same amount (<c>l1_unstructured</c>, <c>global_unstructured</c>, <c>ln_structured</c>), or null.</param>
 /// <param name="TorchAmount">The amount of torch's row.</param>
 /// <param name="Latency">True when the row's latency is measured against the original.</param>
-internal sealed record SparsityVariant(string Name, string Group, string[] Settings, string? TorchMethod = null, double TorchAmount = 0, bool Latency = false);
+internal sealed record SparsityVariant(string Name, string Group, string[] Settings, string? TorchMethod = null, double TorchAmount = 0, bool Latency = false)
+{
+    /// <summary>For the unstructured rows: the criterion and how it ran, a row of the table of criteria by amount.</summary>
+    public string? Series { get; init; }
+}
 
 /// <summary>One of the issue's targets, measured.</summary>
 /// <param name="Model">The model.</param>
@@ -638,12 +712,19 @@ internal sealed record SparsityRow(string Name, string Changed, string Path, Spa
 {
     /// <summary>The technique sentences the passes reported.</summary>
     public IReadOnlyList<string> Techniques { get; init; } = [];
+
+    /// <summary>The share of zeros in the changed tensors as the report gives it, or null.</summary>
+    public double? ReportedZeros { get; init; }
 }
 
-/// <summary>The float weights of a model (initializers of rank 2 and more) and the share of them that are exactly zero.</summary>
-/// <param name="FloatWeights">How many elements.</param>
+/// <summary>
+/// The weights of a model stored as float or int8 (initializers of rank 2 and more) and the share of them that are exactly
+/// zero (a symmetric int8 level 0 is a zero weight). Other forms (packed 4-bit, clustered indices) are not counted: their
+/// zeros are in the report's column.
+/// </summary>
+/// <param name="Weights">How many elements.</param>
 /// <param name="ZeroShare">The share of zeros among them.</param>
-internal readonly record struct WeightCensus(long FloatWeights, double ZeroShare)
+internal readonly record struct WeightCensus(long Weights, double ZeroShare)
 {
     public static WeightCensus Of(string path)
     {
@@ -651,16 +732,28 @@ internal readonly record struct WeightCensus(long FloatWeights, double ZeroShare
         long total = 0, zeros = 0;
         foreach (TensorProto tensor in model.Graph.Initializer)
         {
-            if (tensor.DataType != (int)DataType.Float || tensor.Dims.Count < 2)
+            if (tensor.Dims.Count < 2)
             {
                 continue;
             }
 
-            float[] values = tensor.ToArray<float>();
-            total += values.Length;
-            foreach (float v in values)
+            if (tensor.DataType == (int)DataType.Float)
             {
-                zeros += v == 0 ? 1 : 0;
+                float[] values = tensor.ToArray<float>();
+                total += values.Length;
+                foreach (float v in values)
+                {
+                    zeros += v == 0 ? 1 : 0;
+                }
+            }
+            else if (tensor.DataType == (int)DataType.Int8)
+            {
+                sbyte[] values = tensor.ToArray<sbyte>();
+                total += values.Length;
+                foreach (sbyte v in values)
+                {
+                    zeros += v == 0 ? 1 : 0;
+                }
             }
         }
 
