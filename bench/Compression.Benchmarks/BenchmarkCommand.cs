@@ -42,6 +42,11 @@ internal static class BenchmarkCommand
             return CacheHitBenchmark.Run(Path.Combine(Path.GetTempPath(), $"compression-bench-cache-{Environment.ProcessId}"), options.CacheHits);
         }
 
+        if (options.Sparsity)
+        {
+            return SparsityBenchmark.Run(options);
+        }
+
         if (options.Build)
         {
             return BuildBenchmark.Run(options);

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --huge [DIR] | --cache-hit [N]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --sparsity [--large] | --huge [DIR] | --cache-hit [N]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
@@ -27,11 +27,18 @@ internal sealed record BenchmarkOptions
     /// <summary>Only the cost of the package in a developer's builds (<c>--build</c>): no-op, warm-cache and design-time builds.</summary>
     public bool Build { get; init; }
 
+    /// <summary>
+    /// The benchmark of pruning, low-rank factorization, clustering and distillation (<c>--sparsity</c>) on the digits
+    /// models and the ResNet, against torch's one-shot pruning; with <c>--large</c> each technique's time on the 1 GB MLP.
+    /// </summary>
+    public bool Sparsity { get; init; }
+
     /// <summary>The models to bench.</summary>
     public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n is not BenchModels.LargeMlp and not BenchModels.Layers), StringComparer.Ordinal);
 
     public static string Usage =>
         "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --sparsity [--large] [--models a,b] [--iterations N] [--warmup N]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --huge [DIR]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --cache-hit [N]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --build [--iterations N]\n" +
@@ -43,6 +50,10 @@ internal sealed record BenchmarkOptions
         $"  --models a,b    which models (default all but {BenchModels.LargeMlp} and {BenchModels.Layers}): {string.Join(", ", BenchModels.Names)}\n" +
         $"                  ({BenchModels.Layers}: single MatMul layers from 64 x 256 to 2048 x 2048, fp32 against the MatMul forms)\n" +
         $"  --large         add {BenchModels.LargeMlp} (16 x 4096 x 4096, 1.07 GB; its compression time and memory too)\n" +
+        "  --sparsity      only pruning, low-rank, clustering and distillation: the digits MLP and CNN (accuracy against torch's\n" +
+        "                  one-shot pruning, bench/sparsity/torch_baseline.json; sizes; channel pruning's latency) and the ResNet\n" +
+        $"                  (channel pruning's latency); --models picks among {BenchModels.DigitsMlp}, {BenchModels.DigitsCnn}, {BenchModels.ResNet};\n" +
+        "                  with --large, each technique's time on the 16 x 4096 x 4096 MLP\n" +
         "  --huge [DIR]    only the time and memory of compressing a 3 GB MLP kept in external data (45 x 4096 x 4096), written\n" +
         "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards\n" +
         "  --cache-hit [N] only the time of onnx-compress restoring a 100 MB MLP from its compression cache: one run fills the\n" +
@@ -96,6 +107,9 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--build":
                     options = options with { Build = true };
+                    break;
+                case "--sparsity":
+                    options = options with { Sparsity = true };
                     break;
                 case "-h" or "--help":
                     error.WriteLine(Usage);

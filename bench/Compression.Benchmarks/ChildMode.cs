@@ -36,7 +36,10 @@ internal static partial class ChildMode
         return 0;
     }
 
-    /// <summary>In the child: compresses <c>args[0]</c> to <c>args[1]</c> with <c>Name=value</c> settings, validation off unless given.</summary>
+    /// <summary>
+    /// In the child: compresses <c>args[0]</c> to <c>args[1]</c> with <c>Name=value</c> settings, validation off unless
+    /// given; prints the time, the peaks and how many tensors the passes changed.
+    /// </summary>
     public static int MeasureCompression(string[] args)
     {
         CompressionSettings settings = CompressionSettings.Default.Set(EvaluationSettings.Validate, false);
@@ -50,14 +53,15 @@ internal static partial class ChildMode
         var clock = Stopwatch.StartNew();
         long managedPeak = 0;
         // The managed heap's size, live and dead objects alike, sampled every 10 ms: an upper bound of what the compressor holds.
+        CompressionOutcome outcome;
         using (new Timer(_ => InterlockedMax(ref managedPeak, GC.GetTotalMemory(forceFullCollection: false)), null, 0, 10))
         {
-            ModelCompressor.Compress(new CompressionRequest(args[0], args[1]) { Settings = settings });
+            outcome = ModelCompressor.Compress(new CompressionRequest(args[0], args[1]) { Settings = settings });
         }
 
         InterlockedMax(ref managedPeak, GC.GetTotalMemory(forceFullCollection: false));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"compress-seconds {clock.Elapsed.TotalSeconds:F2} peak-bytes {PeakResidentBytes()} baseline-bytes {before} managed-peak-bytes {GC.GetGCMemoryInfo().HeapSizeBytes} sampled-managed-peak-bytes {Interlocked.Read(ref managedPeak)} worker-peak-bytes {ChildrenPeakResidentBytes()}"));
+            $"compress-seconds {clock.Elapsed.TotalSeconds:F2} peak-bytes {PeakResidentBytes()} baseline-bytes {before} managed-peak-bytes {GC.GetGCMemoryInfo().HeapSizeBytes} sampled-managed-peak-bytes {Interlocked.Read(ref managedPeak)} worker-peak-bytes {ChildrenPeakResidentBytes()} changed-tensors {outcome.Report.Changed.Count}"));
         return 0;
     }
 
@@ -86,6 +90,18 @@ internal static partial class ChildMode
 
     public static string RunChild(IEnumerable<string> arguments)
     {
+        (int exitCode, string output, string error) = RunChildCapturing(arguments);
+        if (exitCode != 0)
+        {
+            Console.Error.WriteLine($"child {string.Join(' ', arguments)} failed ({exitCode}): {error}");
+        }
+
+        return output;
+    }
+
+    /// <summary>Runs this program again with <paramref name="arguments"/> and returns its exit code, standard output and standard error.</summary>
+    public static (int ExitCode, string Output, string Error) RunChildCapturing(IEnumerable<string> arguments)
+    {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string argument in arguments)
         {
@@ -96,12 +112,7 @@ internal static partial class ChildMode
         Task<string> error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            Console.Error.WriteLine($"child {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode}): {error.Result}");
-        }
-
-        return output;
+        return (process.ExitCode, output, error.Result);
     }
 
     /// <summary>
