@@ -373,6 +373,41 @@ public sealed class LayerDistillerTests(ITestOutputHelper log) : IDisposable
         Assert.Throws<ArgumentException>(() => distiller.Record(conv));
     }
 
+    [Fact]
+    public void The_pipeline_keeps_the_original_before_the_first_pass_so_a_pass_that_changes_the_model_first_still_sees_the_teacher()
+    {
+        PassContext context = DigitsContext(RepositoryPaths.DigitsModel, out _);
+        Assert.True(LayerDistiller.MayRun(context));
+        var pass = new PruneThenRecordPass();
+
+        CompressionPipeline.Run(context, [pass]);
+
+        // fc1 was pruned before the distiller was made: fc2's input differs between the teacher and the student.
+        LayerStatistics statistics = pass.Statistics!;
+        Assert.NotEqual(statistics.StudentGram.ToArray(), statistics.Cross.ToArray());
+        Assert.NotEqual(statistics.StudentSum.ToArray(), statistics.TeacherSum.ToArray());
+        Assert.Equal(Weights(NodeNamed(Model.FromProto(context.Original), "fc1_matmul")), Weights(NodeNamed(Model.Load(RepositoryPaths.DigitsModel), "fc1_matmul")));
+    }
+
+    /// <summary>A pass that prunes fc1, then asks for distillation: as a pass that forgot to ask first would.</summary>
+    private sealed class PruneThenRecordPass : ICompressionPass
+    {
+        public string Name => "prune-then-record";
+
+        public LayerStatistics? Statistics { get; private set; }
+
+        public long RequiredOpset(PassContext context) => 0;
+
+        public PassResult Run(PassContext context)
+        {
+            Node fc1 = NodeNamed(context.Model, "fc1_matmul");
+            SetWeights(fc1, PruneByMagnitude(Weights(fc1), 0.75, out _));
+            LayerDistiller distiller = LayerDistiller.Create(context)!;
+            Statistics = distiller.Record(NodeNamed(context.Model, "fc2_matmul"));
+            return new PassResult(Name) { Modified = true };
+        }
+    }
+
     private const int CalibrationRows = 180;
 
     private PassContext DigitsContext(string modelPath, out string calibration)

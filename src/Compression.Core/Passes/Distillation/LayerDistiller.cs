@@ -1,6 +1,7 @@
 using Compression.Core.Evaluation;
 using Compression.Core.Ir;
 using Compression.Core.Runtime;
+using Compression.Onnx;
 using Compression.Onnx.Protos;
 
 namespace Compression.Core.Passes.Distillation;
@@ -130,7 +131,7 @@ public sealed class LayerDistiller
         string[] values = nodes.Select(n => n.Inputs[0]!.Name).Distinct(StringComparer.Ordinal).ToArray();
         var statistics = new LayerStatistics?[nodes.Count];
         using ActivationSession teacher = ActivationRecorder.Open(context.Original, values, Samples.Source, context.ModelPath, context.Runner);
-        using ActivationSession student = ActivationRecorder.Open(context.Model.ToProto(), values, Samples.Source, context.ModelPath, context.Runner);
+        using ActivationSession student = ActivationRecorder.Open(StudentProto(), values, Samples.Source, context.ModelPath, context.Runner);
         foreach (SampleBatch batch in Samples.Batches)
         {
             OnnxTensor[] teacherValues = teacher.Run(batch);
@@ -150,6 +151,28 @@ public sealed class LayerDistiller
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The current model's messages, to run: tensors the passes already moved to the compressed model's data file (a model
+    /// with external data) are read back into memory first, since that file is not beside the original; they go to the file
+    /// again when the model is written.
+    /// </summary>
+    private ModelProto StudentProto()
+    {
+        ModelProto proto = context.Model.ToProto();
+        if (context.Model.DataFile is { } dataFile)
+        {
+            foreach (TensorProto tensor in ModelTensors.Enumerate(proto))
+            {
+                if (dataFile.Holds(tensor))
+                {
+                    dataFile.ReadBack(tensor);
+                }
+            }
+        }
+
+        return proto;
     }
 
     private static LayerStatistics Accumulate(LayerStatistics? statistics, Node node, LayerRows layout, OnnxTensor studentValue, OnnxTensor teacherValue, bool withTeacherGram)
