@@ -346,31 +346,61 @@ public sealed class LayerDistillerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
-    public void Without_calibration_data_there_is_no_distiller_and_unsupported_layers_say_why()
+    public void Without_calibration_data_there_is_no_distiller_and_a_grouped_Conv_is_recorded_group_by_group()
     {
         var settings = SettingsResolver.Resolve(CompressionSettings.Default, RepositoryPaths.DigitsModel);
         var bare = new PassContext(Model.Load(RepositoryPaths.DigitsModel), settings, RepositoryPaths.DigitsModel);
         Assert.Null(LayerDistiller.Create(bare));
         Assert.False(LayerDistiller.MayRun(bare));
 
+        float[] weight = SeededValues.Uniform(3, 72);
+        float[] input = SeededValues.Uniform(4, 100);
         ModelProto grouped = new ModelBuilder()
             .Input("x", DataType.Float, 1, 4, 5, 5)
             .Output("y", DataType.Float)
-            .Initializer("w", [4, 2, 3, 3], SeededValues.Uniform(3, 72))
+            .Initializer("w", [4, 2, 3, 3], weight)
             .Node("Conv", ["x", "w"], ["y"], Attributes.Int("group", 2))
             .Build();
         string path = folder.File("grouped.onnx");
         File.WriteAllBytes(path, OnnxModelFile.ToBytes(grouped));
         string data = folder.File("grouped-data");
         Directory.CreateDirectory(data);
-        NumPyWriter.Write<float>(Path.Combine(data, "x.npy"), SeededValues.Uniform(4, 100), 1, 4, 5, 5);
+        NumPyWriter.Write<float>(Path.Combine(data, "x.npy"), input, 1, 4, 5, 5);
         PassContext context = Context(path, data);
         LayerDistiller distiller = LayerDistiller.Create(context)!;
         Assert.True(LayerDistiller.MayRun(context));
         Node conv = context.Model.Graph.Nodes.Single();
         Assert.True(distiller.Enabled(conv));
-        Assert.Equal("distillation refits Conv with group 1, not group 2", distiller.Unsupported(conv));
+        Assert.Equal(2, LayerDistiller.Groups(conv));
+        Assert.Equal("a Conv with group 2 is refit group by group (LayerDistiller.RecordGroups), not as one layer", distiller.Unsupported(conv));
         Assert.Throws<ArgumentException>(() => distiller.Record(conv));
+
+        // Group g's outputs (channels 2g, 2g+1) are its patches times its weights: ONNX Runtime's sums say so.
+        IReadOnlyList<LayerStatistics> groups = distiller.RecordGroups(conv);
+        Assert.Equal([0, 1], groups.Select(g => g.Group));
+        OnnxTensor<float> y = Ort.Run(OnnxModelFile.ToBytes(grouped), new Dictionary<string, OnnxTensor> { ["x"] = OnnxTensor.FromArray(input, 1, 4, 5, 5) })["y"].As<float>();
+        int positions = (int)(y.Shape[2] * y.Shape[3]);
+        for (int g = 0; g < 2; g++)
+        {
+            Assert.Equal(18, groups[g].StudentFeatures);
+            Assert.Equal(positions, groups[g].Rows);
+            for (int o = 2 * g; o < (2 * g) + 2; o++)
+            {
+                double expected = 0;
+                for (int f = 0; f < 18; f++)
+                {
+                    expected += groups[g].StudentSum[f] * weight[(o * 18) + f];
+                }
+
+                double actual = 0;
+                for (int p = 0; p < positions; p++)
+                {
+                    actual += y.Span[(o * positions) + p];
+                }
+
+                Assert.Equal(expected, actual, 1e-4);
+            }
+        }
     }
 
     [Fact]

@@ -70,12 +70,78 @@ public sealed class LayerDistiller
     /// <summary>
     /// Why <paramref name="node"/>'s input cannot be recorded (for the report), or null when it can: the node must be a
     /// MatMul (2-D weight), Gemm or Conv (group 1, 1 or 2 spatial axes) of the main graph whose data input is a float value
-    /// of both the original and the current model.
+    /// of both the original and the current model. A Conv with <c>group</c> &gt; 1 is recorded per group
+    /// (<see cref="RecordGroups"/>).
     /// </summary>
-    public string? Unsupported(Node node)
+    public string? Unsupported(Node node) => Check(node, -1);
+
+    /// <summary>The groups of a Conv (its <c>group</c> attribute); 1 for any other node.</summary>
+    public static int Groups(Node node)
     {
         ArgumentNullException.ThrowIfNull(node);
-        if (LayerRows.For(node, out string reason) is null)
+        return node.OpType == "Conv" && node.IsDefaultDomain ? (int)Math.Clamp(node.GetInt("group", 1), 1, int.MaxValue) : 1;
+    }
+
+    /// <summary>Records the statistics of <paramref name="node"/>'s data input (one run of each model over the samples).</summary>
+    /// <param name="node">A node <see cref="Unsupported"/> accepts.</param>
+    /// <param name="withTeacherGram">Also sum the teacher's Gram (<c>K_t^2</c> doubles), for <see cref="LeastSquares.OutputError"/>.</param>
+    /// <exception cref="ArgumentException">The node is one <see cref="Unsupported"/> refuses.</exception>
+    /// <exception cref="CompressionException">A model fails on the samples (OCB0101).</exception>
+    public LayerStatistics Record(Node node, bool withTeacherGram = false) => RecordMany([node], withTeacherGram)[0];
+
+    /// <summary>
+    /// Records the statistics of several nodes' inputs in one run of each model over the samples: for layers whose inputs do
+    /// not depend on each other's compression (the layers of one block, before any of them is changed). One
+    /// <see cref="LayerStatistics"/> per node, in order; nodes reading the same value share nothing but the run.
+    /// </summary>
+    /// <exception cref="ArgumentException">A node is one <see cref="Unsupported"/> refuses.</exception>
+    /// <exception cref="CompressionException">A model fails on the samples (OCB0101).</exception>
+    public IReadOnlyList<LayerStatistics> RecordMany(IReadOnlyList<Node> nodes, bool withTeacherGram = false)
+    {
+        ArgumentNullException.ThrowIfNull(nodes);
+        var requests = new List<(Node Node, LayerRows Rows, int Group)>();
+        foreach (Node node in nodes)
+        {
+            if (Check(node, -1) is { } reason)
+            {
+                throw new ArgumentException($"Node {node} cannot be distilled: {reason}.", nameof(nodes));
+            }
+
+            requests.Add((node, LayerRows.For(node, out _)!, 0));
+        }
+
+        return RecordRequests(requests, withTeacherGram);
+    }
+
+    /// <summary>
+    /// Records a Conv with <c>group</c> &gt; 1 group by group (one run of each model): statistics per group, in order, whose
+    /// features are the patches of that group's input channels; group <c>g</c>'s outputs are the output channels
+    /// <c>g * M / group</c> to <c>(g + 1) * M / group - 1</c>, whose weights (<c>[M / group, K_g]</c> in the Conv's weight)
+    /// are refit with that group's statistics. Any other layer gives one statistics, as <see cref="Record"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The node cannot be recorded (the reason says why).</exception>
+    /// <exception cref="CompressionException">A model fails on the samples (OCB0101).</exception>
+    public IReadOnlyList<LayerStatistics> RecordGroups(Node node, bool withTeacherGram = false)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (Check(node, 0) is { } reason)
+        {
+            throw new ArgumentException($"Node {node} cannot be distilled: {reason}.", nameof(node));
+        }
+
+        var requests = new List<(Node Node, LayerRows Rows, int Group)>();
+        for (int group = 0; group < Groups(node); group++)
+        {
+            requests.Add((node, LayerRows.For(node, out _, group)!, group));
+        }
+
+        return RecordRequests(requests, withTeacherGram);
+    }
+
+    private string? Check(Node node, int group)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (LayerRows.For(node, out string reason, group) is null)
         {
             return reason;
         }
@@ -100,51 +166,25 @@ public sealed class LayerDistiller
         return inTeacher ? null : $"the node's input '{input.Name}' is not a value of the original model, to compare with";
     }
 
-    /// <summary>Records the statistics of <paramref name="node"/>'s data input (one run of each model over the samples).</summary>
-    /// <param name="node">A node <see cref="Unsupported"/> accepts.</param>
-    /// <param name="withTeacherGram">Also sum the teacher's Gram (<c>K_t^2</c> doubles), for <see cref="LeastSquares.OutputError"/>.</param>
-    /// <exception cref="ArgumentException">The node is one <see cref="Unsupported"/> refuses.</exception>
-    /// <exception cref="CompressionException">A model fails on the samples (OCB0101).</exception>
-    public LayerStatistics Record(Node node, bool withTeacherGram = false) => RecordMany([node], withTeacherGram)[0];
-
-    /// <summary>
-    /// Records the statistics of several nodes' inputs in one run of each model over the samples: for layers whose inputs do
-    /// not depend on each other's compression (the layers of one block, before any of them is changed). One
-    /// <see cref="LayerStatistics"/> per node, in order; nodes reading the same value share nothing but the run.
-    /// </summary>
-    /// <exception cref="ArgumentException">A node is one <see cref="Unsupported"/> refuses.</exception>
-    /// <exception cref="CompressionException">A model fails on the samples (OCB0101).</exception>
-    public IReadOnlyList<LayerStatistics> RecordMany(IReadOnlyList<Node> nodes, bool withTeacherGram = false)
+    private IReadOnlyList<LayerStatistics> RecordRequests(List<(Node Node, LayerRows Rows, int Group)> requests, bool withTeacherGram)
     {
-        ArgumentNullException.ThrowIfNull(nodes);
-        var layouts = new LayerRows[nodes.Count];
-        for (int i = 0; i < nodes.Count; i++)
-        {
-            if (Unsupported(nodes[i]) is { } reason)
-            {
-                throw new ArgumentException($"Node {nodes[i]} cannot be distilled: {reason}.", nameof(nodes));
-            }
-
-            layouts[i] = LayerRows.For(nodes[i], out _)!;
-        }
-
-        string[] values = nodes.Select(n => n.Inputs[0]!.Name).Distinct(StringComparer.Ordinal).ToArray();
-        var statistics = new LayerStatistics?[nodes.Count];
+        string[] values = requests.Select(r => r.Node.Inputs[0]!.Name).Distinct(StringComparer.Ordinal).ToArray();
+        var statistics = new LayerStatistics?[requests.Count];
         using ActivationSession teacher = ActivationRecorder.Open(context.Original, values, Samples.Source, context.ModelPath, context.Runner);
         using ActivationSession student = ActivationRecorder.Open(StudentProto(), values, Samples.Source, context.ModelPath, context.Runner);
         foreach (SampleBatch batch in Samples.Batches)
         {
             OnnxTensor[] teacherValues = teacher.Run(batch);
             OnnxTensor[] studentValues = student.Run(batch);
-            for (int i = 0; i < nodes.Count; i++)
+            for (int i = 0; i < requests.Count; i++)
             {
-                int index = Array.IndexOf(values, nodes[i].Inputs[0]!.Name);
-                statistics[i] = Accumulate(statistics[i], nodes[i], layouts[i], studentValues[index], teacherValues[index], withTeacherGram);
+                int index = Array.IndexOf(values, requests[i].Node.Inputs[0]!.Name);
+                statistics[i] = Accumulate(statistics[i], requests[i].Node, requests[i].Rows, requests[i].Group, studentValues[index], teacherValues[index], withTeacherGram);
             }
         }
 
-        var result = new LayerStatistics[nodes.Count];
-        for (int i = 0; i < nodes.Count; i++)
+        var result = new LayerStatistics[requests.Count];
+        for (int i = 0; i < requests.Count; i++)
         {
             result[i] = statistics[i] ?? throw new InvalidOperationException("There are no calibration samples to record.");
             result[i].Complete();
@@ -175,7 +215,7 @@ public sealed class LayerDistiller
         return proto;
     }
 
-    private static LayerStatistics Accumulate(LayerStatistics? statistics, Node node, LayerRows layout, OnnxTensor studentValue, OnnxTensor teacherValue, bool withTeacherGram)
+    private static LayerStatistics Accumulate(LayerStatistics? statistics, Node node, LayerRows layout, int group, OnnxTensor studentValue, OnnxTensor teacherValue, bool withTeacherGram)
     {
         string name = node.Inputs[0]!.Name;
         ReadOnlySpan<float> studentFloats = ActivationRecorder.Floats(studentValue, name);
@@ -190,7 +230,7 @@ public sealed class LayerDistiller
                 "distillation pairs them row by row.");
         }
 
-        statistics ??= new LayerStatistics(node.Name, name, ks, kt, withTeacherGram);
+        statistics ??= new LayerStatistics(node.Name, name, ks, kt, withTeacherGram) { Group = group };
         if (statistics.StudentFeatures != ks || statistics.TeacherFeatures != kt)
         {
             throw new InvalidOperationException($"The input '{name}' of {node} changed its features between batches.");

@@ -24,7 +24,11 @@ internal abstract class LayerRows
 
     /// <summary>The rows of <paramref name="node"/>'s data input, or null with <paramref name="reason"/> when distillation
     /// cannot read them.</summary>
-    public static LayerRows? For(Node node, out string reason)
+    /// <param name="node">The layer.</param>
+    /// <param name="reason">Why not, when null is returned.</param>
+    /// <param name="group">For a Conv with <c>group</c> &gt; 1, the group whose input channels to read; -1 (the default)
+    /// refuses such a Conv.</param>
+    public static LayerRows? For(Node node, out string reason, int group = -1)
     {
         reason = string.Empty;
         if (!node.IsDefaultDomain)
@@ -46,7 +50,7 @@ internal abstract class LayerRows
             case "Gemm":
                 return new GemmRows(node.GetInt("transA", 0) != 0);
             case "Conv":
-                return ConvPatchRows.Create(node, out reason);
+                return ConvPatchRows.Create(node, out reason, group);
             default:
                 reason = $"distillation refits MatMul, Gemm and Conv weights, not {node.OpType}";
                 return null;
@@ -118,7 +122,10 @@ internal abstract class LayerRows
         }
     }
 
-    /// <summary>Conv with group 1 over 1 or 2 spatial axes: im2col patches with the node's strides, pads, dilations.</summary>
+    /// <summary>
+    /// Conv over 1 or 2 spatial axes: im2col patches with the node's strides, pads, dilations; with <c>group</c> &gt; 1, the
+    /// patches of one group's input channels (a group's outputs see only those).
+    /// </summary>
     private sealed class ConvPatchRows : LayerRows
     {
         private readonly int kernelH;
@@ -130,9 +137,13 @@ internal abstract class LayerRows
         private readonly long[] pads; // begin H, begin W, end H, end W (explicit pads only)
         private readonly string autoPad;
         private readonly bool oneDimensional;
+        private readonly int groups;
+        private readonly int group;
 
-        private ConvPatchRows(int[] kernel, int[] strides, int[] dilations, long[] pads, string autoPad)
+        private ConvPatchRows(int[] kernel, int[] strides, int[] dilations, long[] pads, string autoPad, int groups, int group)
         {
+            this.groups = groups;
+            this.group = group;
             oneDimensional = kernel.Length == 1;
             kernelH = oneDimensional ? 1 : kernel[0];
             kernelW = kernel[^1];
@@ -144,14 +155,26 @@ internal abstract class LayerRows
             this.autoPad = autoPad;
         }
 
-        public static ConvPatchRows? Create(Node node, out string reason)
+        public static ConvPatchRows? Create(Node node, out string reason, int group)
         {
             reason = string.Empty;
             NodeProto proto = node.Proto;
-            long group = proto.GetInt("group", 1);
-            if (group != 1)
+            long groups = proto.GetInt("group", 1);
+            if (groups < 1 || groups > int.MaxValue)
             {
-                reason = $"distillation refits Conv with group 1, not group {group}";
+                reason = $"the Conv's group {groups} is not a positive count";
+                return null;
+            }
+
+            if (groups != 1 && group < 0)
+            {
+                reason = $"a Conv with group {groups} is refit group by group (LayerDistiller.RecordGroups), not as one layer";
+                return null;
+            }
+
+            if (group >= groups)
+            {
+                reason = $"the Conv has {groups} groups, not {group + 1}";
                 return null;
             }
 
@@ -193,10 +216,10 @@ internal abstract class LayerRows
 
             return new ConvPatchRows(
                 [.. kernel.Select(k => checked((int)k))], [.. strides.Select(s => checked((int)s))], [.. dilations.Select(d => checked((int)d))],
-                autoPad == "NOTSET" ? pads : new long[2 * spatial], autoPad);
+                autoPad == "NOTSET" ? pads : new long[2 * spatial], autoPad, (int)groups, Math.Max(0, group));
         }
 
-        public override int Features(ReadOnlySpan<long> shape) => checked((int)shape[1] * kernelH * kernelW);
+        public override int Features(ReadOnlySpan<long> shape) => checked((int)(shape[1] / groups) * kernelH * kernelW);
 
         public override long Rows(ReadOnlySpan<long> shape)
         {
@@ -207,10 +230,11 @@ internal abstract class LayerRows
         public override void Fill(ReadOnlySpan<float> values, ReadOnlySpan<long> shape, long first, int count, double[] destination)
         {
             int channels = checked((int)shape[1]);
+            int groupChannels = channels / groups;
             int inH = oneDimensional ? 1 : checked((int)shape[2]);
             int inW = checked((int)shape[^1]);
             (int outH, int outW, int padTop, int padLeft) = Geometry(shape);
-            int features = channels * kernelH * kernelW;
+            int features = groupChannels * kernelH * kernelW;
             int perSample = outH * outW;
             for (int r = 0; r < count; r++)
             {
@@ -220,7 +244,7 @@ internal abstract class LayerRows
                 int oy = position / outW, ox = position % outW;
                 Span<double> target = destination.AsSpan(r * features, features);
                 int f = 0;
-                for (int c = 0; c < channels; c++)
+                for (int c = group * groupChannels; c < (group + 1) * groupChannels; c++)
                 {
                     int plane = ((sample * channels) + c) * inH * inW;
                     for (int ky = 0; ky < kernelH; ky++)

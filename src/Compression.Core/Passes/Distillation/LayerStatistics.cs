@@ -66,6 +66,9 @@ public sealed class LayerStatistics
     /// <summary>The value recorded: the node's data input, the same name in both models.</summary>
     public string ValueName { get; }
 
+    /// <summary>The group of a Conv recorded per group (<see cref="LayerDistiller.RecordGroups"/>); 0 otherwise.</summary>
+    public int Group { get; internal init; }
+
     /// <summary><c>K_s</c>: the student's features per row (for Conv, input channels times kernel size).</summary>
     public int StudentFeatures { get; }
 

@@ -4,8 +4,10 @@ namespace Compression.Core.Passes.Distillation;
 
 /// <summary>A refit layer: its weight, the change to its bias, and how the solve went.</summary>
 /// <param name="Weight">The student's weight, <c>[K_s, N]</c> row-major; entries the mask fixes are exactly zero.</param>
-/// <param name="BiasCorrection">What to add to the layer's bias (<c>[N]</c>; the layer gets one if it had none), or null
-/// when the fit had no bias.</param>
+/// <param name="BiasCorrection">The bias change <c>b'</c> (<c>[N]</c>), in the units of <c>X W</c>, or null when the fit had no
+/// bias: a MatMul's following Add or a Conv's bias takes it as it is (a layer without a bias gets one); a Gemm's C takes
+/// <c>alpha / beta</c> times it (the weight itself is fit in the units it is stored in, since alpha scales both models
+/// alike).</param>
 /// <param name="Damping">The damping the solve used, relative to the mean diagonal of <c>X_s^T X_s</c>: the asked one, or
 /// more where the matrix was not positive definite with it.</param>
 /// <param name="Solved">False when the matrix was not positive definite even with much more damping, or all inputs were zero:
