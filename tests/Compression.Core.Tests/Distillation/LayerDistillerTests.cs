@@ -404,6 +404,35 @@ public sealed class LayerDistillerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void A_float16_layer_input_is_recorded_as_the_float_values_it_holds()
+    {
+        const int rows = 20, k = 12, n = 5;
+        Half[] weight = SeededValues.Uniform(8, k * n).Select(v => (Half)v).ToArray();
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, "batch", k)
+            .Output("y", DataType.Float16)
+            .Initializer("w", [k, n], weight)
+            .Node("Cast", ["x"], ["xh"], Attributes.Int("to", (long)DataType.Float16))
+            .Node("MatMul", ["xh", "w"], ["y"])
+            .Build();
+        string path = folder.File("half.onnx");
+        File.WriteAllBytes(path, OnnxModelFile.ToBytes(model));
+        float[] x = SeededValues.Uniform(9, rows * k, 3);
+        string data = folder.File("half-data");
+        Directory.CreateDirectory(data);
+        NumPyWriter.Write<float>(Path.Combine(data, "x.npy"), x, rows, k);
+
+        PassContext context = Context(path, data);
+        LayerDistiller distiller = LayerDistiller.Create(context)!;
+        LayerStatistics statistics = distiller.Record(context.Model.Graph.Nodes.Single(node => node.OpType == "MatMul"));
+
+        float[] rounded = x.Select(v => (float)(Half)v).ToArray();
+        Assert.Equal(rows, statistics.Rows);
+        AssertClose(Product(rounded, rounded, rows, k, k), statistics.StudentGram);
+        AssertClose(ColumnSums(rounded, rows, k), statistics.TeacherSum);
+    }
+
+    [Fact]
     public void The_pipeline_keeps_the_original_before_the_first_pass_so_a_pass_that_changes_the_model_first_still_sees_the_teacher()
     {
         PassContext context = DigitsContext(RepositoryPaths.DigitsModel, out _);

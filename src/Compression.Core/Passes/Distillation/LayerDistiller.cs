@@ -161,6 +161,12 @@ public sealed class LayerDistiller
             return "the node's data input is a constant: there is nothing to record";
         }
 
+        if (node.Inputs.Count > 1 && node.Inputs[1]?.Initializer is { } weight && weight.DataType is not
+            ((int)TensorProto.Types.DataType.Float or (int)TensorProto.Types.DataType.Float16 or (int)TensorProto.Types.DataType.Double or (int)TensorProto.Types.DataType.Bfloat16))
+        {
+            return $"the node's weight holds {(TensorProto.Types.DataType)weight.DataType}, not floating-point numbers";
+        }
+
         GraphProto teacher = context.Original.Graph;
         bool inTeacher = teacher.Input.Any(i => i.Name == input.Name) || teacher.Node.Any(n => n.Output.Contains(input.Name));
         return inTeacher ? null : $"the node's input '{input.Name}' is not a value of the original model, to compare with";
@@ -215,11 +221,59 @@ public sealed class LayerDistiller
         return proto;
     }
 
+    /// <summary>A recorded value's elements as float: float as it is; double, float16 and bfloat16 widened or narrowed.</summary>
+    private static ReadOnlySpan<float> Floats(OnnxTensor value, string name)
+    {
+        switch (value)
+        {
+            case OnnxTensor<float> floats:
+                return floats.Span;
+            case OnnxTensor<double> doubles:
+            {
+                var result = new float[doubles.Span.Length];
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = (float)doubles.Span[i];
+                }
+
+                return result;
+            }
+
+            case OnnxTensor<Half> halves:
+            {
+                var result = new float[halves.Span.Length];
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves.Span, result);
+                return result;
+            }
+
+            case OnnxTensor<ushort> bits when value.ElementType == TensorElementType.Float16:
+            {
+                var result = new float[bits.Span.Length];
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, Half>(bits.Span), result);
+                return result;
+            }
+
+            case OnnxTensor<ushort> bits when value.ElementType == TensorElementType.BFloat16:
+            {
+                var result = new float[bits.Span.Length];
+                for (int i = 0; i < result.Length; i++)
+                {
+                    result[i] = BitConverter.Int32BitsToSingle(bits.Span[i] << 16);
+                }
+
+                return result;
+            }
+
+            default:
+                return ActivationRecorder.Floats(value, name);
+        }
+    }
+
     private static LayerStatistics Accumulate(LayerStatistics? statistics, Node node, LayerRows layout, int group, OnnxTensor studentValue, OnnxTensor teacherValue, bool withTeacherGram)
     {
         string name = node.Inputs[0]!.Name;
-        ReadOnlySpan<float> studentFloats = ActivationRecorder.Floats(studentValue, name);
-        ReadOnlySpan<float> teacherFloats = ActivationRecorder.Floats(teacherValue, name);
+        ReadOnlySpan<float> studentFloats = Floats(studentValue, name);
+        ReadOnlySpan<float> teacherFloats = Floats(teacherValue, name);
         ReadOnlySpan<long> studentShape = studentValue.Shape, teacherShape = teacherValue.Shape;
         int ks = layout.Features(studentShape), kt = layout.Features(teacherShape);
         long rows = layout.Rows(studentShape);
