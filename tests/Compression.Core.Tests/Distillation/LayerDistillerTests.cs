@@ -403,6 +403,36 @@ public sealed class LayerDistillerTests(ITestOutputHelper log) : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_Gemm_input_gives_its_rows_and_with_transA_its_columns(int transA)
+    {
+        const int m = 9, k = 7, n = 4;
+        ModelProto model = new ModelBuilder()
+            .Input("a", DataType.Float, transA == 1 ? k : m, transA == 1 ? m : k)
+            .Output("y", DataType.Float)
+            .Initializer("b", [n, k], SeededValues.Uniform(13, n * k))
+            .Node("Gemm", ["a", "b"], ["y"], Attributes.Int("transA", transA), Attributes.Int("transB", 1))
+            .Build();
+        string path = folder.File("gemm.onnx");
+        File.WriteAllBytes(path, OnnxModelFile.ToBytes(model));
+        float[] a = SeededValues.Uniform(14, m * k);
+        string data = folder.File("gemm-data");
+        Directory.CreateDirectory(data);
+        NumPyWriter.Write<float>(Path.Combine(data, "a.npy"), a, transA == 1 ? k : m, transA == 1 ? m : k);
+
+        PassContext context = Context(path, data);
+        LayerStatistics statistics = LayerDistiller.Create(context)!.Record(context.Model.Graph.Nodes.Single());
+
+        // The rows the weight meets: A itself, or A's transpose.
+        float[] rows = transA == 1 ? Transposed(a, k, m) : a;
+        Assert.Equal(m, statistics.Rows);
+        Assert.Equal(k, statistics.StudentFeatures);
+        AssertClose(Product(rows, rows, m, k, k), statistics.StudentGram);
+        AssertClose(ColumnSums(rows, m, k), statistics.StudentSum);
+    }
+
     [Fact]
     public void A_float16_layer_input_is_recorded_as_the_float_values_it_holds()
     {
