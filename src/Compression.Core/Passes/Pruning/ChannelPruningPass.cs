@@ -1,0 +1,594 @@
+using System.Globalization;
+using Compression.Core.Evaluation;
+using Compression.Core.Ir;
+using Compression.Core.Passes.Distillation;
+using Compression.Onnx;
+using Compression.Onnx.Protos;
+using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
+
+namespace Compression.Core.Passes.Pruning;
+
+/// <summary>
+/// Structured pruning (<c>PrunePattern=channel</c>): whole output channels (neurons of MatMul and Gemm, filters of Conv) are
+/// removed, and the operators and layers that read them shrink to match: bias Adds, BatchNormalization, depthwise Convs, and
+/// the input side of the next MatMul, Gemm or Conv (through activations, pooling and Flatten, where a Conv's channel is a block
+/// of features of the flattened input). Layers whose outputs a residual Add sums lose the same channels, chosen on their
+/// scores together; a Concat places its inputs' channels side by side. The model that comes out has physically fewer
+/// channels: fewer operations, a smaller file, and it runs faster in ONNX Runtime.
+/// <para>
+/// Channels are scored by <c>PruneCriterion</c>: <c>magnitude</c> (the L2 norm of the channel's weights), <c>random</c>
+/// (seeded), or <c>wanda</c> (the weight norm times the L2 norm of the channel's output on <c>CalibrationData</c>). Each
+/// layer's scores are divided by their mean, and the scores of tied layers added, so that <c>PruneScope=global</c> compares
+/// layers of different scales on one threshold. With <c>Distill=true</c> and <c>CalibrationData</c>, each MatMul and Gemm
+/// that lost inputs is refit by least squares so that its outputs match the original layer's.
+/// </para>
+/// </summary>
+public sealed class ChannelPruningPass : ICompressionPass
+{
+    /// <summary>The seed of <c>PruneCriterion=random</c>, offset by the channel space's index.</summary>
+    private const int RandomSeed = 0x5EED;
+
+    /// <inheritdoc />
+    public string Name => "channel-pruning";
+
+    /// <inheritdoc />
+    public long RequiredOpset(PassContext context) => 0;
+
+    /// <inheritdoc />
+    public PassResult Run(PassContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!context.Model.Nodes.Any(n => Wants(context, n)))
+        {
+            return new PassResult(Name);
+        }
+
+        foreach (Node node in context.Model.Nodes.Where(n => Wants(context, n)))
+        {
+            CheckCriterion(context, node);
+        }
+
+        ChannelGroups groups = ChannelGroups.Find(context.Model);
+        var leftAlone = new List<TensorLeftAlone>();
+        var listed = new HashSet<(string, string)>();
+        foreach ((Node node, Value? weight, string reason) in groups.Refused.Where(r => Wants(context, r.Node)))
+        {
+            if (!listed.Add((weight?.Name ?? node.Name, reason)))
+            {
+                continue;
+            }
+
+            leftAlone.Add(new TensorLeftAlone(weight?.Name ?? node.Name, node.OpType, "channel pruning: " + reason) { Nodes = NodeNames([node]) });
+        }
+
+        foreach (Node node in context.Model.Graphs.Skip(1).SelectMany(g => g.Nodes).Where(n => Wants(context, n)))
+        {
+            leftAlone.Add(new TensorLeftAlone(node.Inputs.Count > 1 ? node.Inputs[1]?.Name ?? node.Name : node.Name, node.OpType,
+                "channel pruning: inside a subgraph (If, Loop, Scan), whose channels are not followed") { Nodes = NodeNames([node]) });
+        }
+
+        List<SpacePlan> plans = Plan(context, groups, leftAlone);
+        if (plans.Count == 0)
+        {
+            return new PassResult(Name) { LeftAlone = WithSizes(leftAlone, context.Model) };
+        }
+
+        Score(context, groups, plans);
+        Choose(context, plans);
+        return Rewrite(context, groups, plans, leftAlone);
+    }
+
+    /// <summary>True when <paramref name="node"/>'s settings ask for channel pruning.</summary>
+    private static bool Wants(PassContext context, Node node) =>
+        node.OpType is "MatMul" or "Gemm" or "Conv"
+        && context.Settings.Get(PruningSettings.PrunePattern, node) == PruningSettings.Channel
+        && !double.IsNaN(context.Settings.Get(PruningSettings.Prune, node));
+
+    private static void CheckCriterion(PassContext context, Node node)
+    {
+        string criterion = context.Settings.Get(PruningSettings.PruneCriterion, node);
+        if (criterion is PruningSettings.SynFlow or PruningSettings.SparseGpt)
+        {
+            throw new CompressionException(DiagnosticCodes.InvalidSetting, context.ModelPath,
+                $"PruneCriterion={criterion} ({context.Settings.OriginOf(PruningSettings.PruneCriterion, node)}) does not apply to " +
+                $"PrunePattern=channel ({context.Settings.OriginOf(PruningSettings.PrunePattern, node)}), for {node}: channel pruning " +
+                $"scores whole channels by {PruningSettings.Magnitude} (the L2 norm of each channel's weights), {PruningSettings.Random} " +
+                $"(seeded) or {PruningSettings.Wanda} (the weight norm times the channel's output norm on CalibrationData). " +
+                "Set PruneCriterion to one of these, or use PrunePattern=unstructured for this criterion.");
+        }
+
+        if (criterion == PruningSettings.Wanda && context.Calibration is null)
+        {
+            throw new CompressionException(DiagnosticCodes.InvalidSetting, context.ModelPath,
+                $"PruneCriterion=wanda ({context.Settings.OriginOf(PruningSettings.PruneCriterion, node)}) needs calibration data: " +
+                "channels are scored by their output's norm on the calibration samples. Set CalibrationData to a folder of input samples " +
+                "(.npy or ONNX tensor files, as for ValidationData), or use PruneCriterion=magnitude.");
+        }
+    }
+
+    /// <summary>One plan per space whose every producer asks for channel pruning with the same settings and can lose channels.</summary>
+    private static List<SpacePlan> Plan(PassContext context, ChannelGroups groups, List<TensorLeftAlone> leftAlone)
+    {
+        var plans = new List<SpacePlan>();
+        var byRoot = new SortedDictionary<int, List<int>>();
+        for (int space = 0; space < groups.Count; space++)
+        {
+            int root = groups.Root(space);
+            if (!byRoot.TryGetValue(root, out List<int>? members))
+            {
+                byRoot[root] = members = [];
+            }
+
+            members.Add(space);
+        }
+
+        foreach ((int root, List<int> members) in byRoot)
+        {
+            List<Node> producers = members.Select(s => groups.Producers[s]).ToList();
+            List<Node> wanting = producers.Where(p => Wants(context, p)).ToList();
+            if (wanting.Count == 0)
+            {
+                continue;
+            }
+
+            string? reason = groups.Failure(root);
+            if (reason is null && wanting.Count < producers.Count)
+            {
+                Node other = producers.First(p => !Wants(context, p));
+                reason = $"its channels are tied (a residual Add) to those of {other}, which is not channel-pruned " +
+                    $"(PrunePattern {context.Settings.OriginOf(PruningSettings.PrunePattern, other)}, Prune {context.Settings.OriginOf(PruningSettings.Prune, other)})";
+            }
+
+            Node first = producers[0];
+            double fraction = context.Settings.Get(PruningSettings.Prune, first);
+            string criterion = context.Settings.Get(PruningSettings.PruneCriterion, first);
+            if (reason is null && producers.FirstOrDefault(p => context.Settings.Get(PruningSettings.Prune, p) != fraction
+                || context.Settings.Get(PruningSettings.PruneCriterion, p) != criterion) is { } differing)
+            {
+                reason = $"its channels are tied (a residual Add) to those of {differing}, whose Prune or PruneCriterion differs from {first}'s";
+            }
+
+            if (reason is not null)
+            {
+                foreach (Node producer in wanting)
+                {
+                    leftAlone.Add(new TensorLeftAlone(producer.Inputs[1]!.Name, producer.OpType, "channel pruning: " + reason) { Nodes = NodeNames([producer]) });
+                }
+
+                continue;
+            }
+
+            plans.Add(new SpacePlan(root, members, producers, groups.Channels(root), fraction, criterion));
+        }
+
+        return plans;
+    }
+
+    /// <summary>Each plan's channel scores: per producer divided by their mean, added over tied producers.</summary>
+    private static void Score(PassContext context, ChannelGroups groups, List<SpacePlan> plans)
+    {
+        Dictionary<Node, ChannelEnergyCollector> energies = RecordEnergies(context, groups, plans);
+        foreach (SpacePlan plan in plans)
+        {
+            plan.Scores = new double[plan.Channels];
+            if (plan.Criterion == PruningSettings.Random)
+            {
+                var random = new Random(RandomSeed + plan.Root);
+                for (int c = 0; c < plan.Channels; c++)
+                {
+                    plan.Scores[c] = random.NextDouble();
+                }
+
+                continue;
+            }
+
+            foreach (ChannelEdit edit in groups.Edits.Where(e => e.Kind == ChannelEditKind.Producer && plan.Producers.Contains(e.Node)))
+            {
+                double[] scores = edit.Tensor.ReadInitializer(t => new SlicedTensor([.. t.Dims], t.View<float>().Span.ToArray())).Norms(edit.Axis);
+                if (energies.TryGetValue(edit.Node, out ChannelEnergyCollector? energy))
+                {
+                    for (int c = 0; c < scores.Length; c++)
+                    {
+                        scores[c] *= Math.Sqrt(energy.SumOfSquares[c]);
+                    }
+                }
+
+                double mean = scores.Average();
+                for (int c = 0; c < scores.Length; c++)
+                {
+                    plan.Scores[c] += (mean > 0 ? scores[c] / mean : 0) / plan.Producers.Count;
+                }
+            }
+        }
+    }
+
+    /// <summary>For <c>wanda</c>: the energy of each producer's output channels on the calibration samples, in the original model.</summary>
+    private static Dictionary<Node, ChannelEnergyCollector> RecordEnergies(PassContext context, ChannelGroups groups, List<SpacePlan> plans)
+    {
+        var collectors = new Dictionary<Node, ChannelEnergyCollector>(ReferenceEqualityComparer.Instance);
+        foreach (SpacePlan plan in plans.Where(p => p.Criterion == PruningSettings.Wanda))
+        {
+            foreach (Node producer in plan.Producers)
+            {
+                collectors[producer] = new ChannelEnergyCollector(producer.Outputs[0]!.Name, producer.OpType == "Conv" ? 1 : -1, plan.Channels);
+            }
+        }
+
+        if (collectors.Count > 0)
+        {
+            ActivationRecorder.Record(context.Model.ToProto().Clone(), context.Calibration!, [.. collectors.Values], context.ModelPath, context.Runner);
+        }
+
+        return collectors;
+    }
+
+    /// <summary>Picks the channels each plan keeps: per layer, or on one threshold over every plan's normalized scores.</summary>
+    private static void Choose(PassContext context, List<SpacePlan> plans)
+    {
+        int Removable(SpacePlan plan) => Math.Min(plan.Channels - 1, (int)Math.Floor(plan.Fraction * plan.Channels));
+        var removed = plans.ToDictionary(p => p, _ => new List<int>());
+        if (context.Settings.Get(PruningSettings.PruneScope) == PruningSettings.GlobalScope)
+        {
+            int total = plans.Sum(Removable);
+            var candidates = plans.SelectMany(p => Enumerable.Range(0, p.Channels).Select(c => (Plan: p, Channel: c)))
+                .OrderBy(x => x.Plan.Scores[x.Channel]).ThenBy(x => x.Plan.Root).ThenBy(x => x.Channel);
+            foreach ((SpacePlan plan, int channel) in candidates)
+            {
+                if (total == 0)
+                {
+                    break;
+                }
+
+                if (removed[plan].Count < plan.Channels - 1)
+                {
+                    removed[plan].Add(channel);
+                    total--;
+                }
+            }
+        }
+        else
+        {
+            foreach (SpacePlan plan in plans)
+            {
+                removed[plan].AddRange(Enumerable.Range(0, plan.Channels).OrderBy(c => plan.Scores[c]).ThenBy(c => c).Take(Removable(plan)));
+            }
+        }
+
+        foreach (SpacePlan plan in plans)
+        {
+            var gone = new HashSet<int>(removed[plan]);
+            plan.Kept = Enumerable.Range(0, plan.Channels).Where(c => !gone.Contains(c)).ToArray();
+            plan.Removed = [.. removed[plan].Order()];
+        }
+    }
+
+    private PassResult Rewrite(PassContext context, ChannelGroups groups, List<SpacePlan> plans, List<TensorLeftAlone> leftAlone)
+    {
+        var byRoot = plans.Where(p => p.Removed.Length > 0).ToDictionary(p => p.Root);
+        bool Touches(ChannelLayout layout) => layout.Segments.Any(s => byRoot.ContainsKey(groups.Root(s.Space)));
+        int[] KeptOf(ChannelLayout layout, int block, out int[] removedIndices)
+        {
+            var kept = new List<int>();
+            var gone = new List<int>();
+            foreach (ChannelSegment segment in layout.Segments)
+            {
+                SpacePlan? plan = byRoot.GetValueOrDefault(groups.Root(segment.Space));
+                for (int c = 0; c < segment.Count; c++)
+                {
+                    bool keep = plan is null || Array.BinarySearch(plan.Kept, c) >= 0;
+                    (keep ? kept : gone).Add(segment.Offset + c);
+                }
+            }
+
+            removedIndices = SlicedTensor.Expand(gone, block);
+            return SlicedTensor.Expand(kept, block);
+        }
+
+        List<ChannelEdit> edits = groups.Edits.Where(e => Touches(e.Layout)).ToList();
+        var tensors = new Dictionary<Value, (SlicedTensor Tensor, long[] Before, List<string> Roles)>(ReferenceEqualityComparer.Instance);
+        SlicedTensor Open(Value value, string role)
+        {
+            if (!tensors.TryGetValue(value, out var entry))
+            {
+                TensorProto proto = value.LoadInitializer();
+                long[] dims = [.. proto.Dims];
+                entry = (new SlicedTensor(dims, proto.View<float>().Span.ToArray()), dims, []);
+                tensors[value] = entry;
+            }
+
+            entry.Roles.Add(role);
+            return entry.Tensor;
+        }
+
+        // Distillation first, on the full-size weights: it replaces a consumer's input side (its edit is then done).
+        var refit = Distill(context, edits, (ChannelEdit e, out int[] gone) => KeptOf(e.Layout, e.Block, out gone), Open);
+        foreach (ChannelEdit edit in edits)
+        {
+            int[] kept = KeptOf(edit.Layout, edit.Block, out int[] gone);
+            string count = string.Create(CultureInfo.InvariantCulture, $"{gone.Length / edit.Block} of {edit.Layout.Channels}");
+            switch (edit.Kind)
+            {
+                case ChannelEditKind.Producer:
+                    SpacePlan plan = byRoot[groups.Root(edit.Layout.Segments[0].Space)];
+                    Open(edit.Tensor, $"{count} output channels removed ({plan.Criterion})").Keep(edit.Axis, kept);
+                    if (edit.Node.Inputs.Count > 2 && edit.Node.Inputs[2] is { IsInitializer: true } bias && bias.Initializer!.Dims.Any(d => d != 1))
+                    {
+                        Open(bias, $"{count} output channels removed").Keep(bias.Initializer.Dims.Count - 1, kept);
+                    }
+
+                    break;
+                case ChannelEditKind.Consumer:
+                    if (!refit.Contains(edit.Node))
+                    {
+                        Open(edit.Tensor, $"{count} input channels removed").Keep(edit.Axis, kept);
+                    }
+
+                    break;
+                case ChannelEditKind.Constant:
+                    Open(edit.Tensor, $"{count} channels removed").Keep(edit.Axis, kept);
+                    break;
+                case ChannelEditKind.BatchNormalization:
+                    for (int i = 1; i < 5; i++)
+                    {
+                        Open(edit.Node.Inputs[i]!, $"{count} channels removed").Keep(0, kept);
+                    }
+
+                    break;
+                case ChannelEditKind.Depthwise:
+                    Open(edit.Tensor, $"{count} depthwise channels removed").Keep(0, kept);
+                    if (edit.Node.Inputs.Count > 2 && edit.Node.Inputs[2] is { IsInitializer: true } depthwiseBias && depthwiseBias.Initializer!.Dims.Any(d => d != 1))
+                    {
+                        Open(depthwiseBias, $"{count} depthwise channels removed").Keep(0, kept);
+                    }
+
+                    edit.Node.Proto.Attribute.First(a => a.Name == "group").I = kept.Length;
+                    break;
+            }
+        }
+
+        var changes = new List<TensorChange>();
+        foreach (Graph graph in context.Model.Graphs)
+        {
+            foreach (Value value in graph.Initializers.ToList())
+            {
+                if (!tensors.TryGetValue(value, out var entry))
+                {
+                    continue;
+                }
+
+                TensorProto tensor = TensorValues.Create<float>(value.Name, entry.Tensor.Dims, entry.Tensor.Values);
+                long before = TensorShape.ElementCount(entry.Before) * sizeof(float);
+                value.SetInitializer(tensor);
+                graph.Model.Spill(tensor);
+                DeclareInitializerInput(graph, value.Name, entry.Tensor.Dims);
+                string roles = string.Join("; ", entry.Roles.Distinct(StringComparer.Ordinal));
+                changes.Add(new TensorChange(value.Name, "channel pruned: " + roles, value.Uses.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
+                    entry.Tensor.Dims, before, entry.Tensor.Values.LongLength * sizeof(float), 0)
+                {
+                    Nodes = NodeNames(value.Uses.Select(u => u.Node)),
+                    Sparsity = ShareOfZeros(entry.Tensor.Values),
+                });
+            }
+        }
+
+        UpdateDeclaredShapes(groups, byRoot.Keys, (layout, block) => KeptOf(layout, block, out _).Length);
+        return new PassResult(Name)
+        {
+            Modified = changes.Count > 0,
+            Techniques = Describe(context, byRoot.Values.ToList(), refit.Count),
+            Changed = changes,
+            LeftAlone = WithSizes(leftAlone, context.Model),
+        };
+    }
+
+    /// <summary>
+    /// A model before IR 4 lists its initializers among the graph inputs, with their shapes: the declaration of a shrunk one
+    /// follows, or ONNX Runtime refuses the model (the declared and the inferred shapes differ).
+    /// </summary>
+    private static void DeclareInitializerInput(Graph graph, string name, long[] dims)
+    {
+        foreach (ValueInfoProto input in graph.Proto.Input.Where(i => i.Name == name))
+        {
+            if (input.Type?.TensorType is { } tensorType)
+            {
+                tensorType.Shape = new TensorShapeProto();
+                foreach (long dim in dims)
+                {
+                    tensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dim });
+                }
+            }
+        }
+    }
+
+    private delegate int[] KeptIndices(ChannelEdit edit, out int[] removed);
+
+    /// <summary>
+    /// With <c>Distill=true</c> and calibration data: refits each MatMul and Gemm that loses inputs (least squares on the
+    /// original model's activations of its input) so that its outputs on the kept inputs match its original outputs; its bias
+    /// (Gemm's C, or the constant of the Add that follows a MatMul) absorbs the mean of what the removed inputs gave.
+    /// </summary>
+    /// <returns>The nodes refit.</returns>
+    private static HashSet<Node> Distill(PassContext context, List<ChannelEdit> edits, KeptIndices keptOf, Func<Value, string, SlicedTensor> open)
+    {
+        var done = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        List<ChannelEdit> consumers = edits.Where(e => e.Kind == ChannelEditKind.Consumer && e.Node.OpType is "MatMul" or "Gemm"
+            && context.Settings.Get(DistillationSettings.Distill, e.Node)).ToList();
+        if (consumers.Count == 0 || context.Calibration is not { } samples)
+        {
+            return done;
+        }
+
+        var moments = new Dictionary<string, FeatureMomentsCollector>(StringComparer.Ordinal);
+        foreach (ChannelEdit edit in consumers)
+        {
+            string input = edit.Node.Inputs[0]!.Name;
+            moments.TryAdd(input, new FeatureMomentsCollector(input));
+        }
+
+        ActivationRecorder.Record(context.Model.ToProto().Clone(), samples, [.. moments.Values], context.ModelPath, context.Runner);
+        foreach (ChannelEdit edit in consumers)
+        {
+            FeatureMomentsCollector moment = moments[edit.Node.Inputs[0]!.Name];
+            int[] kept = keptOf(edit, out int[] removed);
+            if (moment.Rows == 0 || moment.Features != kept.Length + removed.Length)
+            {
+                continue;
+            }
+
+            Value? biasValue = BiasOf(edit.Node);
+            SlicedTensor weight = open(edit.Tensor, $"{removed.Length / edit.Block} of {edit.Layout.Channels} input channels removed, refit to the original outputs (distilled)");
+            bool transposed = edit.Axis == 1;
+            int k = (int)weight.Dims[edit.Axis], n = (int)weight.Dims[1 - edit.Axis];
+            float[] matrix = transposed ? Transpose(weight.Values, n, k) : weight.Values;
+            SlicedTensor? bias = biasValue is null ? null : open(biasValue, "refit to the original outputs (distilled)");
+            (float[] newWeight, float[]? newBias) = LeastSquaresRefit.Refit(matrix, n, bias?.Values, moment, kept, removed);
+            weight.Set(transposed ? [n, kept.Length] : [kept.Length, n], transposed ? Transpose(newWeight, kept.Length, n) : newWeight);
+            if (bias is not null && newBias is not null)
+            {
+                bias.Set(bias.Dims, newBias);
+            }
+
+            done.Add(edit.Node);
+        }
+
+        return done;
+    }
+
+    /// <summary>The bias a refit may correct: Gemm's C of one value per output, or the constant [N] of the Add that alone reads a MatMul's output.</summary>
+    private static Value? BiasOf(Node node)
+    {
+        Value? bias = null;
+        if (node.OpType == "Gemm")
+        {
+            bias = node.Inputs.Count > 2 ? node.Inputs[2] : null;
+        }
+        else if (node.Outputs[0] is { Uses.Count: 1, IsGraphOutput: false } output && output.Uses[0].Node is { OpType: "Add", IsDefaultDomain: true } add
+            && add.Inputs.Count == 2)
+        {
+            bias = add.Inputs[1 - output.Uses[0].Index];
+        }
+
+        long n = node.Inputs[1]!.Initializer!.Dims[node.OpType == "Gemm" && node.GetInt("transB", 0) != 0 ? 0 : 1];
+        return bias is { IsInitializer: true, IsGraphOutput: false, Uses.Count: 1 } && bias.Initializer!.DataType == (int)DataType.Float
+            && bias.Initializer.Dims.Count >= 1 && bias.Initializer.Dims[^1] == n && TensorShape.ElementCount(bias.Initializer.Dims) == n
+            && !(bias.IsGraphInput && node.Graph!.Model.IrVersion >= 4)
+            ? bias
+            : null;
+    }
+
+    private static float[] Transpose(float[] values, int rows, int columns)
+    {
+        var result = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                result[(c * rows) + r] = values[(r * columns) + c];
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Sets the channel dimension of every declared shape (value_info) whose value lost channels; a size it cannot tell becomes unknown.</summary>
+    private static void UpdateDeclaredShapes(ChannelGroups groups, IEnumerable<int> prunedRoots, Func<ChannelLayout, int, int> keptCount)
+    {
+        var pruned = new HashSet<int>(prunedRoots);
+        foreach ((Value value, ChannelLayout layout) in groups.Layouts)
+        {
+            if (!layout.Segments.Any(s => pruned.Contains(groups.Root(s.Space))))
+            {
+                continue;
+            }
+
+            foreach (ValueInfoProto info in value.Graph.Proto.ValueInfo.Where(i => i.Name == value.Name))
+            {
+                if (info.Type?.TensorType?.Shape is not { } shape || shape.Dim.Count == 0)
+                {
+                    continue;
+                }
+
+                int axis = layout.Axis < 0 ? shape.Dim.Count - 1 : layout.Axis;
+                if (axis >= shape.Dim.Count)
+                {
+                    continue;
+                }
+
+                TensorShapeProto.Types.Dimension dim = shape.Dim[axis];
+                if (layout.Block > 0)
+                {
+                    dim.DimValue = keptCount(layout, layout.Block);
+                }
+                else
+                {
+                    dim.ClearValue();
+                }
+            }
+        }
+    }
+
+    private static List<string> Describe(PassContext context, List<SpacePlan> plans, int distilled)
+    {
+        if (plans.Count == 0)
+        {
+            return [];
+        }
+
+        int layers = plans.Sum(p => p.Producers.Count);
+        long removed = plans.Sum(p => (long)p.Removed.Length * p.Producers.Count);
+        long total = plans.Sum(p => (long)p.Channels * p.Producers.Count);
+        string criteria = string.Join("/", plans.Select(p => p.Criterion).Distinct().Order(StringComparer.Ordinal));
+        string scope = context.Settings.Get(PruningSettings.PruneScope);
+        return
+        [
+            string.Create(CultureInfo.InvariantCulture,
+                $"Channel pruning: {layers} {(layers == 1 ? "layer loses" : "layers lose")} {removed} of {total} output channels ") +
+            string.Create(CultureInfo.InvariantCulture, $"({100.0 * removed / total:0.#}%, {criteria}, {scope} scope) and the layers that read them shrink to match") +
+            (distilled > 0 ? string.Create(CultureInfo.InvariantCulture, $"; {distilled} of these refit to the original outputs on the calibration data (distilled)") : string.Empty) + ".",
+        ];
+    }
+
+    private static double ShareOfZeros(float[] values)
+    {
+        long zeros = 0;
+        foreach (float value in values)
+        {
+            zeros += value == 0 ? 1 : 0;
+        }
+
+        return values.Length == 0 ? 0 : (double)zeros / values.Length;
+    }
+
+    private static List<string> NodeNames(IEnumerable<Node> nodes) =>
+        nodes.Select(n => n.Name).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+
+    private static List<TensorLeftAlone> WithSizes(List<TensorLeftAlone> leftAlone, Model model)
+    {
+        var initializers = model.Graphs.SelectMany(g => g.Initializers).GroupBy(v => v.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        return leftAlone.Select(s => initializers.TryGetValue(s.Name, out Value? value) && value.Initializer is { } tensor
+            ? s with { Shape = [.. tensor.Dims], Bytes = TensorDataTypes.TryGetSizeInBits((DataType)tensor.DataType, out int bits) ? (TensorShape.ElementCount(tensor.Dims) * bits + 7) / 8 : null }
+            : s).ToList();
+    }
+
+    /// <summary>What happens to one channel space (with the spaces tied to it).</summary>
+    private sealed class SpacePlan(int root, List<int> members, List<Node> producers, int channels, double fraction, string criterion)
+    {
+        public int Root { get; } = root;
+
+        public List<int> Members { get; } = members;
+
+        public List<Node> Producers { get; } = producers;
+
+        public int Channels { get; } = channels;
+
+        public double Fraction { get; } = fraction;
+
+        public string Criterion { get; } = criterion;
+
+        public double[] Scores { get; set; } = [];
+
+        public int[] Kept { get; set; } = [];
+
+        public int[] Removed { get; set; } = [];
+    }
+}
