@@ -52,7 +52,9 @@ public sealed class ChannelPruningTests : IDisposable
         ModelProto original = OnnxModelFile.Load(RepositoryPaths.DigitsCnnModel);
         (ModelProto pruned, PassResult pass) = Prune(original, Channel(0.3));
 
-        static long Kept(long channels) => channels - (long)Math.Floor(0.3 * channels);
+        // 30% of each layer, rounded so that a multiple of 8 channels remains (ONNX Runtime's blocked Conv kernels).
+        static long Kept(long channels) => (channels - (long)Math.Floor(0.3 * channels) + 7) / 8 * 8;
+        Assert.Equal([24L, 48L, 96L], [Kept(32), Kept(64), Kept(128)]);
         Assert.Equal([Kept(32), 1, 3, 3], Dims(pruned, "conv1.weight"));
         Assert.Equal([Kept(64), Kept(32), 3, 3], Dims(pruned, "conv2.weight"));
         Assert.Equal([Kept(128), Kept(64), 3, 3], Dims(pruned, "conv3.weight"));
@@ -91,9 +93,12 @@ public sealed class ChannelPruningTests : IDisposable
         {
             Assert.Equal([8L, 8L, 8L], [tied, inner[0], inner[1]]);
         }
-
-        // Either scope removes the same number of channels in all (half of each space, rounded down); global spreads them by score.
-        Assert.Equal(24, removed);
+        else
+        {
+            // One threshold over the three spaces' normalized scores, then each space keeps a multiple of 8 channels.
+            Assert.All(new[] { tied, inner[0], inner[1] }, kept => Assert.True(kept is 8 or 16, $"{kept} channels kept"));
+            Assert.InRange(removed, 8, 24);
+        }
         Assert.Contains($"{scope} scope", Assert.Single(pass.Techniques), StringComparison.Ordinal);
 
         ModelProto zeroed = Zeroed(original, pruned,

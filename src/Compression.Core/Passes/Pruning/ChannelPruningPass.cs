@@ -17,7 +17,9 @@ namespace Compression.Core.Passes.Pruning;
 /// channels: fewer operations, a smaller file, and it runs faster in ONNX Runtime.
 /// <para>
 /// Channels are scored by <c>PruneCriterion</c>: <c>magnitude</c> (the L2 norm of the channel's weights), <c>random</c>
-/// (seeded), or <c>wanda</c> (the weight norm times the L2 norm of the channel's output on <c>CalibrationData</c>). Each
+/// (seeded), or <c>wanda</c> (what the channel gives the layers that read it: the L2 norm of its activation as they read it
+/// on <c>CalibrationData</c> times the norm of their weights that read it). A layer of a multiple of 8 channels keeps a
+/// multiple of 8 (ONNX Runtime's blocked convolution kernels need it). Each
 /// layer's scores are divided by their mean, and the scores of tied layers added, so that <c>PruneScope=global</c> compares
 /// layers of different scales on one threshold. With <c>Distill=true</c> and <c>CalibrationData</c>, each MatMul and Gemm
 /// that lost inputs is refit by least squares so that its outputs match the original layer's.
@@ -27,6 +29,9 @@ public sealed class ChannelPruningPass : ICompressionPass
 {
     /// <summary>The seed of <c>PruneCriterion=random</c>, offset by the channel space's index.</summary>
     private const int RandomSeed = 0x5EED;
+
+    /// <summary>A layer of a multiple of this many channels keeps a multiple of it.</summary>
+    private const int ChannelMultiple = 8;
 
     /// <inheritdoc />
     public string Name => "channel-pruning";
@@ -93,7 +98,7 @@ public sealed class ChannelPruningPass : ICompressionPass
                 $"PruneCriterion={criterion} ({context.Settings.OriginOf(PruningSettings.PruneCriterion, node)}) does not apply to " +
                 $"PrunePattern=channel ({context.Settings.OriginOf(PruningSettings.PrunePattern, node)}), for {node}: channel pruning " +
                 $"scores whole channels by {PruningSettings.Magnitude} (the L2 norm of each channel's weights), {PruningSettings.Random} " +
-                $"(seeded) or {PruningSettings.Wanda} (the weight norm times the channel's output norm on CalibrationData). " +
+                $"(seeded) or {PruningSettings.Wanda} (the channel's activation norm on CalibrationData times the norm of the weights that read it). " +
                 "Set PruneCriterion to one of these, or use PrunePattern=unstructured for this criterion.");
         }
 
@@ -101,7 +106,7 @@ public sealed class ChannelPruningPass : ICompressionPass
         {
             throw new CompressionException(DiagnosticCodes.InvalidSetting, context.ModelPath,
                 $"PruneCriterion=wanda ({context.Settings.OriginOf(PruningSettings.PruneCriterion, node)}) needs calibration data: " +
-                "channels are scored by their output's norm on the calibration samples. Set CalibrationData to a folder of input samples " +
+                "channels are scored by their activations' norm on the calibration samples. Set CalibrationData to a folder of input samples " +
                 "(.npy or ONNX tensor files, as for ValidationData), or use PruneCriterion=magnitude.");
         }
     }
@@ -164,10 +169,13 @@ public sealed class ChannelPruningPass : ICompressionPass
         return plans;
     }
 
-    /// <summary>Each plan's channel scores: per producer divided by their mean, added over tied producers.</summary>
+    /// <summary>
+    /// Each plan's channel scores, each producer's (or reader's) divided by their mean and averaged over the tied producers
+    /// (the readers), so that the scores of different layers compare on one scale (<c>PruneScope=global</c>).
+    /// </summary>
     private static void Score(PassContext context, ChannelGroups groups, List<SpacePlan> plans)
     {
-        Dictionary<Node, ChannelEnergyCollector> energies = RecordEnergies(context, groups, plans);
+        Dictionary<string, ChannelEnergyCollector> energies = RecordEnergies(context, groups, plans);
         foreach (SpacePlan plan in plans)
         {
             plan.Scores = new double[plan.Channels];
@@ -182,36 +190,75 @@ public sealed class ChannelPruningPass : ICompressionPass
                 continue;
             }
 
+            if (plan.Criterion == PruningSettings.Wanda && ScoreByReaders(groups, plan, energies))
+            {
+                continue;
+            }
+
             foreach (ChannelEdit edit in groups.Edits.Where(e => e.Kind == ChannelEditKind.Producer && plan.Producers.Contains(e.Node)))
             {
-                double[] scores = edit.Tensor.ReadInitializer(t => new SlicedTensor([.. t.Dims], t.View<float>().Span.ToArray())).Norms(edit.Axis);
-                if (energies.TryGetValue(edit.Node, out ChannelEnergyCollector? energy))
-                {
-                    for (int c = 0; c < scores.Length; c++)
-                    {
-                        scores[c] *= Math.Sqrt(energy.SumOfSquares[c]);
-                    }
-                }
-
-                double mean = scores.Average();
-                for (int c = 0; c < scores.Length; c++)
-                {
-                    plan.Scores[c] += (mean > 0 ? scores[c] / mean : 0) / plan.Producers.Count;
-                }
+                AddNormalized(plan.Scores, ReadWeight(edit.Tensor).Norms(edit.Axis), plan.Producers.Count);
             }
         }
     }
 
-    /// <summary>For <c>wanda</c>: the energy of each producer's output channels on the calibration samples, in the original model.</summary>
-    private static Dictionary<Node, ChannelEnergyCollector> RecordEnergies(PassContext context, ChannelGroups groups, List<SpacePlan> plans)
+    /// <summary>
+    /// Wanda on channels: what a channel gives the layers that read it, the norm of its activation (as they read it, after
+    /// bias, normalization and activation) times the norm of their weights that read it, added over its features (a flattened
+    /// channel's block). False when no reader was recorded.
+    /// </summary>
+    private static bool ScoreByReaders(ChannelGroups groups, SpacePlan plan, Dictionary<string, ChannelEnergyCollector> energies)
     {
-        var collectors = new Dictionary<Node, ChannelEnergyCollector>(ReferenceEqualityComparer.Instance);
-        foreach (SpacePlan plan in plans.Where(p => p.Criterion == PruningSettings.Wanda))
+        var readers = groups.Edits.Where(e => e.Kind == ChannelEditKind.Consumer && e.Layout.Segments.Any(s => groups.Root(s.Space) == plan.Root)
+            && energies.ContainsKey(e.Node.Inputs[0]!.Name)).ToList();
+        foreach (ChannelEdit edit in readers)
         {
-            foreach (Node producer in plan.Producers)
+            double[] energy = energies[edit.Node.Inputs[0]!.Name].SumOfSquares;
+            double[] norms = ReadWeight(edit.Tensor).Norms(edit.Axis);
+            var scores = new double[plan.Channels];
+            foreach (ChannelSegment segment in edit.Layout.Segments.Where(s => groups.Root(s.Space) == plan.Root))
             {
-                collectors[producer] = new ChannelEnergyCollector(producer.Outputs[0]!.Name, producer.OpType == "Conv" ? 1 : -1, plan.Channels);
+                for (int c = 0; c < segment.Count; c++)
+                {
+                    double activation = 0, weight = 0;
+                    for (int b = 0; b < edit.Block; b++)
+                    {
+                        int index = ((segment.Offset + c) * edit.Block) + b;
+                        activation += energy[index];
+                        weight += norms[index] * norms[index];
+                    }
+
+                    scores[c] += Math.Sqrt(activation * weight);
+                }
             }
+
+            AddNormalized(plan.Scores, scores, readers.Count);
+        }
+
+        return readers.Count > 0;
+    }
+
+    /// <summary>Adds <paramref name="scores"/> divided by their mean and by <paramref name="parts"/> to <paramref name="total"/>.</summary>
+    private static void AddNormalized(double[] total, double[] scores, int parts)
+    {
+        double mean = scores.Average();
+        for (int c = 0; c < scores.Length; c++)
+        {
+            total[c] += (mean > 0 ? scores[c] / mean : 0) / parts;
+        }
+    }
+
+    private static SlicedTensor ReadWeight(Value weight) => weight.ReadInitializer(t => new SlicedTensor([.. t.Dims], t.View<float>().Span.ToArray()));
+
+    /// <summary>For <c>wanda</c>: the energy of each input feature of the layers that read a plan's channels, on the calibration samples, in the original model.</summary>
+    private static Dictionary<string, ChannelEnergyCollector> RecordEnergies(PassContext context, ChannelGroups groups, List<SpacePlan> plans)
+    {
+        var collectors = new Dictionary<string, ChannelEnergyCollector>(StringComparer.Ordinal);
+        var roots = new HashSet<int>(plans.Where(p => p.Criterion == PruningSettings.Wanda).Select(p => p.Root));
+        foreach (ChannelEdit edit in groups.Edits.Where(e => e.Kind == ChannelEditKind.Consumer && e.Layout.Segments.Any(s => roots.Contains(groups.Root(s.Space)))))
+        {
+            string input = edit.Node.Inputs[0]!.Name;
+            collectors.TryAdd(input, new ChannelEnergyCollector(input, edit.Node.OpType == "Conv" ? 1 : -1, edit.Layout.Channels * edit.Block));
         }
 
         if (collectors.Count > 0)
@@ -256,7 +303,18 @@ public sealed class ChannelPruningPass : ICompressionPass
 
         foreach (SpacePlan plan in plans)
         {
-            var gone = new HashSet<int>(removed[plan]);
+            // A layer of a multiple of 8 channels keeps a multiple of 8: ONNX Runtime's blocked (NCHWc) convolution kernels
+            // take channels in blocks of 8 on AVX2, and fall back to a much slower path otherwise (the digits CNN at 30%,
+            // batch 32: 4.6x slower with 23/45/90 channels). The channels given back are the best scored of those chosen.
+            List<int> chosen = removed[plan];
+            if (plan.Channels % ChannelMultiple == 0 && plan.Channels >= 2 * ChannelMultiple)
+            {
+                int kept = plan.Channels - chosen.Count;
+                int rounded = (kept + ChannelMultiple - 1) / ChannelMultiple * ChannelMultiple;
+                chosen.RemoveRange(chosen.Count - (rounded - kept), rounded - kept);
+            }
+
+            var gone = new HashSet<int>(chosen);
             plan.Kept = Enumerable.Range(0, plan.Channels).Where(c => !gone.Contains(c)).ToArray();
             plan.Removed = [.. removed[plan].Order()];
         }
