@@ -358,8 +358,15 @@ public sealed class ChannelPruningPass : ICompressionPass
             return entry.Tensor;
         }
 
-        // Distillation first, on the full-size weights: it replaces a consumer's input side (its edit is then done).
-        var refit = Distill(context, edits, (ChannelEdit e, out int[] gone) => KeptOf(e.Layout, e.Block, out gone), Open);
+        // The layers distillation refits, and their original weights (the teacher's), read before anything changes.
+        List<ChannelEdit> refits = edits.Where(e => e.Kind == ChannelEditKind.Consumer && context.Settings.Get(DistillationSettings.Distill, e.Node)).ToList();
+        LayerDistiller? distiller = refits.Count > 0 ? LayerDistiller.Create(context) : null;
+        var teachers = new Dictionary<Node, SlicedTensor>(ReferenceEqualityComparer.Instance);
+        foreach (ChannelEdit edit in distiller is null ? [] : refits)
+        {
+            teachers[edit.Node] = ReadWeight(edit.Tensor);
+        }
+
         foreach (ChannelEdit edit in edits)
         {
             int[] kept = KeptOf(edit.Layout, edit.Block, out int[] gone);
@@ -376,11 +383,7 @@ public sealed class ChannelPruningPass : ICompressionPass
 
                     break;
                 case ChannelEditKind.Consumer:
-                    if (!refit.Contains(edit.Node))
-                    {
-                        Open(edit.Tensor, $"{count} input channels removed").Keep(edit.Axis, kept);
-                    }
-
+                    Open(edit.Tensor, $"{count} input channels removed").Keep(edit.Axis, kept);
                     break;
                 case ChannelEditKind.Constant:
                     Open(edit.Tensor, $"{count} channels removed").Keep(edit.Axis, kept);
@@ -404,6 +407,24 @@ public sealed class ChannelPruningPass : ICompressionPass
             }
         }
 
+        foreach ((Value value, var entry) in tensors)
+        {
+            Store(value, entry.Tensor);
+        }
+
+        UpdateDeclaredShapes(groups, byRoot.Keys, (layout, block) => KeptOf(layout, block, out _).Length);
+        int distilled = 0;
+        if (distiller is not null)
+        {
+            var keptOutputs = new Dictionary<Node, int[]>(ReferenceEqualityComparer.Instance);
+            foreach (ChannelEdit producer in edits.Where(e => e.Kind == ChannelEditKind.Producer))
+            {
+                keptOutputs[producer.Node] = KeptOf(producer.Layout, 1, out _);
+            }
+
+            distilled = Distill(context, distiller, refits, teachers, keptOutputs, Open, leftAlone);
+        }
+
         var changes = new List<TensorChange>();
         foreach (Graph graph in context.Model.Graphs)
         {
@@ -414,11 +435,9 @@ public sealed class ChannelPruningPass : ICompressionPass
                     continue;
                 }
 
-                TensorProto tensor = TensorValues.Create<float>(value.Name, entry.Tensor.Dims, entry.Tensor.Values);
+                Store(value, entry.Tensor);
+                graph.Model.Spill(value.Initializer!);
                 long before = TensorShape.ElementCount(entry.Before) * sizeof(float);
-                value.SetInitializer(tensor);
-                graph.Model.Spill(tensor);
-                DeclareInitializerInput(graph, value.Name, entry.Tensor.Dims);
                 string roles = string.Join("; ", entry.Roles.Distinct(StringComparer.Ordinal));
                 changes.Add(new TensorChange(value.Name, "channel pruned: " + roles, value.Uses.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
                     entry.Tensor.Dims, before, entry.Tensor.Values.LongLength * sizeof(float), 0)
@@ -429,11 +448,10 @@ public sealed class ChannelPruningPass : ICompressionPass
             }
         }
 
-        UpdateDeclaredShapes(groups, byRoot.Keys, (layout, block) => KeptOf(layout, block, out _).Length);
         return new PassResult(Name)
         {
             Modified = changes.Count > 0,
-            Techniques = Describe(context, byRoot.Values.ToList(), refit.Count),
+            Techniques = Describe(context, byRoot.Values.ToList(), distilled),
             Changed = changes,
             LeftAlone = WithSizes(leftAlone, context.Model),
         };
@@ -458,65 +476,88 @@ public sealed class ChannelPruningPass : ICompressionPass
         }
     }
 
-    private delegate int[] KeptIndices(ChannelEdit edit, out int[] removed);
+    /// <summary>Puts <paramref name="tensor"/>'s values into the model as the initializer <paramref name="value"/> (and its
+    /// declaration among the graph inputs, before IR 4).</summary>
+    private static void Store(Value value, SlicedTensor tensor)
+    {
+        value.SetInitializer(TensorValues.Create<float>(value.Name, tensor.Dims, tensor.Values));
+        DeclareInitializerInput(value.Graph, value.Name, tensor.Dims);
+    }
 
     /// <summary>
-    /// With <c>Distill=true</c> and calibration data: refits each MatMul and Gemm that loses inputs (least squares on the
-    /// original model's activations of its input) so that its outputs on the kept inputs match its original outputs; its bias
-    /// (Gemm's C, or the constant of the Add that follows a MatMul) absorbs the mean of what the removed inputs gave.
+    /// Layer-wise distillation (<c>Distill=true</c> with calibration data): each layer that lost inputs is refit, in the model's
+    /// order, so that its outputs on the pruned model's own activations match the original layer's outputs on the original's
+    /// (least squares, <see cref="LeastSquares.Refit"/>), pulled toward its pruned weight by the damping; its bias (Gemm's C,
+    /// Conv's B, or the constant of the Add that alone reads a MatMul) takes the mean of what the removed inputs gave.
     /// </summary>
-    /// <returns>The nodes refit.</returns>
-    private static HashSet<Node> Distill(PassContext context, List<ChannelEdit> edits, KeptIndices keptOf, Func<Value, string, SlicedTensor> open)
+    /// <returns>How many layers were refit.</returns>
+    private static int Distill(PassContext context, LayerDistiller distiller, List<ChannelEdit> refits, Dictionary<Node, SlicedTensor> teachers,
+        Dictionary<Node, int[]> keptOutputs, Func<Value, string, SlicedTensor> open, List<TensorLeftAlone> leftAlone)
     {
-        var done = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        List<ChannelEdit> consumers = edits.Where(e => e.Kind == ChannelEditKind.Consumer && e.Node.OpType is "MatMul" or "Gemm"
-            && context.Settings.Get(DistillationSettings.Distill, e.Node)).ToList();
-        if (consumers.Count == 0 || context.Calibration is not { } samples)
+        int distilled = 0;
+        Graph graph = context.Model.Graph;
+        foreach (ChannelEdit edit in refits.DistinctBy(e => e.Node).OrderBy(e => graph.IndexOf(e.Node)))
         {
-            return done;
-        }
-
-        var moments = new Dictionary<string, FeatureMomentsCollector>(StringComparer.Ordinal);
-        foreach (ChannelEdit edit in consumers)
-        {
-            string input = edit.Node.Inputs[0]!.Name;
-            moments.TryAdd(input, new FeatureMomentsCollector(input));
-        }
-
-        ActivationRecorder.Record(context.Model.ToProto().Clone(), samples, [.. moments.Values], context.ModelPath, context.Runner);
-        foreach (ChannelEdit edit in consumers)
-        {
-            FeatureMomentsCollector moment = moments[edit.Node.Inputs[0]!.Name];
-            int[] kept = keptOf(edit, out int[] removed);
-            if (moment.Rows == 0 || moment.Features != kept.Length + removed.Length)
+            Node node = edit.Node;
+            string? reason = distiller.Unsupported(node)
+                ?? (node.OpType == "Gemm" && (node.Attributes.Any(a => a.Name is "alpha" or "beta" && a.F != 1f)) ? "a Gemm with alpha or beta other than 1" : null);
+            if (reason is not null)
             {
+                leftAlone.Add(new TensorLeftAlone(edit.Tensor.Name, node.OpType, "not distilled: " + reason) { Nodes = NodeNames([node]) });
                 continue;
             }
 
-            Value? biasValue = BiasOf(edit.Node);
-            SlicedTensor weight = open(edit.Tensor, $"{removed.Length / edit.Block} of {edit.Layout.Channels} input channels removed, refit to the original outputs (distilled)");
-            bool transposed = edit.Axis == 1;
-            int k = (int)weight.Dims[edit.Axis], n = (int)weight.Dims[1 - edit.Axis];
-            float[] matrix = transposed ? Transpose(weight.Values, n, k) : weight.Values;
-            SlicedTensor? bias = biasValue is null ? null : open(biasValue, "refit to the original outputs (distilled)");
-            (float[] newWeight, float[]? newBias) = LeastSquaresRefit.Refit(matrix, n, bias?.Values, moment, kept, removed);
-            weight.Set(transposed ? [n, kept.Length] : [kept.Length, n], transposed ? Transpose(newWeight, kept.Length, n) : newWeight);
-            if (bias is not null && newBias is not null)
+            // Both weights as [K, N]: a Gemm weight with transB and a Conv weight ([N, C, k...]) are [N, K].
+            SlicedTensor teacher = teachers[node];
+            int outputAxis = node.OpType == "Conv" ? 0 : node.OpType == "Gemm" && node.GetInt("transB", 0) != 0 ? 0 : 1;
+            if (keptOutputs.TryGetValue(node, out int[]? outputs))
             {
-                bias.Set(bias.Dims, newBias);
+                teacher.Keep(outputAxis, outputs);
             }
 
-            done.Add(edit.Node);
+            SlicedTensor student = open(edit.Tensor, "refit to the original outputs (distilled)");
+            int n = (int)student.Dims[outputAxis];
+            float[] teacherMatrix = AsInputsByOutputs(teacher.Values, n, outputAxis);
+            float[] studentMatrix = AsInputsByOutputs(student.Values, n, outputAxis);
+            LayerStatistics statistics = distiller.Record(node);
+            if (statistics.StudentFeatures * n != studentMatrix.Length || statistics.TeacherFeatures * n != teacherMatrix.Length)
+            {
+                leftAlone.Add(new TensorLeftAlone(edit.Tensor.Name, node.OpType, "not distilled: the recorded inputs do not match the weight") { Nodes = NodeNames([node]) });
+                continue;
+            }
+
+            Value? biasValue = BiasOf(node);
+            RefitResult result = LeastSquares.Refit(statistics, teacherMatrix, n, withBias: biasValue is not null, prior: studentMatrix);
+            if (!result.Solved)
+            {
+                leftAlone.Add(new TensorLeftAlone(edit.Tensor.Name, node.OpType, "not distilled: the least-squares system could not be solved") { Nodes = NodeNames([node]) });
+                continue;
+            }
+
+            student.Set(student.Dims, outputAxis == 1 ? result.Weight : Transposed(result.Weight, statistics.StudentFeatures, n));
+            Store(edit.Tensor, student);
+            if (biasValue is not null && result.BiasCorrection is { } correction)
+            {
+                SlicedTensor bias = open(biasValue, "refit to the original outputs (distilled)");
+                System.Numerics.Tensors.TensorPrimitives.Add(bias.Values, correction, bias.Values);
+                Store(biasValue, bias);
+            }
+
+            distilled++;
         }
 
-        return done;
+        return distilled;
     }
 
-    /// <summary>The bias a refit may correct: Gemm's C of one value per output, or the constant [N] of the Add that alone reads a MatMul's output.</summary>
+    /// <summary>A weight as [K, N] row-major: as it is when its outputs are its last axis, else ([N, K...]) transposed.</summary>
+    private static float[] AsInputsByOutputs(float[] values, int n, int outputAxis) =>
+        outputAxis == 1 ? values : Transposed(values, n, values.Length / n);
+
+    /// <summary>The bias a refit may correct: Gemm's C or Conv's B of one value per output, or the constant [N] of the Add that alone reads a MatMul's output.</summary>
     private static Value? BiasOf(Node node)
     {
         Value? bias = null;
-        if (node.OpType == "Gemm")
+        if (node.OpType is "Gemm" or "Conv")
         {
             bias = node.Inputs.Count > 2 ? node.Inputs[2] : null;
         }
@@ -526,7 +567,7 @@ public sealed class ChannelPruningPass : ICompressionPass
             bias = add.Inputs[1 - output.Uses[0].Index];
         }
 
-        long n = node.Inputs[1]!.Initializer!.Dims[node.OpType == "Gemm" && node.GetInt("transB", 0) != 0 ? 0 : 1];
+        long n = node.Inputs[1]!.Initializer!.Dims[node.OpType == "Conv" || (node.OpType == "Gemm" && node.GetInt("transB", 0) != 0) ? 0 : ^1];
         return bias is { IsInitializer: true, IsGraphOutput: false, Uses.Count: 1 } && bias.Initializer!.DataType == (int)DataType.Float
             && bias.Initializer.Dims.Count >= 1 && bias.Initializer.Dims[^1] == n && TensorShape.ElementCount(bias.Initializer.Dims) == n
             && !(bias.IsGraphInput && node.Graph!.Model.IrVersion >= 4)
@@ -534,7 +575,7 @@ public sealed class ChannelPruningPass : ICompressionPass
             : null;
     }
 
-    private static float[] Transpose(float[] values, int rows, int columns)
+    private static float[] Transposed(float[] values, int rows, int columns)
     {
         var result = new float[values.Length];
         for (int r = 0; r < rows; r++)
