@@ -435,8 +435,9 @@ public sealed class ChannelPruningPass : ICompressionPass
                     continue;
                 }
 
+                // Kept inline, not spilled to the compressed model's data file: a later pass (quantization) usually replaces
+                // the weight, and a spilled copy would stay in the data file; the writer moves what remains there at the end.
                 Store(value, entry.Tensor);
-                graph.Model.Spill(value.Initializer!);
                 long before = TensorShape.ElementCount(entry.Before) * sizeof(float);
                 string roles = string.Join("; ", entry.Roles.Distinct(StringComparer.Ordinal));
                 changes.Add(new TensorChange(value.Name, "channel pruned: " + roles, value.Uses.Select(u => u.Node.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
