@@ -1,4 +1,8 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Compression.Core.Passes.Distillation;
 
@@ -9,21 +13,22 @@ namespace Compression.Core.Passes.Distillation;
 /// </summary>
 internal static class DenseAlgebra
 {
-    private const int DepthTile = 64;
-    private const int ColumnTile = 512;
-    private const int RowChunk = 8;
+    private const int DepthTile = 256;
+    private const int RowChunk = 32;
     private const int Block = 64;
 
     /// <summary>
     /// <c>C[i, j] += alpha * sum_m A[i, m] B[m, j]</c> for <c>i &lt; rows</c>, <c>j &lt; columns</c>, <c>m &lt; depth</c>; each
-    /// matrix given by its array, the offset of its first element and its row stride.
+    /// matrix given by its array, the offset of its first element and its row stride. With <paramref name="part"/>, only
+    /// about one triangle of a square C is computed (whole chunks of rows at a time: entries a little past the diagonal are
+    /// computed too, and left for the caller to ignore).
     /// </summary>
     public static void MultiplyAdd(
         int rows, int columns, int depth, double alpha,
         double[] a, int aOffset, int aStride,
         double[] b, int bOffset, int bStride,
         double[] c, int cOffset, int cStride,
-        bool parallel = true)
+        bool parallel = true, Triangle part = Triangle.All)
     {
         if (rows == 0 || columns == 0 || depth == 0)
         {
@@ -35,22 +40,41 @@ internal static class DenseAlgebra
         {
             int firstRow = chunk * RowChunk;
             int lastRow = Math.Min(rows, firstRow + RowChunk);
-            for (int j0 = 0; j0 < columns; j0 += ColumnTile)
+            int firstColumn = part == Triangle.Upper ? Math.Min(firstRow, columns) : 0;
+            int lastColumn = part == Triangle.Lower ? Math.Min(lastRow, columns) : columns;
+            for (int m0 = 0; m0 < depth; m0 += DepthTile)
             {
-                int width = Math.Min(ColumnTile, columns - j0);
-                for (int m0 = 0; m0 < depth; m0 += DepthTile)
+                int m1 = Math.Min(depth, m0 + DepthTile);
+                int j = firstColumn;
+                if (Vector256.IsHardwareAccelerated)
                 {
-                    int m1 = Math.Min(depth, m0 + DepthTile);
+                    for (; j + 8 <= lastColumn; j += 8)
+                    {
+                        int i = firstRow;
+                        for (; i + 4 <= lastRow; i += 4)
+                        {
+                            Block4x8(i, j, m0, m1, alpha, a, aOffset, aStride, b, bOffset, bStride, c, cOffset, cStride);
+                        }
+
+                        for (; i < lastRow; i++)
+                        {
+                            Block1x8(i, j, m0, m1, alpha, a, aOffset, aStride, b, bOffset, bStride, c, cOffset, cStride);
+                        }
+                    }
+                }
+
+                if (j < lastColumn)
+                {
+                    int width = lastColumn - j;
                     for (int i = firstRow; i < lastRow; i++)
                     {
-                        Span<double> target = c.AsSpan(cOffset + (i * cStride) + j0, width);
-                        int aRow = aOffset + (i * aStride);
+                        Span<double> target = c.AsSpan(cOffset + (i * cStride) + j, width);
                         for (int m = m0; m < m1; m++)
                         {
-                            double factor = a[aRow + m] * alpha;
+                            double factor = a[aOffset + (i * aStride) + m] * alpha;
                             if (factor != 0)
                             {
-                                TensorPrimitives.MultiplyAdd(b.AsSpan(bOffset + (m * bStride) + j0, width), factor, target, target);
+                                TensorPrimitives.MultiplyAdd(b.AsSpan(bOffset + (m * bStride) + j, width), factor, target, target);
                             }
                         }
                     }
@@ -69,6 +93,84 @@ internal static class DenseAlgebra
                 Chunk(chunk);
             }
         }
+    }
+
+    /// <summary>Which part of a square product <see cref="MultiplyAdd"/> computes.</summary>
+    public enum Triangle
+    {
+        /// <summary>Every entry.</summary>
+        All,
+
+        /// <summary>The entries on and above the diagonal (and some below it).</summary>
+        Upper,
+
+        /// <summary>The entries on and below the diagonal (and some above it).</summary>
+        Lower,
+    }
+
+    /// <summary>Four rows by eight columns of C, their sums held in registers over the depth tile.</summary>
+    private static void Block4x8(int i, int j, int m0, int m1, double alpha, double[] a, int aOffset, int aStride, double[] b, int bOffset, int bStride, double[] c, int cOffset, int cStride)
+    {
+        ref double aRef = ref MemoryMarshal.GetArrayDataReference(a);
+        ref double bRef = ref MemoryMarshal.GetArrayDataReference(b);
+        ref double cRef = ref MemoryMarshal.GetArrayDataReference(c);
+        Vector256<double> c00 = Vector256<double>.Zero, c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        nuint a0 = (nuint)(aOffset + (i * aStride)), a1 = a0 + (nuint)aStride, a2 = a1 + (nuint)aStride, a3 = a2 + (nuint)aStride;
+        for (int m = m0; m < m1; m++)
+        {
+            nuint bIndex = (nuint)(bOffset + (m * bStride) + j);
+            Vector256<double> b0 = Vector256.LoadUnsafe(ref bRef, bIndex);
+            Vector256<double> b1 = Vector256.LoadUnsafe(ref bRef, bIndex + 4);
+            Vector256<double> x = Vector256.Create(Unsafe.Add(ref aRef, a0 + (nuint)m));
+            c00 = MulAdd(x, b0, c00);
+            c01 = MulAdd(x, b1, c01);
+            x = Vector256.Create(Unsafe.Add(ref aRef, a1 + (nuint)m));
+            c10 = MulAdd(x, b0, c10);
+            c11 = MulAdd(x, b1, c11);
+            x = Vector256.Create(Unsafe.Add(ref aRef, a2 + (nuint)m));
+            c20 = MulAdd(x, b0, c20);
+            c21 = MulAdd(x, b1, c21);
+            x = Vector256.Create(Unsafe.Add(ref aRef, a3 + (nuint)m));
+            c30 = MulAdd(x, b0, c30);
+            c31 = MulAdd(x, b1, c31);
+        }
+
+        Vector256<double> scale = Vector256.Create(alpha);
+        nuint row = (nuint)(cOffset + (i * cStride) + j);
+        Store(ref cRef, row, scale, c00, c01);
+        Store(ref cRef, row + (nuint)cStride, scale, c10, c11);
+        Store(ref cRef, row + (2 * (nuint)cStride), scale, c20, c21);
+        Store(ref cRef, row + (3 * (nuint)cStride), scale, c30, c31);
+    }
+
+    /// <summary>One row by eight columns of C.</summary>
+    private static void Block1x8(int i, int j, int m0, int m1, double alpha, double[] a, int aOffset, int aStride, double[] b, int bOffset, int bStride, double[] c, int cOffset, int cStride)
+    {
+        ref double aRef = ref MemoryMarshal.GetArrayDataReference(a);
+        ref double bRef = ref MemoryMarshal.GetArrayDataReference(b);
+        ref double cRef = ref MemoryMarshal.GetArrayDataReference(c);
+        Vector256<double> c0 = Vector256<double>.Zero, c1 = c0;
+        nuint a0 = (nuint)(aOffset + (i * aStride));
+        for (int m = m0; m < m1; m++)
+        {
+            nuint bIndex = (nuint)(bOffset + (m * bStride) + j);
+            Vector256<double> x = Vector256.Create(Unsafe.Add(ref aRef, a0 + (nuint)m));
+            c0 = MulAdd(x, Vector256.LoadUnsafe(ref bRef, bIndex), c0);
+            c1 = MulAdd(x, Vector256.LoadUnsafe(ref bRef, bIndex + 4), c1);
+        }
+
+        Store(ref cRef, (nuint)(cOffset + (i * cStride) + j), Vector256.Create(alpha), c0, c1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> MulAdd(Vector256<double> x, Vector256<double> y, Vector256<double> sum) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(x, y, sum) : Vector256.Add(Vector256.Multiply(x, y), sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref double target, nuint index, Vector256<double> scale, Vector256<double> low, Vector256<double> high)
+    {
+        MulAdd(low, scale, Vector256.LoadUnsafe(ref target, index)).StoreUnsafe(ref target, index);
+        MulAdd(high, scale, Vector256.LoadUnsafe(ref target, index + 4)).StoreUnsafe(ref target, index + 4);
     }
 
     /// <summary>The transpose of a row-major <c>[rows, columns]</c> matrix.</summary>
@@ -133,7 +235,7 @@ internal static class DenseAlgebra
 
             For(below, PanelRow, parallel && (long)below * Block * Block > 1 << 18);
 
-            // The trailing matrix: A[i, j] -= L[i, J] . L[j, J] for j1 <= j <= i, each row i by one thread.
+            // The trailing matrix: A[i, j] -= L[i, J] . L[j, J] for j1 <= j <= i (and some j > i, never read).
             if (below > 0)
             {
                 double[] panelT = new double[(long)(j1 - j0) * below];
@@ -145,28 +247,7 @@ internal static class DenseAlgebra
                     }
                 }
 
-                int depth = j1 - j0;
-                int chunks = (below + RowChunk - 1) / RowChunk;
-                void TrailingChunk(int chunk)
-                {
-                    int first = chunk * RowChunk;
-                    int last = Math.Min(below, first + RowChunk);
-                    for (int i = first; i < last; i++)
-                    {
-                        int width = i + 1;
-                        Span<double> target = a.AsSpan(((j1 + i) * k) + j1, width);
-                        for (int m = 0; m < depth; m++)
-                        {
-                            double factor = panelT[((long)m * below) + i];
-                            if (factor != 0)
-                            {
-                                TensorPrimitives.MultiplyAdd(panelT.AsSpan(m * below, width), -factor, target, target);
-                            }
-                        }
-                    }
-                }
-
-                For(chunks, TrailingChunk, parallel && (long)below * below * depth > 1 << 18);
+                MultiplyAdd(below, below, j1 - j0, -1, a, (j1 * k) + j0, k, panelT, 0, below, a, (j1 * k) + j1, k, parallel, Triangle.Lower);
             }
         }
 
@@ -184,6 +265,37 @@ internal static class DenseAlgebra
     /// </summary>
     public static void CholeskySolve(double[] lower, int k, double[] b, int columns, bool parallel = true)
     {
+        if (columns < 8)
+        {
+            // Few right-hand sides (one output of a masked refit): each by dot products over contiguous rows.
+            double[] upperT = Transpose(lower, k, k);
+            var vector = new double[k];
+            for (int column = 0; column < columns; column++)
+            {
+                for (int i = 0; i < k; i++)
+                {
+                    vector[i] = b[((long)i * columns) + column];
+                }
+
+                for (int i = 0; i < k; i++)
+                {
+                    vector[i] = (vector[i] - TensorPrimitives.Dot(lower.AsSpan(i * k, i), vector.AsSpan(0, i))) / lower[((long)i * k) + i];
+                }
+
+                for (int i = k - 1; i >= 0; i--)
+                {
+                    vector[i] = (vector[i] - TensorPrimitives.Dot(upperT.AsSpan((i * k) + i + 1, k - i - 1), vector.AsSpan(i + 1, k - i - 1))) / upperT[((long)i * k) + i];
+                }
+
+                for (int i = 0; i < k; i++)
+                {
+                    b[((long)i * columns) + column] = vector[i];
+                }
+            }
+
+            return;
+        }
+
         // Forward: L Y = B.
         for (int i0 = 0; i0 < k; i0 += Block)
         {

@@ -17,7 +17,7 @@ namespace Compression.Core.Passes.Distillation;
 public sealed class LayerDistiller
 {
     /// <summary>Rows copied out of a batch at a time: the copies, not the samples, bound the memory a recording holds.</summary>
-    private const int ChunkRows = 64;
+    private const int ChunkRows = 128;
 
     private readonly PassContext context;
 

@@ -24,6 +24,42 @@ public sealed class LayerStatistics
         TeacherGramMatrix = withTeacherGram ? new double[(long)teacherFeatures * teacherFeatures] : null;
     }
 
+    /// <summary>
+    /// The statistics of activations held in memory: <paramref name="student"/> <c>[rows, K_s]</c> paired row by row with
+    /// <paramref name="teacher"/> <c>[rows, K_t]</c>, row-major; for layers whose inputs a caller computes itself, and tests.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes do not agree.</exception>
+    public static LayerStatistics FromRows(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, int rows, int studentFeatures, int teacherFeatures, bool withTeacherGram = false)
+    {
+        if (rows < 0 || studentFeatures < 1 || teacherFeatures < 1 || student.Length != (long)rows * studentFeatures || teacher.Length != (long)rows * teacherFeatures)
+        {
+            throw new ArgumentException($"[{rows}, {studentFeatures}] and [{rows}, {teacherFeatures}] do not fit {student.Length} and {teacher.Length} values.");
+        }
+
+        var statistics = new LayerStatistics(string.Empty, string.Empty, studentFeatures, teacherFeatures, withTeacherGram);
+        const int chunk = 128;
+        var studentRows = new double[chunk * studentFeatures];
+        var teacherRows = new double[chunk * teacherFeatures];
+        for (int first = 0; first < rows; first += chunk)
+        {
+            int count = Math.Min(chunk, rows - first);
+            for (int i = 0; i < count * studentFeatures; i++)
+            {
+                studentRows[i] = student[(first * studentFeatures) + i];
+            }
+
+            for (int i = 0; i < count * teacherFeatures; i++)
+            {
+                teacherRows[i] = teacher[(first * teacherFeatures) + i];
+            }
+
+            statistics.Add(studentRows, teacherRows, count);
+        }
+
+        statistics.Complete();
+        return statistics;
+    }
+
     /// <summary>The node whose input this is (its name, possibly empty).</summary>
     public string NodeName { get; }
 
@@ -110,35 +146,10 @@ public sealed class LayerStatistics
         }
     }
 
-    /// <summary><c>target[i, j] += sum_r left[i, r] right[r, j]</c>, with <c>j &gt;= i</c> only when <paramref name="upperOnly"/>.</summary>
-    private static void AddProduct(double[] target, double[] leftT, double[] right, int rowsOut, int columns, int depth, bool upperOnly)
-    {
-        void Row(int i)
-        {
-            int first = upperOnly ? i : 0;
-            Span<double> row = target.AsSpan((i * columns) + first, columns - first);
-            for (int r = 0; r < depth; r++)
-            {
-                double factor = leftT[((long)i * depth) + r];
-                if (factor != 0)
-                {
-                    TensorPrimitives.MultiplyAdd(right.AsSpan((r * columns) + first, columns - first), factor, row, row);
-                }
-            }
-        }
-
-        if ((long)rowsOut * columns * depth > 1 << 18)
-        {
-            Parallel.For(0, rowsOut, Row);
-        }
-        else
-        {
-            for (int i = 0; i < rowsOut; i++)
-            {
-                Row(i);
-            }
-        }
-    }
+    /// <summary><c>target[i, j] += sum_r left[i, r] right[r, j]</c>, with <c>j &gt;= i</c> only (and some below) when <paramref name="upperOnly"/>.</summary>
+    private static void AddProduct(double[] target, double[] leftT, double[] right, int rowsOut, int columns, int depth, bool upperOnly) =>
+        DenseAlgebra.MultiplyAdd(rowsOut, columns, depth, 1, leftT, 0, depth, right, 0, columns, target, 0, columns,
+            part: upperOnly ? DenseAlgebra.Triangle.Upper : DenseAlgebra.Triangle.All);
 
     private static void Mirror(double[] matrix, int k)
     {
