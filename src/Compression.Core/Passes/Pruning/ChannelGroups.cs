@@ -1,3 +1,4 @@
+using Compression.Onnx;
 using Compression.Core.Ir;
 using Compression.Onnx.Protos;
 using DataType = Compression.Onnx.Protos.TensorProto.Types.DataType;
@@ -321,6 +322,13 @@ internal sealed class ChannelGroups
                 }
 
                 return Pass(node, layout.Rank == 2 ? layout with { Axis = -1 } : layout with { Axis = -1, Rank = 2, Block = 0 }, next);
+            case "Reshape":
+                if (index != 0 || layout.Axis != 1 || layout.Block != 1 || layout.Rank < 2 || node.GetInt("allowzero", 0) != 0 || !FlattensBatchFirst(node))
+                {
+                    return "only a Reshape to [0, -1] (a Flatten at axis 1) is followed: other shapes may mix channels";
+                }
+
+                return Pass(node, layout.Rank == 2 ? layout with { Axis = -1 } : layout with { Axis = -1, Rank = 2, Block = 0 }, next);
             case "Concat":
                 return Join(node, index, layout, next);
             case var op when Binary.Contains(op):
@@ -342,6 +350,19 @@ internal sealed class ChannelGroups
             default:
                 return "an operator channel pruning cannot follow";
         }
+    }
+
+    /// <summary>True for a Reshape whose shape is the constant [0, -1]: the batch axis kept, everything else flattened.</summary>
+    private static bool FlattensBatchFirst(Node node)
+    {
+        if (node.Inputs.Count < 2 || node.Inputs[1] is not { IsInitializer: true } shape || shape.Initializer!.DataType != (int)DataType.Int64
+            || shape.Initializer.Dims.Count != 1 || shape.Initializer.Dims[0] != 2)
+        {
+            return false;
+        }
+
+        long[] values = shape.Initializer.ToArray<long>();
+        return values[0] == 0 && values[1] == -1;
     }
 
     /// <summary>Carries the channels to the node's first output; every other output must be unread.</summary>
