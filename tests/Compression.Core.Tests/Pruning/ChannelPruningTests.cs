@@ -265,6 +265,20 @@ public sealed class ChannelPruningTests : IDisposable
             CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, output) { Settings = Settings(distill, criterion) });
             PassResult pass = outcome.Report.Passes.Single(p => p.Pass == "channel-pruning");
             Assert.Equal(distill, pass.Techniques.Single().Contains("distilled", StringComparison.Ordinal));
+            if (distill)
+            {
+                // The two layers that lost inputs, refit: the report gives each one's output error pruned and refit.
+                TensorChange[] refit = pass.Changed.Where(c => c.OutputError is not null).ToArray();
+                Assert.Equal(["fc2.weight", "fc3.weight"], refit.Select(c => c.Name));
+                Assert.All(refit, change =>
+                {
+                    string[] errors = change.Technique[(change.Technique.IndexOf("output error ", StringComparison.Ordinal) + 13)..].Split(" -> ");
+                    double before = double.Parse(errors[0], System.Globalization.CultureInfo.InvariantCulture);
+                    Assert.Equal(change.OutputError!.Value, double.Parse(errors[1], System.Globalization.CultureInfo.InvariantCulture), 4);
+                    Assert.True(change.OutputError < before / 2, $"{change.Name}: {change.Technique}");
+                });
+            }
+
             accuracies[name] = Accuracy(output);
         }
 

@@ -344,7 +344,7 @@ public sealed class ChannelPruningPass : ICompressionPass
 
         List<ChannelEdit> edits = groups.Edits.Where(e => Touches(e.Layout)).ToList();
         var tensors = new Dictionary<Value, (SlicedTensor Tensor, long[] Before, List<string> Roles)>(ReferenceEqualityComparer.Instance);
-        SlicedTensor Open(Value value, string role)
+        SlicedTensor Open(Value value, string? role)
         {
             if (!tensors.TryGetValue(value, out var entry))
             {
@@ -354,7 +354,11 @@ public sealed class ChannelPruningPass : ICompressionPass
                 tensors[value] = entry;
             }
 
-            entry.Roles.Add(role);
+            if (role is not null)
+            {
+                entry.Roles.Add(role);
+            }
+
             return entry.Tensor;
         }
 
@@ -414,6 +418,7 @@ public sealed class ChannelPruningPass : ICompressionPass
 
         UpdateDeclaredShapes(groups, byRoot.Keys, (layout, block) => KeptOf(layout, block, out _).Length);
         int distilled = 0;
+        var outputErrors = new Dictionary<Value, double>(ReferenceEqualityComparer.Instance);
         if (distiller is not null)
         {
             var keptOutputs = new Dictionary<Node, int[]>(ReferenceEqualityComparer.Instance);
@@ -422,7 +427,7 @@ public sealed class ChannelPruningPass : ICompressionPass
                 keptOutputs[producer.Node] = KeptOf(producer.Layout, 1, out _);
             }
 
-            distilled = Distill(context, distiller, refits, teachers, keptOutputs, Open, leftAlone);
+            distilled = Distill(context, distiller, refits, teachers, keptOutputs, Open, leftAlone, outputErrors);
         }
 
         var changes = new List<TensorChange>();
@@ -445,6 +450,7 @@ public sealed class ChannelPruningPass : ICompressionPass
                 {
                     Nodes = NodeNames(value.Uses.Select(u => u.Node)),
                     Sparsity = ShareOfZeros(entry.Tensor.Values),
+                    OutputError = outputErrors.TryGetValue(value, out double error) ? error : null,
                 });
             }
         }
@@ -493,7 +499,7 @@ public sealed class ChannelPruningPass : ICompressionPass
     /// </summary>
     /// <returns>How many layers were refit.</returns>
     private static int Distill(PassContext context, LayerDistiller distiller, List<ChannelEdit> refits, Dictionary<Node, SlicedTensor> teachers,
-        Dictionary<Node, int[]> keptOutputs, Func<Value, string, SlicedTensor> open, List<TensorLeftAlone> leftAlone)
+        Dictionary<Node, int[]> keptOutputs, Func<Value, string?, SlicedTensor> open, List<TensorLeftAlone> leftAlone, Dictionary<Value, double> outputErrors)
     {
         int distilled = 0;
         Graph graph = context.Model.Graph;
@@ -516,11 +522,11 @@ public sealed class ChannelPruningPass : ICompressionPass
                 teacher.Keep(outputAxis, outputs);
             }
 
-            SlicedTensor student = open(edit.Tensor, "refit to the original outputs (distilled)");
+            SlicedTensor student = open(edit.Tensor, null);
             int n = (int)student.Dims[outputAxis];
             float[] teacherMatrix = AsInputsByOutputs(teacher.Values, n, outputAxis);
             float[] studentMatrix = AsInputsByOutputs(student.Values, n, outputAxis);
-            LayerStatistics statistics = distiller.Record(node);
+            LayerStatistics statistics = distiller.Record(node, withTeacherGram: true);
             if (statistics.StudentFeatures * n != studentMatrix.Length || statistics.TeacherFeatures * n != teacherMatrix.Length)
             {
                 leftAlone.Add(new TensorLeftAlone(edit.Tensor.Name, node.OpType, "not distilled: the recorded inputs do not match the weight") { Nodes = NodeNames([node]) });
@@ -535,6 +541,11 @@ public sealed class ChannelPruningPass : ICompressionPass
                 continue;
             }
 
+            // The layer's relative output error on the calibration samples, pruned as it is and refit.
+            double before = LeastSquares.OutputError(statistics, teacherMatrix, n, studentMatrix);
+            double after = LeastSquares.OutputError(statistics, teacherMatrix, n, result.Weight, result.BiasCorrection);
+            open(edit.Tensor, string.Create(CultureInfo.InvariantCulture, $"refit to the original outputs (distilled): output error {before:0.####} -> {after:0.####}"));
+            outputErrors[edit.Tensor] = after;
             student.Set(student.Dims, outputAxis == 1 ? result.Weight : Transposed(result.Weight, statistics.StudentFeatures, n));
             Store(edit.Tensor, student);
             if (biasValue is not null && result.BiasCorrection is { } correction)
