@@ -1,5 +1,6 @@
 using System.Globalization;
 using Compression.Core.Ir;
+using Compression.Core.Passes.Distillation;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Settings;
 using Compression.Onnx;
@@ -40,11 +41,21 @@ public sealed class ClusteringPass : ICompressionPass
             return new PassResult(Name);
         }
 
+        // Layer after layer in the model's order, so that distillation refits each layer to the inputs the layers before it,
+        // already clustered, give it.
+        var order = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        foreach (Node node in context.Model.Nodes)
+        {
+            order[node] = order.Count;
+        }
+
+        plans = [.. plans.OrderBy(p => p.Readers.Min(r => order[r]))];
+        LayerDistiller? distiller = plans.Count > 0 && LayerDistiller.MayRun(context) ? LayerDistiller.Create(context) : null;
         var writer = new ClusteredWeightWriter();
         var changed = new List<TensorChange>();
         foreach (Plan plan in plans)
         {
-            changed.Add(Write(plan, writer));
+            changed.Add(Write(context, plan, writer, distiller));
         }
 
         return new PassResult(Name)
@@ -85,7 +96,7 @@ public sealed class ClusteringPass : ICompressionPass
         }
     }
 
-    private static TensorChange Write(Plan plan, ClusteredWeightWriter writer)
+    private static TensorChange Write(PassContext context, Plan plan, ClusteredWeightWriter writer, LayerDistiller? distiller)
     {
         Value weight = plan.Weight;
         TensorProto tensor = weight.LoadInitializer();
@@ -99,10 +110,13 @@ public sealed class ClusteringPass : ICompressionPass
         double maxError = 0;
         long zeros = 0;
         int used;
+        bool zeroCodeOfTensor = false;
+        bool[] zeroCodeOfChannel = [];
 
         if (plan.Axis < 0)
         {
             Codebook book = ScalarKMeans.Fit(values, clusters, keepZero: true);
+            zeroCodeOfTensor = book.ZeroCode;
             codes = new byte[count];
             ScalarKMeans.Assign(values, book, codes);
             codebook = book.Values;
@@ -152,8 +166,26 @@ public sealed class ClusteringPass : ICompressionPass
             }
 
             maxError = channelErrors.Max();
+            zeroCodeOfChannel = books.Select(b => b.ZeroCode).ToArray();
             zeros = channelZeros.Sum();
             codes = ChannelLayout.FromChannelMajor(channelCodes, dims, plan.Axis);
+        }
+
+        bool[] zeroCodes = plan.Axis < 0 ? [zeroCodeOfTensor] : zeroCodeOfChannel;
+        (double Before, double After)? distilled = null;
+        string? notDistilled = null;
+        if (distiller is not null)
+        {
+            (distilled, notDistilled) = Distill(context, distiller, plan, dims, values, codes, codebook, stride, zeroCodes);
+            if (distilled is not null)
+            {
+                // The entries moved: the largest difference from the weight is measured again.
+                maxError = 0;
+                for (int i = 0; i < values.Length; i++)
+                {
+                    maxError = Math.Max(maxError, Math.Abs((double)values[i] - codebook[IndexOf(codes, i, dims, plan.Axis, stride)]));
+                }
+            }
         }
 
         // Only as many bit planes as the codes need (a weight with fewer distinct values than 2^B needs fewer).
@@ -168,11 +200,165 @@ public sealed class ClusteringPass : ICompressionPass
             technique += ", zeros kept";
         }
 
+        if (distilled is not null)
+        {
+            technique += ", codebook distilled";
+        }
+        else if (notDistilled is not null)
+        {
+            technique += $" (not distilled: {notDistilled})";
+        }
+
         return new TensorChange(weight.Name, technique, plan.OpTypes, dims, count * sizeof(float), bytes, maxError, plan.Axis < 0 ? null : plan.Axis)
         {
+            OutputError = distilled?.After,
+            RoundingOutputError = distilled?.Before,
             Nodes = plan.Readers.Select(n => n.Name).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToList(),
             Sparsity = count == 0 ? 0 : Math.Round((double)zeros / count, 4),
         };
+    }
+
+    /// <summary>
+    /// Refits the codebook of a clustered layer to the original layer's outputs on the calibration samples (the codes
+    /// stay): the relative output error with the k-means entries and with the refit ones, or why the layer was not refit.
+    /// </summary>
+    private static ((double Before, double After)? Errors, string? Reason) Distill(PassContext context, LayerDistiller distiller, Plan plan, long[] dims,
+        ReadOnlySpan<float> values, byte[] codes, float[] codebook, int stride, bool[] zeroCodes)
+    {
+        if (plan.Readers.Count != 1)
+        {
+            return (null, "read by several nodes");
+        }
+
+        Node node = plan.Readers[0];
+        if (!distiller.Enabled(node))
+        {
+            return (null, null);
+        }
+
+        if (distiller.Unsupported(node) is { } unsupported)
+        {
+            return (null, unsupported);
+        }
+
+        // The layer's product as [K, N]: weight (i, n) at i * rowStride + n * columnStride of the weight's own layout.
+        (long k, long n, long rowStride, long columnStride) = node.OpType switch
+        {
+            "MatMul" when dims.Length == 2 => (dims[0], dims[1], dims[1], 1L),
+            "Gemm" when node.GetInt("transB", 0) != 0 => (dims[1], dims[0], 1L, dims[1]),
+            "Gemm" => (dims[0], dims[1], dims[1], 1L),
+            _ => (TensorShape.ElementCount(dims) / dims[0], dims[0], 1L, TensorShape.ElementCount(dims) / dims[0]),
+        };
+        if (k * k * n > CodebookRefit.MaxWork)
+        {
+            return (null, $"{k} x {n}: summing its normal equations would take {k * k * n:N0} multiply-adds, over the limit of {CodebookRefit.MaxWork:N0}");
+        }
+
+        TensorProto? teacher = context.Original.Graph.Initializer.FirstOrDefault(t => t.Name == plan.Weight.Name);
+        if (teacher is null || teacher.DataType != (int)DataType.Float || !teacher.Dims.SequenceEqual(dims))
+        {
+            return (null, "the original has no float weight of this name and shape to refit to");
+        }
+
+        LayerStatistics statistics = distiller.Record(node, withTeacherGram: true);
+        if (statistics.StudentFeatures != k || statistics.TeacherFeatures != k)
+        {
+            return (null, $"its input has {statistics.StudentFeatures} features, not the weight's {k}");
+        }
+
+        if (teacher.DataLocation == TensorProto.Types.DataLocation.External)
+        {
+            // The original's weights in external data stay in its files: read this one into a copy.
+            teacher = teacher.Clone();
+            OnnxModelFile.LoadExternalData(teacher, context.Model.Directory ?? string.Empty, context.Model.Path);
+        }
+
+        float[] teacherWeight = ToRows(teacher.View<float>().Span, (int)k, (int)n, (int)rowStride, (int)columnStride);
+        float[] before = ToRows(Restore(codes, codebook, dims, plan.Axis, stride), (int)k, (int)n, (int)rowStride, (int)columnStride);
+        double errorBefore = LeastSquares.OutputError(statistics, teacherWeight, (int)n, before);
+
+        // The target X_s^T X_t W: [K, N].
+        ReadOnlySpan<double> cross = statistics.Cross;
+        var target = new double[k * n];
+        for (int i = 0; i < k; i++)
+        {
+            Span<double> row = target.AsSpan((int)(i * n), (int)n);
+            for (int t = 0; t < k; t++)
+            {
+                double c = cross[(int)((i * k) + t)];
+                if (c == 0)
+                {
+                    continue;
+                }
+
+                ReadOnlySpan<float> teacherRow = teacherWeight.AsSpan((int)(t * n), (int)n);
+                for (int j = 0; j < row.Length; j++)
+                {
+                    row[j] += c * teacherRow[j];
+                }
+            }
+        }
+
+        float[] kMeans = [.. codebook];
+        if (!CodebookRefit.Refit(statistics, target, (int)n, codes, (int)rowStride, (int)columnStride, codebook, stride, plan.Axis >= 0, zeroCodes))
+        {
+            return (null, "its normal equations could not be solved");
+        }
+
+        float[] after = ToRows(Restore(codes, codebook, dims, plan.Axis, stride), (int)k, (int)n, (int)rowStride, (int)columnStride);
+        double errorAfter = LeastSquares.OutputError(statistics, teacherWeight, (int)n, after);
+        if (!(errorAfter <= errorBefore))
+        {
+            kMeans.CopyTo(codebook, 0);
+            return (null, string.Create(CultureInfo.InvariantCulture, $"the refit codebook moved the outputs more ({errorAfter:G3} against {errorBefore:G3})"));
+        }
+
+        return ((errorBefore, errorAfter), null);
+    }
+
+    /// <summary>The weight's values from its codes and codebook, in its own layout.</summary>
+    private static float[] Restore(byte[] codes, float[] codebook, long[] dims, int axis, int stride)
+    {
+        var result = new float[codes.Length];
+        for (int i = 0; i < codes.Length; i++)
+        {
+            result[i] = codebook[IndexOf(codes, i, dims, axis, stride)];
+        }
+
+        return result;
+    }
+
+    /// <summary>The codebook index of element <paramref name="i"/> (in the weight's layout).</summary>
+    private static int IndexOf(byte[] codes, int i, long[] dims, int axis, int stride)
+    {
+        if (axis < 0)
+        {
+            return codes[i];
+        }
+
+        long inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++)
+        {
+            inner *= dims[d];
+        }
+
+        int channel = (int)(i / inner % dims[axis]);
+        return (channel * stride) + codes[i];
+    }
+
+    /// <summary>A weight in its own layout as the <c>[K, N]</c> row-major matrix of the layer's product.</summary>
+    private static float[] ToRows(ReadOnlySpan<float> weight, int k, int n, int rowStride, int columnStride)
+    {
+        var rows = new float[k * n];
+        for (int i = 0; i < k; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                rows[(i * n) + j] = weight[(i * rowStride) + (j * columnStride)];
+            }
+        }
+
+        return rows;
     }
 
     /// <summary>The bits of a code for <paramref name="entries"/> entries (at least 1).</summary>

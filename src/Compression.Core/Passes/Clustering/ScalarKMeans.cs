@@ -3,10 +3,11 @@ namespace Compression.Core.Passes.Clustering;
 /// <summary>
 /// k-means in one dimension: the codebook of at most k values that a set of weights is rounded to, and each weight's
 /// code. Optimal (dynamic programming over sorted points, as Ckmeans.1d.dp, with the divide-and-conquer split search)
-/// on the sorted distinct values where that fits a budget of work per value; otherwise optimal on a fine uniform
-/// histogram of the values (clusters are then unions of bins), refined by Lloyd iterations on the values themselves.
-/// When the histogram is too coarse for the dynamic programme to pay (many clusters, few values), quantile seeds and
-/// Lloyd iterations. Everything is deterministic: no random seeds, sums in a fixed order.
+/// on the sorted distinct values where that fits a budget of work per value; otherwise optimal among the clusterings
+/// whose clusters are unions of the bins of a fine uniform histogram (up to 65,536 bins; each centroid is the exact mean
+/// of its values). When the histogram is too coarse for the dynamic programme to pay (many clusters, few values),
+/// Lloyd iterations from quantile seeds on the histogram. Values are then coded to their nearest entry. Everything is
+/// deterministic: no random seeds, sums in a fixed order whatever the threads.
 /// </summary>
 internal static class ScalarKMeans
 {
@@ -24,9 +25,6 @@ internal static class ScalarKMeans
 
     /// <summary>The most points (histogram bins) the dynamic programme runs on.</summary>
     private const int MaxBins = 1 << 16;
-
-    /// <summary>Lloyd iterations on the values after the dynamic programme on a histogram.</summary>
-    private const int RefineIterations = 2;
 
     /// <summary>Lloyd iterations when there is no dynamic programme (quantile seeds).</summary>
     private const int LloydIterations = 20;
@@ -76,9 +74,13 @@ internal static class ScalarKMeans
         float[] entries = codebook.Values;
         int first = codebook.ZeroCode ? 1 : 0;
         int count = entries.Length - first;
-        if (count <= 0)
+        if (count <= 1)
         {
-            codes[..values.Length].Clear();
+            for (int i = 0; i < values.Length; i++)
+            {
+                codes[i] = codebook.ZeroCode && (values[i] == 0f || count == 0) ? (byte)0 : (byte)first;
+            }
+
             return;
         }
 
@@ -89,10 +91,105 @@ internal static class ScalarKMeans
             boundaries[j] = (float)(((double)entries[first + j] + entries[first + j + 1]) / 2);
         }
 
-        for (int i = 0; i < values.Length; i++)
+        if (values.Length < ChunkSize)
         {
-            float v = values[i];
-            codes[i] = codebook.ZeroCode && v == 0f ? (byte)0 : (byte)(first + Slot(boundaries, v));
+            // Few values (a channel): a binary search each costs less than the table would.
+            for (int i = 0; i < values.Length; i++)
+            {
+                float v = values[i];
+                codes[i] = codebook.ZeroCode && v == 0f ? (byte)0 : (byte)(first + Slot(boundaries, v));
+            }
+
+            return;
+        }
+
+        var coder = new Coder(boundaries, first, codebook.ZeroCode);
+
+        // Chunks in parallel, each into its own codes: the result does not depend on the order.
+        unsafe
+        {
+            fixed (float* source = values)
+            fixed (byte* target = codes)
+            {
+                nint from = (nint)source;
+                nint to = (nint)target;
+                int length = values.Length;
+                Parallel.For(0, (length + ChunkSize - 1) / ChunkSize, chunk =>
+                {
+                    int start = chunk * ChunkSize;
+                    int size = Math.Min(ChunkSize, length - start);
+                    coder.Code(new ReadOnlySpan<float>((float*)from + start, size), new Span<byte>((byte*)to + start, size));
+                });
+            }
+        }
+    }
+
+    /// <summary>Values per chunk of the parallel loops.</summary>
+    private const int ChunkSize = 1 << 18;
+
+    /// <summary>
+    /// Codes values by a table over a fine grid between the first and last boundary: a grid cell that no boundary
+    /// crosses gives the code at once, the others are looked up by binary search.
+    /// </summary>
+    private sealed class Coder
+    {
+        private const int Cells = 1 << 14;
+        private readonly float[] boundaries;
+        private readonly int first;
+        private readonly bool zeroCode;
+        private readonly byte[] table = new byte[Cells];
+        private readonly bool[] crossed = new bool[Cells];
+        private readonly double low;
+        private readonly double scale;
+
+        public Coder(float[] boundaries, int first, bool zeroCode)
+        {
+            this.boundaries = boundaries;
+            this.first = first;
+            this.zeroCode = zeroCode;
+            low = boundaries[0];
+            double span = (double)boundaries[^1] - low;
+            scale = span > 0 ? Cells / span : 0;
+            for (int cell = 0; cell < Cells; cell++)
+            {
+                // The cell [low + cell / scale, low + (cell + 1) / scale): one code when both ends fall in the same slot.
+                // Widened by a float step each way, so that rounding in the cell's index cannot put a value in the wrong slot.
+                float a = MathF.BitDecrement(scale > 0 ? (float)(low + (cell / scale)) : boundaries[0]);
+                float b = MathF.BitIncrement(scale > 0 ? (float)(low + ((cell + 1) / scale)) : boundaries[0]);
+                int slotA = Slot(boundaries, a);
+                int slotB = Slot(boundaries, b);
+                table[cell] = (byte)(first + slotA);
+                crossed[cell] = slotA != slotB || scale == 0;
+            }
+        }
+
+        public void Code(ReadOnlySpan<float> values, Span<byte> codes)
+        {
+            int lastSlot = boundaries.Length;
+            for (int i = 0; i < values.Length; i++)
+            {
+                float v = values[i];
+                if (zeroCode && v == 0f)
+                {
+                    codes[i] = 0;
+                    continue;
+                }
+
+                if (v <= boundaries[0])
+                {
+                    codes[i] = (byte)first;
+                    continue;
+                }
+
+                if (v > boundaries[^1])
+                {
+                    codes[i] = (byte)(first + lastSlot);
+                    continue;
+                }
+
+                int cell = Math.Min(Cells - 1, (int)((v - low) * scale));
+                codes[i] = crossed[cell] ? (byte)(first + Slot(boundaries, v)) : table[cell];
+            }
         }
     }
 
@@ -183,8 +280,9 @@ internal static class ScalarKMeans
         }
 
         (double X, double W, double S1, double S2)[] histogram = Histogram(values, min, max, bins);
+        // The clusters are unions of bins, so their means are the exact means of their values.
         double[] centroids = bins >= 4 * k ? Optimal(histogram, k) : Lloyd(histogram, Quantiles(histogram, k), LloydIterations);
-        return ToFloats(Refine(values, centroids, RefineIterations));
+        return ToFloats(centroids);
     }
 
     private static long Log2(long n) => Math.Max(1, 64 - long.LeadingZeroCount(Math.Max(1, n)));
@@ -205,27 +303,61 @@ internal static class ScalarKMeans
         return [.. result];
     }
 
-    /// <summary>The non-empty bins of a uniform histogram: each bin's mean, count, sum and sum of squares.</summary>
+    /// <summary>
+    /// The non-empty bins of a uniform histogram: each bin's mean, count, sum and sum of squares. Chunks of the values
+    /// are counted in parallel, each into its own bins, and added in chunk order: the sums do not depend on the threads.
+    /// </summary>
     private static (double X, double W, double S1, double S2)[] Histogram(ReadOnlySpan<float> values, float min, float max, int bins)
     {
-        var count = new long[bins];
-        var sum = new double[bins];
-        var squares = new double[bins];
         double scale = bins / ((double)max - min);
-        foreach (float v in values)
+        int chunks = (values.Length + ChunkSize - 1) / ChunkSize;
+        var counts = new long[chunks][];
+        var sums = new double[chunks][];
+        var squares = new double[chunks][];
+        unsafe
         {
-            int b = Math.Min(bins - 1, (int)((v - (double)min) * scale));
-            count[b]++;
-            sum[b] += v;
-            squares[b] += (double)v * v;
+            fixed (float* source = values)
+            {
+                nint from = (nint)source;
+                int length = values.Length;
+                Parallel.For(0, chunks, chunk =>
+                {
+                    var count = new long[bins];
+                    var sum = new double[bins];
+                    var square = new double[bins];
+                    int start = chunk * ChunkSize;
+                    var part = new ReadOnlySpan<float>((float*)from + start, Math.Min(ChunkSize, length - start));
+                    foreach (float v in part)
+                    {
+                        int b = Math.Min(bins - 1, (int)((v - (double)min) * scale));
+                        count[b]++;
+                        sum[b] += v;
+                        square[b] += (double)v * v;
+                    }
+
+                    counts[chunk] = count;
+                    sums[chunk] = sum;
+                    squares[chunk] = square;
+                });
+            }
         }
 
         var points = new List<(double, double, double, double)>();
         for (int b = 0; b < bins; b++)
         {
-            if (count[b] > 0)
+            long count = 0;
+            double sum = 0;
+            double square = 0;
+            for (int chunk = 0; chunk < chunks; chunk++)
             {
-                points.Add((sum[b] / count[b], count[b], sum[b], squares[b]));
+                count += counts[chunk][b];
+                sum += sums[chunk][b];
+                square += squares[chunk][b];
+            }
+
+            if (count > 0)
+            {
+                points.Add((sum / count, count, sum, square));
             }
         }
 
@@ -379,47 +511,6 @@ internal static class ScalarKMeans
 
             bool moved = false;
             for (int j = 0; j < centroids.Length; j++)
-            {
-                double next = w[j] > 0 ? s[j] / w[j] : centroids[j];
-                moved |= next != centroids[j];
-                centroids[j] = next;
-            }
-
-            Array.Sort(centroids);
-            if (!moved)
-            {
-                break;
-            }
-        }
-
-        return centroids;
-    }
-
-    /// <summary>Lloyd iterations on the values themselves.</summary>
-    private static double[] Refine(ReadOnlySpan<float> values, double[] centroids, int iterations)
-    {
-        int k = centroids.Length;
-        var boundaries = new float[k - 1];
-        var w = new long[k];
-        var s = new double[k];
-        for (int iteration = 0; iteration < iterations && k > 1; iteration++)
-        {
-            for (int j = 0; j < boundaries.Length; j++)
-            {
-                boundaries[j] = (float)((centroids[j] + centroids[j + 1]) / 2);
-            }
-
-            Array.Clear(w);
-            Array.Clear(s);
-            foreach (float v in values)
-            {
-                int slot = Slot(boundaries, v);
-                w[slot]++;
-                s[slot] += v;
-            }
-
-            bool moved = false;
-            for (int j = 0; j < k; j++)
             {
                 double next = w[j] > 0 ? s[j] / w[j] : centroids[j];
                 moved |= next != centroids[j];
