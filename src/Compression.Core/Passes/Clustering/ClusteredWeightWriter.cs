@@ -35,11 +35,13 @@ internal sealed class ClusteredWeightWriter
         int position = graph.DetachInitializer(weight);
         long bytes = 0;
         var nodes = new List<Node>();
+        var added = new List<TensorProto>();
 
         Value Add(TensorProto tensor)
         {
             tensor.Name = name + tensor.Name;
             bytes += tensor.RawData.Length;
+            added.Add(tensor);
             return graph.AddInitializer(tensor, position++);
         }
 
@@ -132,6 +134,13 @@ internal sealed class ClusteredWeightWriter
         }
 
         constantsInserted[graph] = index;
+
+        // The new tensors go to the compressed model's external data file now, when it has one.
+        foreach (TensorProto tensor in added)
+        {
+            graph.Model.Spill(tensor);
+        }
+
         return bytes;
     }
 

@@ -314,31 +314,43 @@ internal static class ScalarKMeans
         var counts = new long[chunks][];
         var sums = new double[chunks][];
         var squares = new double[chunks][];
-        unsafe
+        void Count(int chunk, ReadOnlySpan<float> part)
         {
-            fixed (float* source = values)
+            var count = new long[bins];
+            var sum = new double[bins];
+            var square = new double[bins];
+            foreach (float v in part)
             {
-                nint from = (nint)source;
-                int length = values.Length;
-                Parallel.For(0, chunks, chunk =>
-                {
-                    var count = new long[bins];
-                    var sum = new double[bins];
-                    var square = new double[bins];
-                    int start = chunk * ChunkSize;
-                    var part = new ReadOnlySpan<float>((float*)from + start, Math.Min(ChunkSize, length - start));
-                    foreach (float v in part)
-                    {
-                        int b = Math.Min(bins - 1, (int)((v - (double)min) * scale));
-                        count[b]++;
-                        sum[b] += v;
-                        square[b] += (double)v * v;
-                    }
+                int b = Math.Min(bins - 1, (int)((v - (double)min) * scale));
+                count[b]++;
+                sum[b] += v;
+                square[b] += (double)v * v;
+            }
 
-                    counts[chunk] = count;
-                    sums[chunk] = sum;
-                    squares[chunk] = square;
-                });
+            counts[chunk] = count;
+            sums[chunk] = sum;
+            squares[chunk] = square;
+        }
+
+        if (chunks == 1)
+        {
+            // One chunk (a channel, called from a parallel loop over channels): no nested parallel loop.
+            Count(0, values);
+        }
+        else
+        {
+            unsafe
+            {
+                fixed (float* source = values)
+                {
+                    nint from = (nint)source;
+                    int length = values.Length;
+                    Parallel.For(0, chunks, chunk =>
+                    {
+                        int start = chunk * ChunkSize;
+                        Count(chunk, new ReadOnlySpan<float>((float*)from + start, Math.Min(ChunkSize, length - start)));
+                    });
+                }
             }
         }
 
