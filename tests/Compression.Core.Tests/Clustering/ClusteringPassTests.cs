@@ -284,7 +284,7 @@ public sealed class ClusteringPassTests : IDisposable
     {
         float[] channelMajor = ChannelLayout.ToChannelMajor(weight, dims, axis, out int channels, out int length);
         var result = new float[channelMajor.Length];
-        long budget = axis < 0 ? 0 : Math.Max(1, ScalarKMeans.BudgetFor(weight.Length) / channels);
+        long budget = axis < 0 ? 0 : ScalarKMeans.ChannelBudget(weight.Length, channels);
         for (int c = 0; c < channels; c++)
         {
             ReadOnlySpan<float> row = channelMajor.AsSpan(c * length, length);

@@ -135,7 +135,7 @@ public sealed class ClusteringPass : ICompressionPass
             var channelCodes = new byte[channelMajor.Length];
             var channelErrors = new double[channels];
             var channelZeros = new long[channels];
-            long budget = Math.Max(1, ScalarKMeans.BudgetFor(count) / channels);
+            long budget = ScalarKMeans.ChannelBudget(count, channels);
             // Each channel is fit and coded on its own, into its own slots: the result does not depend on the order.
             Parallel.For(0, channels, c =>
             {

@@ -23,6 +23,13 @@ internal static class ScalarKMeans
     /// <summary>The dynamic programme's work for a weight of <paramref name="count"/> values: 16 split costs per value, within bounds.</summary>
     public static long BudgetFor(long count) => Math.Clamp(WorkPerValue * count, MinimumBudget, MaximumBudget);
 
+    /// <summary>
+    /// The work of one channel's codebook when a weight of <paramref name="count"/> values has one per channel: its share of
+    /// a quarter of the weight's budget, or of the minimum (a 4096 x 4096 weight: histograms of 128 bins for 16 entries), so
+    /// that thousands of small codebooks cost about what one large one does.
+    /// </summary>
+    public static long ChannelBudget(long count, int channels) => Math.Max(1, Math.Max(MinimumBudget, BudgetFor(count) / 4) / channels);
+
     /// <summary>The most points (histogram bins) the dynamic programme runs on.</summary>
     private const int MaxBins = 1 << 16;
 
