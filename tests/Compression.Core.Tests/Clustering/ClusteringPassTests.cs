@@ -149,6 +149,39 @@ public sealed class ClusteringPassTests : IDisposable
     }
 
     [Fact]
+    public void A_weight_in_an_If_branch_is_clustered_there_and_a_weight_that_is_a_graph_input_is_left_alone()
+    {
+        GraphBuilder Branch(string name, string weight, int seed) => new GraphBuilder(name)
+            .Output(name + "_y", DataType.Float, "batch", 8)
+            .Initializer(weight, [64, 8], SeededValues.Uniform(seed, 512, 0.3f))
+            .Node("MatMul", ["x", weight], [name + "_y"]);
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, "batch", 64)
+            .Input("flag", DataType.Bool)
+            .Output("y", DataType.Float, "batch", 8)
+            .Output("z", DataType.Float, "batch", 8)
+            .Initializer("d", [64, 8], SeededValues.Uniform(20, 512, 0.3f))
+            .Node("If", ["flag"], ["y"], Attributes.Subgraph("then_branch", Branch("then", "wt", 21).BuildGraph()), Attributes.Subgraph("else_branch", Branch("else", "we", 22).BuildGraph()))
+            .Node("MatMul", ["x", "d"], ["z"])
+            .InitializerAsInput("d")
+            .Build();
+
+        (ModelProto clustered, PassResult pass) = Cluster(model, Settings(3, ClusteringSettings.PerTensor));
+        Assert.Equal(["wt", "we"], pass.Changed.Select(c => c.Name).Order(StringComparer.Ordinal).Reverse());
+        Assert.Contains(pass.LeftAlone, s => s.Name == "d" && s.Reason.Contains("graph input", StringComparison.Ordinal));
+        Assert.Equal(model.Graph.Input.Select(i => i.Name), clustered.Graph.Input.Select(i => i.Name));
+
+        foreach (bool flag in new[] { true, false })
+        {
+            var inputs = new Dictionary<string, OnnxTensor> { ["x"] = Ort.RandomFloats(4, 5, 64), ["flag"] = OnnxTensor.FromArray(new[] { flag }, []) };
+            IReadOnlyDictionary<string, OnnxTensor> before = Ort.Run(OnnxModelFile.ToBytes(model), inputs);
+            IReadOnlyDictionary<string, OnnxTensor> after = Ort.Run(OnnxModelFile.ToBytes(clustered), inputs);
+            Assert.True(Ort.Cosine(before["y"].As<float>().Span, after["y"].As<float>().Span) > 0.97);
+            Assert.Equal(before["z"].As<float>().ToArray(), after["z"].As<float>().ToArray());
+        }
+    }
+
+    [Fact]
     public void Weight_quantization_after_clustering_leaves_the_clustered_weights_and_codebooks_alone_and_quantizes_the_others()
     {
         ModelProto model = new ModelBuilder()
