@@ -210,6 +210,9 @@ public static class ModelCompressor
             }
         }
 
+        // The original's deployed (zipped) size, measured beside the compression: deflating a large model takes seconds.
+        Task<long> zippedOriginal = Task.Run(() => DeployedSize.OfFiles(externalFiles.Prepend(inputPath)), cancellationToken);
+
         // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
         // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
         // compressor; without a worker beside Compression.Core.dll the sessions run in process.
@@ -327,7 +330,12 @@ public static class ModelCompressor
             Path.GetFileName(outputPath),
             $"onnx-compress {Version}",
             settings.Report(),
-            new SizeReport(originalBytes, compressedBytes),
+            new SizeReport(originalBytes, compressedBytes)
+            {
+                // Deployed sizes: the files deflated as a zip stores them, from the bytes already read and written.
+                ZippedOriginal = zippedOriginal.GetAwaiter().GetResult(),
+                ZippedCompressed = DeployedSize.Of(compressed) + (staged is null ? 0 : DeployedSize.OfFiles([staged.DataPath])),
+            },
             opset,
             pipeline.Passes,
             pipeline.SessionConfig,

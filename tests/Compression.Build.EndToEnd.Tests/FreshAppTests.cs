@@ -352,7 +352,7 @@ public sealed class FreshAppTests
 
             // Compressed models: the size, ratio and the evaluator's figures on the same line.
             Assert.All(lines.Where(l => l.Contains(": compressed in ", StringComparison.Ordinal)), l =>
-                Assert.Matches(@"compressed in \d+\.\ds; [\d,]+ -> [\d,]+ bytes \(\d\.\d\dx\); .+; validated in ONNX Runtime [\d.]+: cosine \d\.\d+", l));
+                Assert.Matches(@"compressed in \d+\.\ds; [\d,]+ -> [\d,]+ bytes \(\d\.\d\dx\), zipped [\d,]+ -> [\d,]+ \(\d\.\d\dx\); .+; validated in ONNX Runtime [\d.]+: cosine \d\.\d+", l));
             int notes = lines.Count(l => l.Contains("session.disable_quant_qdq", StringComparison.Ordinal));
             Assert.True(notes == (what == "up to date" ? 0 : 1), $"{notes} lines with the session entry's note in:\n{output}");
         }

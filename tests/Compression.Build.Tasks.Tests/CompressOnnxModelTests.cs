@@ -22,7 +22,7 @@ public sealed class CompressOnnxModelTests : IDisposable
 
         Assert.True(exitCode == 0, log);
         // One line per model: what happened, sizes, techniques and the evaluator's figures; the details need -v:normal.
-        Assert.Matches(@"my model\.onnx: compressed in \d+\.\ds; 341,444 -> [\d,]+ bytes \(0\.\d\dx\); .+; validated in ONNX Runtime 1\.31\.1: cosine 0\.99\d+, max abs error \S+\r?\n", log);
+        Assert.Matches(@"my model\.onnx: compressed in \d+\.\ds; 341,444 -> [\d,]+ bytes \(0\.\d\dx\), zipped [\d,]+ -> [\d,]+ \(0\.\d\dx\); .+; validated in ONNX Runtime 1\.31\.1: cosine 0\.99\d+, max abs error \S+\r?\n", log);
         Assert.DoesNotContain("synthesized input sets", log);
         Assert.True(new FileInfo(output).Length < new FileInfo(model).Length);
         Assert.True(File.Exists(output + ".signature"));

@@ -96,8 +96,20 @@ public sealed partial class SuccessTests : IDisposable
         Assert.True(File.Exists(folder.File("digits.onnx")));
     }
 
+    /// <summary>The size of a file deflated at the level zip tools use by default.</summary>
+    private static long Deflated(string path)
+    {
+        using var deflated = new MemoryStream();
+        using (var deflate = new System.IO.Compression.DeflateStream(deflated, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(File.ReadAllBytes(path));
+        }
+
+        return deflated.Length;
+    }
+
     /// <summary>
-    /// Checks the summary: <c>source: ORIGINAL -> COMPRESSED bytes (RATIOx); techniques</c> with the files' sizes,
+    /// Checks the summary: <c>source: ORIGINAL -> COMPRESSED bytes (RATIOx), zipped A -> B (Rx); techniques</c> with the files' sizes,
     /// then <c>validated in ONNX Runtime V on N synthesized input sets: OUTPUT max abs error E, cosine C; ...</c>
     /// with the report's figures.
     /// </summary>
@@ -105,11 +117,19 @@ public sealed partial class SuccessTests : IDisposable
     {
         long original = new FileInfo(RepositoryPaths.DigitsModel).Length;
         long compressed = new FileInfo(output).Length;
+        // The deployed sizes: each file deflated as a zip stores it.
+        long zippedOriginal = Deflated(RepositoryPaths.DigitsModel);
+        long zippedCompressed = Deflated(output);
         string sizes = string.Create(CultureInfo.InvariantCulture,
-            $"{source}: {original:N0} -> {compressed:N0} bytes ({Math.Round((double)compressed / original, 4):0.00}x); 8-bit, folded to float at load: 3 MatMul weight tensors");
+            $"{source}: {original:N0} -> {compressed:N0} bytes ({Math.Round((double)compressed / original, 4):0.00}x), " +
+            $"zipped {zippedOriginal:N0} -> {zippedCompressed:N0} ({Math.Round((double)zippedCompressed / zippedOriginal, 4):0.00}x); 8-bit, folded to float at load: 3 MatMul weight tensors");
         Assert.StartsWith(sizes, stdout[0], StringComparison.Ordinal);
 
         using JsonDocument json = JsonDocument.Parse(File.ReadAllText(report));
+        JsonElement size = json.RootElement.GetProperty("size");
+        Assert.Equal(zippedOriginal, size.GetProperty("zippedOriginal").GetInt64());
+        Assert.Equal(zippedCompressed, size.GetProperty("zippedCompressed").GetInt64());
+        Assert.True(zippedCompressed < zippedOriginal, $"zipped {zippedOriginal} -> {zippedCompressed}");
         JsonElement validation = json.RootElement.GetProperty("validation");
         Match line = ValidationLine().Match(stdout[1]);
         Assert.True(line.Success, $"Not a validation line: {stdout[1]}");

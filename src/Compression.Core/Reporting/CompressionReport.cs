@@ -7,13 +7,26 @@ using Compression.Core.Evaluation;
 
 namespace Compression.Core.Reporting;
 
-/// <summary>Sizes before and after.</summary>
+/// <summary>Sizes before and after: raw, and deployed (zipped).</summary>
 /// <param name="Original">Bytes of the original model file (external data included).</param>
-/// <param name="Compressed">Bytes of the compressed model file.</param>
+/// <param name="Compressed">Bytes of the compressed model file (external data included).</param>
 public sealed record SizeReport(long Original, long Compressed)
 {
     /// <summary>Compressed size over original size.</summary>
     public double Ratio => Original == 0 ? 1 : Math.Round((double)Compressed / Original, 4);
+
+    /// <summary>
+    /// The original's deployed size: its file and external data deflated as a zip stores them (<see cref="DeployedSize"/>);
+    /// null in a report written before it was measured.
+    /// </summary>
+    public long? ZippedOriginal { get; init; }
+
+    /// <summary>The compressed model's deployed size, measured as <see cref="ZippedOriginal"/> is.</summary>
+    public long? ZippedCompressed { get; init; }
+
+    /// <summary>Zipped compressed size over zipped original size, or null when they were not measured.</summary>
+    public double? ZippedRatio => ZippedOriginal is not { } before || ZippedCompressed is not { } after ? null
+        : before == 0 ? 1 : Math.Round((double)after / before, 4);
 }
 
 /// <summary>How long one phase of a compression took.</summary>

@@ -106,6 +106,11 @@ public static class HtmlReport
     {
         html.Append("<table class=\"summary\">\n");
         Row(html, "Size", Invariant($"{report.OriginalBytes:N0} -> {report.CompressedBytes:N0} bytes ({report.Ratio:0.000}x)"));
+        if (report.ZippedOriginalBytes is { } zippedBefore && report.ZippedCompressedBytes is { } zippedAfter)
+        {
+            Row(html, "Zipped", Invariant($"{zippedBefore:N0} -> {zippedAfter:N0} bytes ({(zippedBefore == 0 ? 1 : (double)zippedAfter / zippedBefore):0.000}x), deflated as a zip stores the files"));
+        }
+
         Row(html, "Compressed model", report.Output);
         html.Append("<tr><th>Techniques</th><td>");
         List(html, report.Techniques.Count == 0 ? ["copied without compression"] : report.Techniques, "techniques");

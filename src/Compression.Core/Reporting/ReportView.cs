@@ -114,6 +114,12 @@ public sealed record ReportView(
     /// <summary>Compressed size over original size.</summary>
     public double Ratio => OriginalBytes == 0 ? 1 : (double)CompressedBytes / OriginalBytes;
 
+    /// <summary>The original's deployed (zipped) size, when the report gives it.</summary>
+    public long? ZippedOriginalBytes { get; init; }
+
+    /// <summary>The compressed model's deployed (zipped) size, when the report gives it.</summary>
+    public long? ZippedCompressedBytes { get; init; }
+
     /// <summary>Reads the JSON report at <paramref name="path"/>.</summary>
     /// <exception cref="CompressionException">The file cannot be read, is not JSON, or is not a compression report (OCB0010).</exception>
     public static ReportView Read(string path)
@@ -228,7 +234,11 @@ public sealed record ReportView(
             reader.Strings(root, "warnings"),
             settings,
             session,
-            timing);
+            timing)
+        {
+            ZippedOriginalBytes = reader.Long(size, "zippedOriginal"),
+            ZippedCompressedBytes = reader.Long(size, "zippedCompressed"),
+        };
     }
 
     private static ValidationView ReadValidation(FieldReader reader, JsonElement validation)

@@ -233,6 +233,11 @@ public sealed class OnnxSession : IModelSession
 
             native.ExecutionMode = options.ParallelExecution ? ExecutionMode.ORT_PARALLEL : ExecutionMode.ORT_SEQUENTIAL;
             native.GraphOptimizationLevel = options.OptimizationLevel;
+            if (!string.IsNullOrEmpty(options.OptimizedModelPath))
+            {
+                native.OptimizedModelFilePath = options.OptimizedModelPath;
+            }
+
             foreach (KeyValuePair<string, string> entry in options.ConfigEntries)
             {
                 native.AddSessionConfigEntry(entry.Key, entry.Value);

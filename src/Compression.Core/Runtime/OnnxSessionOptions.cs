@@ -18,6 +18,10 @@ public sealed class OnnxSessionOptions
     /// <summary>The graph optimization level; <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/> by default.</summary>
     public GraphOptimizationLevel OptimizationLevel { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
+    /// <summary>Where ONNX Runtime writes the model as it runs it (after constant folding and fusions), or null: to see
+    /// what a session made of a model, such as which constant subgraphs it folded at load.</summary>
+    public string? OptimizedModelPath { get; set; }
+
     /// <summary>Session configuration entries (<c>AddSessionConfigEntry</c>), such as
     /// <c>session.disable_quant_qdq</c> = <c>1</c>, which models compressed with StandardOps record in their signature.</summary>
     public IDictionary<string, string> ConfigEntries { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -34,6 +38,7 @@ public sealed class OnnxSessionOptions
             InterOpThreads = InterOpThreads,
             ParallelExecution = ParallelExecution,
             OptimizationLevel = OptimizationLevel,
+            OptimizedModelPath = OptimizedModelPath,
         };
         foreach (KeyValuePair<string, string> entry in ConfigEntries)
         {

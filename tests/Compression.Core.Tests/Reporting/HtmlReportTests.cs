@@ -107,6 +107,10 @@ public sealed class HtmlReportTests : IClassFixture<CompressedDigits>, IDisposab
 
         XElement section = Elements(Render(digits.ReportPath), "section").Single();
 
+        // The summary gives the deployed (zipped) sizes beside the raw ones.
+        XElement zipped = section.Descendants("tr").Single(tr => tr.Elements("th").FirstOrDefault()?.Value == "Zipped");
+        Assert.StartsWith(string.Create(CultureInfo.InvariantCulture, $"{report.Size.ZippedOriginal:N0} -> {report.Size.ZippedCompressed:N0} bytes"), zipped.Elements("td").Single().Value, StringComparison.Ordinal);
+
         XElement tensors = section.Descendants("table").Single(t => Class(t) == "tensors");
         Assert.Equal(report.Changed.Select(c => c.Name).Concat(report.LeftAlone.Select(l => l.Name)),
             tensors.Elements("tr").Skip(1).Select(tr => tr.Elements("td").First().Value));

@@ -94,7 +94,9 @@ public sealed class WeightQuantizationPass : ICompressionPass
         var changed = written.Select((change, i) => change with { Nodes = NodeNames(plans[i].Slots.Select(s => s.Node)) }).ToList();
 
         ListFloatTensorsLeftAlone(context, originals, plans, skipped);
-        if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context))
+        // A model whose weights an earlier pass clustered is compressed already: nothing to warn about.
+        if (changed.Count == 0 && plans.Count == 0 && WantsQuantization(context)
+            && !skipped.Any(s => s.Reason.StartsWith(Clustering.ClusteringPass.AlreadyClustered, StringComparison.Ordinal)))
         {
             long threshold = context.Settings.Get(QuantizationSettings.WeightThreshold);
             string copied = context.OpsetRaisedAtLoad is { } raised
@@ -232,9 +234,17 @@ public sealed class WeightQuantizationPass : ICompressionPass
                 {
                     skipped.Add(new TensorLeftAlone(value.Name, node.OpType, IsQuantized(value)
                         ? AlreadyQuantized
+                        : Clustering.ClusteringPass.IsClustered(value) ? Clustering.ClusteringPass.AlreadyClustered
                         : "not a constant initializer (computed at run time)"));
                 }
 
+                continue;
+            }
+
+            // The codebook of a clustered weight (a Gather by codes that are constants) is not an embedding table.
+            if (slot.Kind == SlotKind.Gather && Clustering.ClusteringPass.ReadsCodebook(node))
+            {
+                skipped.Add(new TensorLeftAlone(value.Name, node.OpType, "the codebook of a clustered weight"));
                 continue;
             }
 
