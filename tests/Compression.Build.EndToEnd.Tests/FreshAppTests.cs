@@ -157,6 +157,58 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void Pruning_clustering_and_channel_pruning_with_calibration_data_build_validate_and_run_from_a_fresh_app()
+    {
+        string app = CreateApp("SparseApp", sensorWeightThreshold: 1024);
+        string obj = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models");
+        // Calibration images from the digits' training split (no test image), labelled test rows to validate on.
+        string calibration = Directory.CreateDirectory(Path.Combine(app, "calibration")).FullName;
+        File.Copy(Path.Combine(RepositoryPaths.Root, "bench", "sparsity", "calibration", "pixels.npy"), Path.Combine(calibration, "pixels.npy"));
+        string samples = Directory.CreateDirectory(Path.Combine(app, "samples")).FullName;
+        (float[] pixels, long[] labels) = DigitsRows(120);
+        NumPyWriter.Write<float>(Path.Combine(samples, "pixels.npy"), pixels, 120, 64);
+        NumPyWriter.Write<long>(Path.Combine(samples, "labels.npy"), labels, 120);
+        string project = Path.Combine(app, "SparseApp.csproj");
+        string original = File.ReadAllText(project);
+        void Digits(string metadata) => File.WriteAllText(project, original.Replace(
+            "<OnnxModel Include=\"Models/digits.onnx\" />",
+            $"<OnnxModel Include=\"Models/digits.onnx\" CalibrationData=\"calibration\" ValidationData=\"samples\" MaxAccuracyDrop=\"1.5\" {metadata} />"));
+
+        // 1. Three quarters of the weights pruned by SparseGPT and the rest clustered to 16 values: the build line gives the
+        //    zipped sizes, the gate on the labelled samples is met, and the app still reads the digits.
+        Digits("Prune=\"0.75\" PruneCriterion=\"sparsegpt\" Cluster=\"4\"");
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build");
+        Match line = Regex.Match(build.Output, @"Models/digits\.onnx: compressed in [^;]+; 341,444 -> ([\d,]+) bytes \([\d.]+x\), zipped ([\d,]+) -> ([\d,]+) \(([\d.]+)x\)");
+        Assert.True(line.Success, "the digits model's build line gives raw and zipped sizes:\n" + build.Output);
+        double zipped = double.Parse(line.Groups[4].Value, CultureInfo.InvariantCulture);
+        Assert.True(zipped <= 0.1, $"pruned and clustered, the digits model zips to {zipped}x of the zipped original, more than 0.1x");
+        string report = File.ReadAllText(Path.Combine(obj, "digits.onnx.report.json"));
+        Assert.Contains("\"sparsity\": 0.75", report);
+        Assert.Contains("\"Prune\"", report);
+        ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
+        double accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.95, $"accuracy {accuracy} of the pruned and clustered model is below 0.95:\n{run.Output}");
+
+        // 2. Half the hidden neurons removed and the next layers refit: the file holds fewer weights, the generated class is
+        //    the same, and the app reads the digits as well.
+        Digits("PrunePattern=\"channel\" Prune=\"0.5\" Quantize=\"none\"");
+        ProcessResult channels = Dotnet(app, "build").ShouldSucceed("the build with channel pruning");
+        Assert.Contains("Models/digits.onnx: compressed in ", channels.Output);
+        long prunedBytes = new FileInfo(Path.Combine(obj, "digits.onnx")).Length;
+        Assert.True(prunedBytes < 0.5 * new FileInfo(RepositoryPaths.DigitsModel).Length,
+            $"with half the hidden neurons gone the float model is {prunedBytes} bytes, not under half the original");
+        run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run after channel pruning");
+        accuracy = double.Parse(Line(run.Output, "digits accuracy: "), CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.95, $"accuracy {accuracy} of the channel-pruned model is below 0.95:\n{run.Output}");
+
+        // 3. A criterion that learns from activations, for a model without calibration data, is an error that says what to give.
+        ProcessResult missing = Dotnet(app, "build", "-p:OnnxPrune=0.5", "-p:OnnxPruneCriterion=wanda");
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains(Path.Combine(app, "Models", "sensor_fusion.onnx") + " : error OCB0003:", missing.Output);
+        Assert.Contains("CalibrationData", missing.Output);
+    }
+
+    [Fact]
     public void The_compressor_tool_package_installs_and_runs()
     {
         string tools = Path.Combine(feed.Root, "tools");
