@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Compression.Core.Evaluation;
 using Compression.Core.Ir;
+using Compression.Core.Passes.Distillation;
 using Compression.Core.Passes.Quantization;
 using Compression.Core.Settings;
 using Compression.Onnx;
@@ -23,7 +24,9 @@ namespace Compression.Core.Passes.Pruning;
 /// SparseGPT chooses per block of 128 inputs, <c>round(Prune · N · block)</c> each. <c>global</c> removes
 /// <c>round(Prune · total)</c> over every weight of one criterion and fraction. N:M removes exactly N of every M.
 /// Data-aware criteria record the input of each layer on the model as it is once the layers before it are pruned (as
-/// SparseGPT does), layer after layer in the model's order.
+/// SparseGPT does), layer after layer in the model's order. With <c>Distill=true</c> (the default) and calibration data,
+/// every pruned layer's kept weights are then refit by least squares to the original layer's outputs
+/// (<see cref="LayerDistiller"/>, <see cref="LeastSquares"/>), in the model's order.
 /// </remarks>
 public sealed class PruningPass : ICompressionPass
 {
@@ -64,10 +67,21 @@ public sealed class PruningPass : ICompressionPass
         bool global = settings.Get(PruningSettings.PruneScope) == PruningSettings.GlobalScope;
         var notes = new Dictionary<PruneTarget, string>(ReferenceEqualityComparer.Instance);
 
+        // Distillation (Distill=true, the default, with CalibrationData) takes its copy of the original before any weight changes.
+        LayerDistiller? distiller = targets.Any(t => settings.Get(DistillationSettings.Distill, t.Choice.Node)) ? LayerDistiller.Create(context) : null;
+
         // Weights that need no data first (their order does not matter), then the data-aware ones layer after layer.
         PruneFromWeights(targets.Where(t => t.Choice.Criterion is PruningSettings.Magnitude or PruningSettings.Random).ToList(), global);
         PruneSynFlow(context, targets.Where(t => t.Choice.Criterion == PruningSettings.SynFlow).ToList(), global, notes);
-        PruneFromData(context, targets.Where(t => PruningSettings.DataAwareCriteria.Contains(t.Choice.Criterion)).ToList(), global);
+        List<PruneTarget> dataAware = targets.Where(t => PruningSettings.DataAwareCriteria.Contains(t.Choice.Criterion)).ToList();
+        if (distiller is null)
+        {
+            PruneFromData(context, dataAware, global);
+        }
+        else
+        {
+            PruneAndDistill(context, distiller, targets, global);
+        }
 
         var changed = new List<TensorChange>();
         foreach (PruneTarget target in targets)
@@ -633,6 +647,177 @@ public sealed class PruningPass : ICompressionPass
         }
     }
 
+    /// <summary>
+    /// With distillation: layer after layer in the model's order, each layer's input recorded in the original model and in
+    /// the model as pruned and refit so far (<see cref="LayerDistiller"/>), the data-aware criteria choosing the mask from the
+    /// pruned model's activations, and the weights that remain refit by least squares so that the layer reproduces the
+    /// original layer's outputs (its bias corrected where it has a constant one). SparseGPT's own updates are followed by the
+    /// refit: on the digits MLP at 90%, 88.06% without the refit, 95.56% with it.
+    /// </summary>
+    private static void PruneAndDistill(PassContext context, LayerDistiller distiller, List<PruneTarget> targets, bool global)
+    {
+        bool Distilled(PruneTarget t) => t.Readers.Count == 1 && distiller.Enabled(t.Readers[0]) && distiller.Unsupported(t.Readers[0]) is null;
+        List<PruneTarget> dataAware = targets.Where(t => PruningSettings.DataAwareCriteria.Contains(t.Choice.Criterion)).ToList();
+        if (global)
+        {
+            // One threshold over every layer's scores needs them all before any layer changes.
+            PruneFromData(context, dataAware, global);
+        }
+        else
+        {
+            PruneFromData(context, dataAware.Where(t => !Distilled(t)).ToList(), global);
+        }
+
+        // Layers that are not refit are pruned in the model before any recording, so that the others see them as they will be.
+        foreach (PruneTarget target in targets.Where(t => !t.Written && !Distilled(t)))
+        {
+            Write(target);
+        }
+
+        Graph main = context.Model.Graph;
+        foreach (PruneTarget target in targets.Where(Distilled).OrderBy(t => main.Nodes.Contains(t.Readers[0]) ? main.IndexOf(t.Readers[0]) : int.MaxValue).ToList())
+        {
+            Node node = target.Readers[0];
+            LayerStatistics statistics = distiller.Record(node, withTeacherGram: true);
+            float[] teacher = Transposed(target.Original, target.N, target.K);
+            bool chooses = !target.Written && PruningSettings.DataAwareCriteria.Contains(target.Choice.Criterion);
+            if (chooses && target.Choice.Criterion == PruningSettings.SparseGpt)
+            {
+                // SparseGPT on the inputs the pruned model gives the layer; the refit below then aims its kept weights at the
+                // original's outputs. (Pruning the unconstrained refit instead measured the same on the digits MLP: one image
+                // better at 90%, one worse at 75%.)
+                float[] values = (float[])target.Original.Clone();
+                bool nm = target.Choice.IsNM(out int n, out int m);
+                bool[] mask = SparseGpt.Prune(values, target.N, target.K, statistics.StudentGram, nm ? (double)n / m : target.Choice.Prune, nm ? n : 0, nm ? m : 0);
+                mask.CopyTo(target.Mask, 0);
+            }
+            else if (chooses)
+            {
+                double[] squares = statistics.StudentSumOfSquares();
+                var scores = new double[target.Values.Length];
+                for (int row = 0; row < target.N; row++)
+                {
+                    for (int j = 0; j < target.K; j++)
+                    {
+                        scores[(row * target.K) + j] = Math.Abs(target.Original[(row * target.K) + j]) * Math.Sqrt(squares[j]);
+                    }
+                }
+
+                target.Scores = scores;
+                Select([target], global: false, perRow: true);
+            }
+
+            var free = new bool[target.Values.Length];
+            for (int row = 0; row < target.N; row++)
+            {
+                for (int j = 0; j < target.K; j++)
+                {
+                    free[((long)j * target.N) + row] = !target.Mask[(row * target.K) + j];
+                }
+            }
+
+            Value? bias = BiasOf(node, out string? biasProblem);
+            RefitResult refit = LeastSquares.Refit(statistics, teacher, target.N, free, withBias: bias is not null);
+            if (!refit.Solved)
+            {
+                target.DistillNote = "not refit: the input's statistics are singular even with more damping";
+                Write(target);
+                continue;
+            }
+
+            float[] refitValues = Transposed(refit.Weight, target.K, target.N);
+            for (int i = 0; i < refitValues.Length; i++)
+            {
+                target.Values[i] = target.Mask[i] ? 0f : refitValues[i];
+            }
+
+            if (bias is not null && refit.BiasCorrection is { } correction)
+            {
+                AddToBias(node, bias, correction);
+            }
+
+            target.OutputError = LeastSquares.OutputError(statistics, teacher, target.N, Transposed(target.Values, target.N, target.K),
+                bias is not null && refit.BiasCorrection is { } applied ? applied : default);
+            target.DistillNote = "refit to the original's outputs" + (bias is not null ? ", bias corrected" : biasProblem is null ? string.Empty : $", bias not corrected ({biasProblem})");
+            Write(target);
+        }
+    }
+
+    /// <summary><c>[rows, columns]</c> row-major to <c>[columns, rows]</c>.</summary>
+    private static float[] Transposed(ReadOnlySpan<float> values, int rows, int columns)
+    {
+        var result = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                result[((long)c * rows) + r] = values[(r * columns) + c];
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The constant bias a refit may correct: Gemm's C and Conv's B when they are float initializers of one value per output
+    /// read by this node alone, or the [N] initializer of the Add that alone reads a MatMul's output; null (with why) otherwise.
+    /// </summary>
+    private static Value? BiasOf(Node node, out string? problem)
+    {
+        problem = null;
+        int outputs = node.OpType switch
+        {
+            "Conv" => (int)node.Inputs[1]!.Initializer!.Dims[0],
+            "Gemm" => (int)node.Inputs[1]!.Initializer!.Dims[node.GetInt("transB", 0) != 0 ? 0 : 1],
+            _ => (int)node.Inputs[1]!.Initializer!.Dims[1],
+        };
+        Value? candidate;
+        if (node.OpType is "Gemm" or "Conv")
+        {
+            candidate = node.Inputs.Count > 2 ? node.Inputs[2] : null;
+        }
+        else
+        {
+            Value output = node.Outputs[0]!;
+            Node? add = output.Uses.Count == 1 && !output.IsGraphOutput && output.Uses[0].Node is { OpType: "Add", IsDefaultDomain: true } a ? a : null;
+            candidate = add?.Inputs.FirstOrDefault(v => v is not null && !ReferenceEquals(v, output));
+        }
+
+        if (candidate is null)
+        {
+            problem = "the layer has no bias";
+            return null;
+        }
+
+        bool fits = candidate.IsInitializer && !candidate.IsGraphInput && !candidate.IsGraphOutput && candidate.Uses.Count == 1
+            && candidate.Initializer!.DataType == (int)DataType.Float && TensorShape.ElementCount(candidate.Initializer.Dims) == outputs
+            && candidate.Initializer.Dims.Count(d => d != 1) <= 1 && candidate.Initializer.DataLocation != TensorProto.Types.DataLocation.External;
+        if (!fits)
+        {
+            problem = "its bias is not a constant of one value per output read by it alone";
+            return null;
+        }
+
+        return candidate;
+    }
+
+    /// <summary>Adds the refit's bias correction to the layer's bias (scaled by Gemm's alpha / beta).</summary>
+    private static void AddToBias(Node node, Value bias, float[] correction)
+    {
+        TensorProto tensor = bias.LoadInitializer();
+        float[] values = tensor.ToArray<float>();
+        float scale = node.OpType == "Gemm"
+            ? (node.Attributes.FirstOrDefault(a => a.Name == "alpha")?.F ?? 1f) / (node.Attributes.FirstOrDefault(a => a.Name == "beta")?.F ?? 1f)
+            : 1f;
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] += correction[i] * scale;
+        }
+
+        tensor.FloatData.Clear();
+        tensor.RawData = Google.Protobuf.ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
     /// <summary>True when a node reading the target's weight depends on a node of <paramref name="pending"/> other than its own readers.</summary>
     private static bool DependsOnAny(PruneTarget target, HashSet<Node> pending)
     {
@@ -760,7 +945,8 @@ public sealed class PruningPass : ICompressionPass
 
         target.Weight.Graph.Model.Spill(target.Weight.Initializer!);
         long bytes = target.Values.LongLength * sizeof(float);
-        string technique = target.Technique + (note is null ? string.Empty : $" ({note})");
+        string? said = string.Join("; ", new[] { note, target.DistillNote }.Where(x => x is not null));
+        string technique = target.Technique + (said.Length == 0 ? string.Empty : $" ({said})");
         return new TensorChange(target.Weight.Name, technique, target.Readers.Select(r => r.OpType).Distinct().Order(StringComparer.Ordinal).ToList(),
             target.Dims, bytes, bytes, maxError)
         {
@@ -834,6 +1020,9 @@ public sealed class PruningPass : ICompressionPass
         public double? OutputError { get; set; }
 
         public bool Written { get; set; }
+
+        /// <summary>What distillation did to the weight, for the report, or null.</summary>
+        public string? DistillNote { get; set; }
 
         public string Technique => Choice.IsNM(out _, out _)
             ? $"pruned {Choice.Pattern} ({Choice.Criterion})"

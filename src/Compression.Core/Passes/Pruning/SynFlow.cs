@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Compression.Core.Ir;
 
 namespace Compression.Core.Passes.Pruning;
@@ -132,13 +133,42 @@ public static class SynFlow
     /// <summary>The synaptic-flow score of every weight of every layer, the removed ones counting as zero.</summary>
     internal static Dictionary<SynFlowLayer, double[]> Scores(IReadOnlyList<SynFlowLayer> layers)
     {
+        // Each layer's magnitudes with the removed weights at zero, and their sums over the kernel positions ([outputs, channels]).
+        var magnitudes = new double[layers.Count][];
+        var kernels = new double[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            SynFlowLayer layer = layers[l];
+            var magnitude = new double[layer.Weights.Length];
+            for (int i = 0; i < magnitude.Length; i++)
+            {
+                magnitude[i] = layer.Mask[i] ? 0 : Math.Abs(layer.Weights[i]);
+            }
+
+            magnitudes[l] = magnitude;
+            if (layer.Area == 1)
+            {
+                kernels[l] = magnitude;
+                continue;
+            }
+
+            var kernel = new double[layer.Outputs * layer.Channels];
+            for (int i = 0; i < kernel.Length; i++)
+            {
+                kernel[i] = TensorPrimitives.Sum(magnitude.AsSpan(i * layer.Area, layer.Area));
+            }
+
+            kernels[l] = kernel;
+        }
+
         // Forward: each layer's input value per channel (ones at the model's input).
-        var successors = new List<SynFlowLayer>[layers.Count];
+        var successors = new List<int>[layers.Count];
         for (int l = 0; l < layers.Count; l++)
         {
             successors[l] = [];
         }
 
+        var outputs = new double[layers.Count][];
         for (int l = 0; l < layers.Count; l++)
         {
             SynFlowLayer layer = layers[l];
@@ -149,19 +179,28 @@ public static class SynFlow
             }
             else
             {
-                double[] before = Output(layers[layer.Predecessor]);
+                double[] before = outputs[layer.Predecessor];
                 for (int c = 0; c < input.Length; c++)
                 {
                     input[c] = before[c / layer.Expansion];
                 }
 
-                successors[layer.Predecessor].Add(layer);
+                successors[layer.Predecessor].Add(l);
             }
 
             layer.Forward = input;
+            // out[o] = Σ_c kernel[o, c] · in[c].
+            var output = new double[layer.Outputs];
+            for (int o = 0; o < output.Length; o++)
+            {
+                output[o] = TensorPrimitives.Dot(kernels[l].AsSpan(o * layer.Channels, layer.Channels), input);
+            }
+
+            outputs[l] = output;
         }
 
-        // Backward: the total gradient at each layer's output (ones where nothing follows).
+        // Backward: the total gradient at each layer's output (ones where nothing follows); at its input, Σ_o kernel[o, c] · g[o].
+        var inputGradients = new double[layers.Count][];
         for (int l = layers.Count - 1; l >= 0; l--)
         {
             SynFlowLayer layer = layers[l];
@@ -171,34 +210,46 @@ public static class SynFlow
                 Array.Fill(gradient, 1.0);
             }
 
-            foreach (SynFlowLayer next in successors[l])
+            foreach (int next in successors[l])
             {
-                double[] atInput = InputGradient(next);
+                double[] atInput = inputGradients[next];
+                int expansion = layers[next].Expansion;
                 for (int c = 0; c < atInput.Length; c++)
                 {
-                    gradient[c / next.Expansion] += atInput[c];
+                    gradient[c / expansion] += atInput[c];
                 }
             }
 
             layer.Backward = gradient;
+            var atOwnInput = new double[layer.Channels];
+            for (int o = 0; o < layer.Outputs; o++)
+            {
+                TensorPrimitives.MultiplyAdd(kernels[l].AsSpan(o * layer.Channels, layer.Channels), gradient[o], atOwnInput, atOwnInput);
+            }
+
+            inputGradients[l] = atOwnInput;
         }
 
         var scores = new Dictionary<SynFlowLayer, double[]>(ReferenceEqualityComparer.Instance);
-        foreach (SynFlowLayer layer in layers)
+        for (int l = 0; l < layers.Count; l++)
         {
-            var score = new double[layer.Weights.Length];
+            SynFlowLayer layer = layers[l];
+            double[] score = magnitudes[l];
             int row = layer.Channels * layer.Area;
             for (int o = 0; o < layer.Outputs; o++)
             {
-                double g = layer.Backward[o];
+                Span<double> scoreRow = score.AsSpan(o * row, row);
+                if (layer.Area == 1)
+                {
+                    TensorPrimitives.Multiply(scoreRow, layer.Forward, scoreRow);
+                    TensorPrimitives.Multiply(scoreRow, layer.Backward[o], scoreRow);
+                    continue;
+                }
+
                 for (int c = 0; c < layer.Channels; c++)
                 {
-                    double factor = layer.Forward[c] * g;
-                    for (int a = 0; a < layer.Area; a++)
-                    {
-                        int at = (o * row) + (c * layer.Area) + a;
-                        score[at] = layer.Mask[at] ? 0 : Math.Abs(layer.Weights[at]) * factor;
-                    }
+                    Span<double> kernel = scoreRow.Slice(c * layer.Area, layer.Area);
+                    TensorPrimitives.Multiply(kernel, layer.Forward[c] * layer.Backward[o], kernel);
                 }
             }
 
@@ -206,56 +257,6 @@ public static class SynFlow
         }
 
         return scores;
-    }
-
-    /// <summary>out[o] = Σ_c Σ_a |w[o, c, a]| · in[c], the removed weights left out.</summary>
-    private static double[] Output(SynFlowLayer layer)
-    {
-        var output = new double[layer.Outputs];
-        int row = layer.Channels * layer.Area;
-        for (int o = 0; o < layer.Outputs; o++)
-        {
-            double sum = 0;
-            for (int c = 0; c < layer.Channels; c++)
-            {
-                double kernel = 0;
-                for (int a = 0; a < layer.Area; a++)
-                {
-                    int at = (o * row) + (c * layer.Area) + a;
-                    kernel += layer.Mask[at] ? 0 : Math.Abs(layer.Weights[at]);
-                }
-
-                sum += kernel * layer.Forward[c];
-            }
-
-            output[o] = sum;
-        }
-
-        return output;
-    }
-
-    /// <summary>in[c] = Σ_o Σ_a |w[o, c, a]| · gradient[o]: the total gradient at the layer's input.</summary>
-    private static double[] InputGradient(SynFlowLayer layer)
-    {
-        var gradient = new double[layer.Channels];
-        int row = layer.Channels * layer.Area;
-        for (int o = 0; o < layer.Outputs; o++)
-        {
-            double g = layer.Backward[o];
-            for (int c = 0; c < layer.Channels; c++)
-            {
-                double kernel = 0;
-                for (int a = 0; a < layer.Area; a++)
-                {
-                    int at = (o * row) + (c * layer.Area) + a;
-                    kernel += layer.Mask[at] ? 0 : Math.Abs(layer.Weights[at]);
-                }
-
-                gradient[c] += kernel * g;
-            }
-        }
-
-        return gradient;
     }
 
     /// <summary>

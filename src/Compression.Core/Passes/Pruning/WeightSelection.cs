@@ -35,7 +35,8 @@ public static class WeightSelection
 
         // The remove-th smallest score among the positions still kept, found by selection (linear time), then every score
         // below it and, in position order, as many equal to it as are needed.
-        var candidates = new double[scores.Length - already];
+        double[] rented = System.Buffers.ArrayPool<double>.Shared.Rent((int)(scores.Length - already));
+        Span<double> candidates = rented.AsSpan(0, (int)(scores.Length - already));
         int c = 0;
         for (int i = 0; i < scores.Length; i++)
         {
@@ -46,6 +47,7 @@ public static class WeightSelection
         }
 
         double threshold = Select(candidates, (int)(remove - 1));
+        System.Buffers.ArrayPool<double>.Shared.Return(rented);
         long below = 0;
         for (int i = 0; i < scores.Length; i++)
         {
@@ -115,7 +117,7 @@ public static class WeightSelection
     }
 
     /// <summary>The <paramref name="k"/>-th smallest value (from 0) of <paramref name="values"/>, which it reorders.</summary>
-    internal static double Select(double[] values, int k)
+    internal static double Select(Span<double> values, int k)
     {
         int low = 0, high = values.Length - 1;
         while (low < high)
