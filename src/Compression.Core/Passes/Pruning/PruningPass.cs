@@ -957,7 +957,8 @@ public sealed class PruningPass : ICompressionPass
     }
 
     private static IReadOnlyList<string> Describe(List<PruneTarget> targets, List<TensorChange> changed, bool global) =>
-        targets.Zip(changed).GroupBy(p => p.First.Technique).OrderBy(g => g.Key, StringComparer.Ordinal).Select(group =>
+        targets.Zip(changed).GroupBy(p => p.First.Technique + (p.First.DistillNote?.StartsWith("refit", StringComparison.Ordinal) == true ? ", refit to the original's outputs" : string.Empty))
+            .OrderBy(g => g.Key, StringComparer.Ordinal).Select(group =>
         {
             long values = group.Sum(p => p.Second.Elements);
             long zeros = group.Sum(p => (long)Math.Round(p.Second.Sparsity * p.Second.Elements));
