@@ -291,6 +291,24 @@ public sealed class PruningTests : IDisposable
         Assert.True(largestRemoved <= smallestKept, $"removed up to {largestRemoved}, kept from {smallestKept}");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Global_Wanda_scores_every_layer_before_any_is_pruned_and_removes_the_fraction_over_all(bool distill)
+    {
+        (CompressionOutcome outcome, ModelProto written) = Compress(RepositoryPaths.DigitsModel, $"global-wanda-{distill}", s => s
+            .Set(PruningSettings.Prune, 0.75)
+            .Set(PruningSettings.PruneCriterion, PruningSettings.Wanda)
+            .Set(PruningSettings.PruneScope, PruningSettings.GlobalScope)
+            .Set(DistillationSettings.Distill, distill));
+
+        List<TensorChange> changed = outcome.Report.Passes.Single(p => p.Pass == "pruning").Changed.ToList();
+        Assert.Equal(3, changed.Count);
+        long zeros = changed.Sum(c => Weight(written, c.Name).LongCount(v => v == 0));
+        Assert.Equal(WeightSelection.Removed(0.75, changed.Sum(c => c.Elements)), zeros);
+        Assert.True(outcome.Report.Validation!.Accuracy!.Compressed > 50);
+    }
+
     [Fact]
     public void Overrides_prune_per_op_type_and_node_and_none_leaves_a_node_alone()
     {

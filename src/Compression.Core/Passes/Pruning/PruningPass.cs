@@ -588,7 +588,7 @@ public sealed class PruningPass : ICompressionPass
         while (pending.Count > 0)
         {
             var pendingNodes = new HashSet<Node>(pending.SelectMany(t => t.Readers), ReferenceEqualityComparer.Instance);
-            List<PruneTarget> ready = oneRecording ? pending : pending.Where(t => !DependsOnAny(t, pendingNodes)).ToList();
+            List<PruneTarget> ready = (oneRecording ? pending : pending.Where(t => !DependsOnAny(t, pendingNodes))).ToList();
             if (ready.Count == 0)
             {
                 ready = [pending[0]];
