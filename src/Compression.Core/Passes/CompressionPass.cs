@@ -188,7 +188,7 @@ public static class CompressionPipeline
     /// The passes of a compression, in the order they run: channel pruning, low-rank factorization, pruning (unstructured,
     /// N:M), clustering, weight quantization.
     /// </summary>
-    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new Pruning.ChannelPruningPass(), new Clustering.ClusteringPass(), new Quantization.WeightQuantizationPass()];
+    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new Pruning.ChannelPruningPass(), new Pruning.PruningPass(), new Clustering.ClusteringPass(), new Quantization.WeightQuantizationPass()];
 
     /// <summary>Runs <paramref name="passes"/> (by default <see cref="DefaultPasses"/>) over <paramref name="context"/>'s model.</summary>
     /// <exception cref="CompressionException">The opset cannot be raised (OCB0005), or a pass refused.</exception>
@@ -208,11 +208,19 @@ public static class CompressionPipeline
         foreach (ICompressionPass pass in passes)
         {
             context.Earlier = results.ToList();
-            results.Add(pass.Run(context));
+            PassResult result = pass.Run(context);
+            if (SaysAnything(result))
+            {
+                // A pass whose settings are off for every node is not listed in the report.
+                results.Add(result);
+            }
         }
 
         return new PipelineResult(opset, results);
     }
+
+    private static bool SaysAnything(PassResult result) => result.Modified || result.Techniques.Count > 0 || result.Changed.Count > 0
+        || result.LeftAlone.Count > 0 || result.SessionConfig.Count > 0 || result.Notes.Count > 0 || result.Warnings.Count > 0;
 }
 
 /// <summary>Raises a model's default opset: the upgrade's per-operator rewrites over the model (see <see cref="OpsetUpgrade"/>).</summary>

@@ -6,7 +6,8 @@ namespace Compression.Core.Passes.Quantization;
 /// GPTQ (Frantar et al., 2023): quantizes a layer's weight one input at a time and, after each, spreads the error it made
 /// over the inputs not yet quantized, weighted by the inverse of the layer's input Hessian <c>H = X^T X</c> (from calibration
 /// activations), so that the layer's outputs on those activations move as little as possible. Scales are chosen per block
-/// when the block's first input is reached, from the weights as the updates left them.
+/// when the block's first input is reached, from the weights as the updates left them. A weight that is exactly zero (a
+/// pruned one) is kept at zero: its level is the zero point, and the updates it received are compensated like a rounding error.
 /// </summary>
 public static class Gptq
 {
@@ -27,12 +28,17 @@ public static class Gptq
         }
 
         // Work on W^T ([K, N]): input i's weights are one contiguous row, and each update is one vector operation.
+        // A weight that is exactly zero (pruned) stays exactly zero: its level is the zero point, and what the updates of
+        // earlier inputs added to it is compensated on the inputs after it, as a rounding error is.
         var transposed = new float[(long)k * n];
+        var keptZero = new bool[(long)k * n];
         for (int row = 0; row < n; row++)
         {
             for (int col = 0; col < k; col++)
             {
-                transposed[((long)col * n) + row] = weights[(row * k) + col];
+                float value = weights[(row * k) + col];
+                transposed[((long)col * n) + row] = value;
+                keptZero[((long)col * n) + row] = value == 0;
             }
         }
 
@@ -71,7 +77,8 @@ public static class Gptq
                     {
                         for (int j = 0; j < length; j++)
                         {
-                            blockValues[j] = transposed[((long)(i + j) * n) + row];
+                            long at = ((long)(i + j) * n) + row;
+                            blockValues[j] = keptZero[at] ? 0f : transposed[at];
                         }
 
                         (float scale, byte zero) = BlockQuantization.ChooseScale(blockValues.AsSpan(0, length), format);
@@ -87,7 +94,7 @@ public static class Gptq
                 {
                     float scale = scales[(row * blocks) + block];
                     byte zero = zeros[(row * blocks) + block];
-                    byte level = BlockQuantization.Level(column[row], scale, zero, format.MaxLevel);
+                    byte level = keptZero[((long)i * n) + row] ? zero : BlockQuantization.Level(column[row], scale, zero, format.MaxLevel);
                     levels[((long)row * k) + i] = level;
                     error[row] = (column[row] - ((level - zero) * scale)) / diagonal;
                 }
@@ -163,7 +170,7 @@ public static class Gptq
     /// <c>i</c> holds how input <c>i</c>'s error spreads to the inputs after it. More damping is added until H is positive
     /// definite.
     /// </summary>
-    private static double[] InverseCholeskyUpper(double[] h, int k)
+    internal static double[] InverseCholeskyUpper(double[] h, int k)
     {
         double mean = 0;
         for (int i = 0; i < k; i++)

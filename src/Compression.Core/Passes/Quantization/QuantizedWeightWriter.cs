@@ -44,6 +44,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         }
 
         double maxError = double.IsNaN(quantized.MaxError) ? MaxError(channelMajor, quantized) : quantized.MaxError;
+        double sparsity = ZeroShare(channelMajor);
 
         Graph graph = weight.Graph;
         var emitted = new Emitted(graph, graph.Initializers.ToList().IndexOf(weight), weight.Name);
@@ -82,7 +83,24 @@ internal sealed class QuantizedWeightWriter(Model model)
         {
             OutputError = outputError,
             RoundingOutputError = roundingOutputError,
+            Sparsity = sparsity,
         };
+    }
+
+    /// <summary>
+    /// The share of a weight's elements that are exactly zero (pruned): every quantized form stores zero exactly (symmetric
+    /// levels at the midpoint, zero points rounded from the range, which always holds zero; GPTQ keeps them), so they stay
+    /// zero in the compressed model.
+    /// </summary>
+    private static double ZeroShare(ReadOnlySpan<float> values)
+    {
+        long zeros = 0;
+        foreach (float value in values)
+        {
+            zeros += value == 0 ? 1 : 0;
+        }
+
+        return values.Length == 0 ? 0 : (double)zeros / values.Length;
     }
 
     private void WritePackedMatMul(WeightPlan plan, BlockQuantizedWeight quantized, Emitted emitted)
@@ -321,6 +339,8 @@ internal sealed class QuantizedWeightWriter(Model model)
             maxError = Math.Max(maxError, Math.Abs((double)values[i] - (float)halves[i]));
         }
 
+        double sparsity = ZeroShare(values);
+
         var emitted = new Emitted(graph, graph.DetachInitializer(weight), weight.Name);
         Value half = emitted.Add(TensorValues.Create<Half>("_fp16", dims, halves));
         Node cast = graph.CreateNode("Cast", string.Empty, weight.Name + "_Cast", [half], [weight], [Int("to", (long)DataType.Float)]);
@@ -331,7 +351,7 @@ internal sealed class QuantizedWeightWriter(Model model)
         emitted.Spill();
         Release(tensor);
         return new TensorChange(weight.Name, plan.Technique, plan.OpTypes,
-            dims, bytesBefore, emitted.Bytes, maxError);
+            dims, bytesBefore, emitted.Bytes, maxError) { Sparsity = sparsity };
     }
 
     /// <summary>
