@@ -171,8 +171,9 @@ public sealed record PipelineResult(OpsetChange? Opset, IReadOnlyList<PassResult
 /// <summary>Runs passes in order over a model: raises the opset once for all of them, then applies each.</summary>
 public static class CompressionPipeline
 {
-    /// <summary>The passes of a compression, in the order they run.</summary>
-    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new Quantization.WeightQuantizationPass()];
+    /// <summary>The passes of a compression, in the order they run: channel pruning, low-rank factorization, pruning
+    /// (unstructured / N:M), clustering, weight quantization.</summary>
+    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new LowRank.LowRankPass(), new Quantization.WeightQuantizationPass()];
 
     /// <summary>Runs <paramref name="passes"/> (by default <see cref="DefaultPasses"/>) over <paramref name="context"/>'s model.</summary>
     /// <exception cref="CompressionException">The opset cannot be raised (OCB0005), or a pass refused.</exception>
