@@ -34,6 +34,39 @@ public static class ActivationRecorder
     public static void Record(ModelProto model, SampleSet samples, IReadOnlyList<IActivationCollector> collectors, string modelPath, ModelRunner? runner = null)
     {
         string[] wanted = collectors.Select(c => c.ValueName).Distinct(StringComparer.Ordinal).ToArray();
+        using ActivationSession session = Open(model, wanted, samples.Source, modelPath, runner);
+        foreach (SampleBatch batch in samples.Batches)
+        {
+            OnnxTensor[] values = session.Run(batch);
+            for (int i = 0; i < wanted.Length; i++)
+            {
+                foreach (IActivationCollector collector in collectors)
+                {
+                    if (collector.ValueName == wanted[i])
+                    {
+                        collector.Add(values[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="model"/> in ONNX Runtime with <paramref name="values"/> exposed as outputs, to be run batch by
+    /// batch: for callers that pair the values of two models run side by side (distillation: the original and the
+    /// compressed model on the same batch).
+    /// </summary>
+    /// <param name="model">The model; it is not changed (a copy gets the extra outputs).</param>
+    /// <param name="values">The values to expose, distinct; <see cref="ActivationSession.Run"/> returns them in this order.</param>
+    /// <param name="samplesSource">Where the samples come from, for messages.</param>
+    /// <param name="modelPath">The model's path, for messages and for its external data.</param>
+    /// <param name="runner">Where the session runs: the compression's worker process, or in process (the default).</param>
+    /// <exception cref="CompressionException">A value is not in the model (OCB0103) or the model does not load (OCB0101).</exception>
+    public static ActivationSession Open(ModelProto model, IReadOnlyList<string> values, string samplesSource, string modelPath, ModelRunner? runner = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(values);
+        string[] wanted = [.. values];
         ModelProto exposed = model.Clone();
         GraphProto graph = exposed.Graph;
         var existing = new HashSet<string>(graph.Output.Select(o => o.Name), StringComparer.Ordinal);
@@ -68,42 +101,58 @@ public static class ActivationRecorder
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or OnnxRuntimeFailureException)
         {
             throw new CompressionException(DiagnosticCodes.OriginalModelFailsToRun, modelPath,
-                $"The model does not load in ONNX Runtime to record its activations on the calibration samples ({samples.Source}): {e.Message.Trim()} " +
+                $"The model does not load in ONNX Runtime to record its activations on the calibration samples ({samplesSource}): {e.Message.Trim()} " +
                 "Check that the model runs in ONNX Runtime.");
         }
 
-        using IModelSession opened = session;
-        string[] inputNames = session.Inputs.Select(i => i.Name).ToArray();
-        foreach (SampleBatch batch in samples.Batches)
-        {
-            OnnxTensor[] values;
-            try
-            {
-                values = session.Run(inputNames, batch.Inputs.ToArray(), wanted);
-            }
-            catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or OnnxRuntimeFailureException or NotSupportedException or ArgumentException)
-            {
-                throw new CompressionException(DiagnosticCodes.OriginalModelFailsToRun, modelPath,
-                    $"The model fails in ONNX Runtime on the calibration samples ({samples.Source}): {e.Message.Trim()} Give samples that fit the model.");
-            }
-
-            for (int i = 0; i < wanted.Length; i++)
-            {
-                foreach (IActivationCollector collector in collectors)
-                {
-                    if (collector.ValueName == wanted[i])
-                    {
-                        collector.Add(values[i]);
-                    }
-                }
-            }
-        }
+        return new ActivationSession(session, wanted, samplesSource, modelPath);
     }
 
     /// <summary>The float elements of a recorded tensor.</summary>
     /// <exception cref="NotSupportedException">The value is not float.</exception>
     internal static ReadOnlySpan<float> Floats(OnnxTensor value, string name) =>
         value is OnnxTensor<float> floats ? floats.Span : throw new NotSupportedException($"The value '{name}' holds {TensorElementTypes.Name(value.ElementType)}, not float.");
+}
+
+/// <summary>A model opened in ONNX Runtime with chosen values exposed as outputs (<see cref="ActivationRecorder.Open"/>), run batch by batch.</summary>
+public sealed class ActivationSession : IDisposable
+{
+    private readonly IModelSession session;
+    private readonly string[] inputNames;
+    private readonly string[] wanted;
+    private readonly string samplesSource;
+    private readonly string modelPath;
+
+    internal ActivationSession(IModelSession session, string[] wanted, string samplesSource, string modelPath)
+    {
+        this.session = session;
+        this.wanted = wanted;
+        this.samplesSource = samplesSource;
+        this.modelPath = modelPath;
+        inputNames = session.Inputs.Select(i => i.Name).ToArray();
+    }
+
+    /// <summary>The exposed values, in the order <see cref="Run"/> returns them.</summary>
+    public IReadOnlyList<string> Values => wanted;
+
+    /// <summary>Runs the model on one batch and returns the exposed values.</summary>
+    /// <exception cref="CompressionException">The model fails on the batch (OCB0101).</exception>
+    public OnnxTensor[] Run(SampleBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        try
+        {
+            return session.Run(inputNames, batch.Inputs.ToArray(), wanted);
+        }
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or OnnxRuntimeFailureException or NotSupportedException or ArgumentException)
+        {
+            throw new CompressionException(DiagnosticCodes.OriginalModelFailsToRun, modelPath,
+                $"The model fails in ONNX Runtime on the calibration samples ({samplesSource}): {e.Message.Trim()} Give samples that fit the model.");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => session.Dispose();
 }
 
 /// <summary>The smallest and largest element of a value over every run.</summary>

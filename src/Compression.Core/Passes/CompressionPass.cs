@@ -118,6 +118,19 @@ public sealed class PassContext
 
     /// <summary>What the passes before this one did.</summary>
     public IReadOnlyList<PassResult> Earlier { get; internal set; } = [];
+
+    private Compression.Onnx.Protos.ModelProto? original;
+
+    /// <summary>
+    /// The model as it was before the first pass changed it: the teacher that distillation refits compressed layers to. The
+    /// pipeline takes this copy before the first pass when distillation may run (<see cref="KeepOriginal"/>); otherwise it is
+    /// taken when first asked for, so ask before changing the model. The copy shares the weights' bytes with the model as
+    /// read (protobuf bytes are immutable), and weights in external data stay references to the original's files.
+    /// </summary>
+    public Compression.Onnx.Protos.ModelProto Original => original ??= Model.ToProto().Clone();
+
+    /// <summary>Takes the copy of the model <see cref="Original"/> gives, now, if it was not taken yet.</summary>
+    public void KeepOriginal() => _ = Original;
 }
 
 /// <summary>
@@ -183,6 +196,11 @@ public static class CompressionPipeline
         passes ??= DefaultPasses;
         long required = passes.Select(p => p.RequiredOpset(context)).DefaultIfEmpty(0).Max();
         OpsetChange? opset = required > 0 ? OpsetUpgradePass.Raise(context.Model, required, context.ModelPath) : null;
+
+        if (Distillation.LayerDistiller.MayRun(context))
+        {
+            context.KeepOriginal();
+        }
 
         var results = new List<PassResult>();
         foreach (ICompressionPass pass in passes)
