@@ -19,7 +19,7 @@ public sealed class WhitenedLowRankTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => folder.Dispose();
 
     [Fact]
-    public void Whitening_by_the_calibration_activations_moves_the_held_out_outputs_less_than_plain_SVD()
+    public void Whitening_moves_the_held_out_outputs_less_than_plain_SVD_and_distillation_keeps_the_accuracy_within_a_point()
     {
         // The test split's 360 images: the first 180 calibrate, the last 180 judge. Only low-rank: no quantization.
         string calibration = DigitsSamples("calibration", 0, 180);
@@ -28,14 +28,22 @@ public sealed class WhitenedLowRankTests(ITestOutputHelper output) : IDisposable
         CompressionOutcome whitened = Compress(whitenedPath, CompressionSettings.Default.Set(QuantizationSettings.Quantize, QuantizationSettings.None).Set(LowRankSettings.LowRank, 0.5)
             .Set(EvaluationSettings.CalibrationData, calibration).Set(DistillationSettings.Distill, false));
 
-        double original = HeldOutAccuracy(RepositoryPaths.DigitsModel), plainAccuracy = HeldOutAccuracy(plainPath), whitenedAccuracy = HeldOutAccuracy(whitenedPath);
-        double plainError = HeldOutLogitError(plainPath), whitenedError = HeldOutLogitError(whitenedPath);
-        output.WriteLine($"held-out accuracy: original {original:P1}, plain SVD {plainAccuracy:P1}, whitened {whitenedAccuracy:P1}");
-        output.WriteLine($"held-out mean |logit error|: plain {plainError:G4}, whitened {whitenedError:G4}");
-        foreach (TensorChange change in whitened.Report.Changed)
+        string distilledPath = folder.File("distilled", "digits.onnx");
+        CompressionOutcome distilled = Compress(distilledPath, CompressionSettings.Default.Set(QuantizationSettings.Quantize, QuantizationSettings.None)
+            .Set(LowRankSettings.LowRank, 0.5).Set(EvaluationSettings.CalibrationData, calibration));
+
+        double original = HeldOutAccuracy(RepositoryPaths.DigitsModel), plainAccuracy = HeldOutAccuracy(plainPath);
+        double whitenedAccuracy = HeldOutAccuracy(whitenedPath), distilledAccuracy = HeldOutAccuracy(distilledPath);
+        double plainError = HeldOutLogitError(plainPath), whitenedError = HeldOutLogitError(whitenedPath), distilledError = HeldOutLogitError(distilledPath);
+        output.WriteLine($"held-out accuracy: original {original:P1}, plain SVD {plainAccuracy:P1}, whitened {whitenedAccuracy:P1}, whitened + distilled {distilledAccuracy:P1}");
+        output.WriteLine($"held-out mean |logit error|: plain {plainError:G4}, whitened {whitenedError:G4}, whitened + distilled {distilledError:G4}");
+        foreach (TensorChange change in whitened.Report.Changed.Concat(distilled.Report.Changed))
         {
             output.WriteLine($"{change.Name}: {change.Technique}, output error {change.OutputError:G4}");
         }
+
+        Assert.All(distilled.Report.Changed, change => Assert.EndsWith(", whitened, refit to the original's outputs", change.Technique, StringComparison.Ordinal));
+        Assert.True(distilledAccuracy >= original - 0.01, $"distilled accuracy {distilledAccuracy:P1} against {original:P1}");
 
         Assert.All(whitened.Report.Changed, change =>
         {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Numerics.Tensors;
 using Compression.Core.Evaluation;
 using Compression.Core.Ir;
+using Compression.Core.Passes.Distillation;
 using Compression.Core.Settings;
 using Compression.Onnx;
 using Compression.Onnx.Protos;
@@ -58,6 +59,8 @@ public sealed class LowRankPass : ICompressionPass
             return new PassResult(Name) { LeftAlone = leftAlone };
         }
 
+        // The distiller keeps the original model (the teacher) before anything changes.
+        LayerDistiller? distiller = layers.Any(l => context.Settings.Get(DistillationSettings.Distill, l.Node)) ? LayerDistiller.Create(context) : null;
         bool whitened = RecordGrams(context, layers);
         foreach (LowRankLayer layer in layers)
         {
@@ -86,7 +89,7 @@ public sealed class LowRankPass : ICompressionPass
                 continue;
             }
 
-            changed.Add(Factorize(context, layer));
+            changed.Add(Factorize(layer, distiller));
         }
 
         if (changed.Count == 0)
@@ -100,7 +103,8 @@ public sealed class LowRankPass : ICompressionPass
         string technique = string.Create(CultureInfo.InvariantCulture,
             $"Low-rank factorization: {changed.Count} {operators} {(changed.Count == 1 ? "weight" : "weights")} ({before:N0} parameters) " +
             $"replaced by two thinner layers each, {after:N0} parameters ({(double)after / before:P0}), ranks from the singular values' energy" +
-            $"{(whitened ? ", whitened by the calibration activations" : string.Empty)}");
+            $"{(whitened ? ", whitened by the calibration activations" : string.Empty)}" +
+            $"{(changed.Any(c => c.Technique.Contains("refit", StringComparison.Ordinal)) ? ", the second factor refit to the original's outputs by least squares" : string.Empty)}");
         return new PassResult(Name)
         {
             Modified = true,
@@ -320,8 +324,12 @@ public sealed class LowRankPass : ICompressionPass
         return lower is null ? null : (lower, Cholesky.InvertLower(lower, k));
     }
 
-    /// <summary>Replaces the layer's node by the two factor nodes and reports the change.</summary>
-    private static TensorChange Factorize(PassContext context, LowRankLayer layer)
+    /// <summary>
+    /// Splits the layer's node in two and reports the change: a new node before it computes <c>X A</c> (with the original's
+    /// kernel, strides, pads and dilations for a Conv), and the node itself, keeping its name, output and bias, then reads
+    /// that instead of X and B instead of W. With a distiller, B (and the bias) is refit first.
+    /// </summary>
+    private static TensorChange Factorize(LowRankLayer layer, LayerDistiller? distiller)
     {
         int r = layer.Rank, k = layer.K, n = layer.N;
         SvdFactors svd = layer.Factors!;
@@ -346,85 +354,64 @@ public sealed class LowRankPass : ICompressionPass
             TensorPrimitives.Multiply<float>(svd.Right.AsSpan(j * n, n), (float)Math.Sqrt(svd.Values[j]), b.AsSpan(j * n, n));
         }
 
+        Node node = layer.Node;
+        double? outputError = layer.InverseWhitening is null ? null : RankAllocation.Lost(ToAllocation(layer), r);
+        float[]? biasCorrection = null;
+        bool distilled = false;
+        if (distiller is not null && distiller.Enabled(node) && distiller.Unsupported(node) is null)
+        {
+            // The layer's input as the compressed model gives it (the layers before are factorized and refit) against the
+            // original's: B and the bias refit so that X_s A B' + b' ≈ X_t W.
+            LayerStatistics hidden = Project(distiller.Record(node, withTeacherGram: true), a, k, r);
+            bool withBias = node.OpType != "MatMul" && BiasSlot(node, n) is not null;
+            RefitResult refit = LeastSquares.Refit(hidden, layer.Matrix, n, withBias: withBias);
+            if (refit.Solved)
+            {
+                b = refit.Weight;
+                biasCorrection = refit.BiasCorrection;
+                outputError = LeastSquares.OutputError(hidden, layer.Matrix, n, b, biasCorrection ?? default);
+                distilled = true;
+            }
+        }
+
         float[] product = MatrixProduct.Multiply(a, b, k, r, n);
         TensorPrimitives.Subtract<float>(product, layer.Matrix, product);
         double maxError = product.Length == 0 ? 0 : TensorPrimitives.MaxMagnitude<float>(product);
-        double? outputError = layer.InverseWhitening is null ? null : RankAllocation.Lost(ToAllocation(layer), r);
 
-        Node node = layer.Node;
         Graph graph = node.Graph!;
         string name = node.Name;
         long[] dims = [.. layer.Weight.Initializer!.Dims];
         int position = graph.Initializers.ToList().IndexOf(layer.Weight);
-        if (position < 0)
+        position = position < 0 ? graph.Initializers.Count : position;
+        bool conv = layer.Kind == LowRankLayerKind.Conv;
+        // A Conv's first factor is r filters over the input, [r, C, k...] = A^T; its second a 1 x 1 convolution, [O, r, 1...] = B^T.
+        Value first = graph.AddInitializer(conv
+            ? TensorValues.Create<float>(layer.Weight.Name + "_lowrank_a", [r, .. dims[1..]], MatrixProduct.Transpose(a, k, r))
+            : TensorValues.Create<float>(layer.Weight.Name + "_lowrank_a", [k, r], a), position);
+        Value second = graph.AddInitializer(conv
+            ? TensorValues.Create<float>(layer.Weight.Name + "_lowrank_b", [n, r, .. Enumerable.Repeat(1L, dims.Length - 2)], MatrixProduct.Transpose(b, r, n))
+            : TensorValues.Create<float>(layer.Weight.Name + "_lowrank_b", [r, n], b), position + 1);
+
+        string baseName = (name.Length > 0 ? name : layer.Weight.Name) + "_lowrank";
+        Value hiddenValue = graph.CreateValue(baseName);
+        List<AttributeProto> firstAttributes = layer.Kind switch
         {
-            position = graph.Initializers.Count;
-        }
-
-        Value first, second;
-        switch (layer.Kind)
-        {
-            case LowRankLayerKind.Conv:
-            {
-                // First: r filters over the input, [r, C, k...] = A^T; second: 1 x 1 to the outputs, [O, r, 1...] = B^T.
-                long[] firstDims = [r, .. dims[1..]];
-                long[] secondDims = [n, r, .. Enumerable.Repeat(1L, dims.Length - 2)];
-                first = graph.AddInitializer(TensorValues.Create<float>(layer.Weight.Name + "_lowrank_a", firstDims, MatrixProduct.Transpose(a, k, r)), position);
-                second = graph.AddInitializer(TensorValues.Create<float>(layer.Weight.Name + "_lowrank_b", secondDims, MatrixProduct.Transpose(b, r, n)), position + 1);
-                break;
-            }
-
-            default:
-                first = graph.AddInitializer(TensorValues.Create<float>(layer.Weight.Name + "_lowrank_a", [k, r], a), position);
-                second = graph.AddInitializer(TensorValues.Create<float>(layer.Weight.Name + "_lowrank_b", [r, n], b), position + 1);
-                break;
-        }
-
-        Value hidden = graph.CreateValue((name.Length > 0 ? name : layer.Weight.Name) + "_lowrank");
-        Value output = graph.CreateValue(node.Outputs[0]!.Name + "_lowrank");
-        Node firstNode, secondNode;
-        string baseName = name.Length > 0 ? name : layer.Weight.Name;
-        switch (layer.Kind)
-        {
-            case LowRankLayerKind.MatMul:
-                firstNode = graph.CreateNode("MatMul", string.Empty, baseName + "_lowrank", [node.Inputs[0], first], [hidden]);
-                secondNode = graph.CreateNode("MatMul", string.Empty, baseName, [hidden, second], [output]);
-                break;
-            case LowRankLayerKind.Gemm:
-            {
-                // transA stays on the first; alpha, beta and C on the second; both factors are stored [K, r] and [r, N].
-                long transA = node.GetInt("transA", 0);
-                firstNode = graph.CreateNode("Gemm", string.Empty, baseName + "_lowrank", [node.Inputs[0], first], [hidden],
-                    transA != 0 ? [Int("transA", 1)] : []);
-                var attributes = node.Attributes.Where(x => x.Name is "alpha" or "beta").Select(x => x.Clone()).ToList();
-                Value? bias = node.Inputs.Count > 2 ? node.Inputs[2] : null;
-                secondNode = graph.CreateNode("Gemm", string.Empty, baseName, bias is null ? [hidden, second] : [hidden, second, bias], [output], attributes);
-                break;
-            }
-
-            default:
-            {
-                var attributes = node.Attributes.Where(x => x.Name != "group").Select(x => x.Clone()).ToList();
-                if (!attributes.Any(x => x.Name == "kernel_shape"))
-                {
-                    var kernel = new AttributeProto { Name = "kernel_shape", Type = AttributeType.Ints };
-                    kernel.Ints.AddRange(dims[2..]);
-                    attributes.Add(kernel);
-                }
-
-                firstNode = graph.CreateNode("Conv", string.Empty, baseName + "_lowrank", [node.Inputs[0], first], [hidden], attributes);
-                Value? bias = node.Inputs.Count > 2 ? node.Inputs[2] : null;
-                secondNode = graph.CreateNode("Conv", string.Empty, baseName, bias is null ? [hidden, second] : [hidden, second, bias], [output]);
-                break;
-            }
-        }
-
+            LowRankLayerKind.Gemm => node.GetInt("transA", 0) != 0 ? [Int("transA", 1)] : [],
+            LowRankLayerKind.Conv => ConvAttributes(node, dims),
+            _ => [],
+        };
+        Node firstNode = graph.CreateNode(node.OpType, string.Empty, baseName, [node.Inputs[0], first], [hiddenValue], firstAttributes);
         graph.InsertBefore(node, firstNode);
-        graph.ReplaceNode(node, secondNode);
-        if (name.Length > 0)
+
+        // The node itself becomes the second factor: same name, output and bias; only alpha and beta stay for a Gemm.
+        node.SetInput(0, hiddenValue);
+        node.SetInput(1, second);
+        var kept = node.Attributes.Where(x => layer.Kind == LowRankLayerKind.Gemm && x.Name is "alpha" or "beta").Select(x => x.Clone()).ToList();
+        node.Proto.Attribute.Clear();
+        node.Proto.Attribute.AddRange(kept);
+        if (biasCorrection is not null)
         {
-            // The second node takes the original's name, so that per-node settings of later passes still find it.
-            secondNode.Proto.Name = name;
+            CorrectBias(node, graph, n, biasCorrection, layer.Weight.Name);
         }
 
         layer.Weight.Graph.RemoveInitializer(layer.Weight);
@@ -432,13 +419,119 @@ public sealed class LowRankPass : ICompressionPass
         graph.Model.Spill(second.Initializer!);
         layer.Matrix = [];
 
+        string how = (layer.InverseWhitening is null ? string.Empty : ", whitened") + (distilled ? ", refit to the original's outputs" : string.Empty);
         string technique = string.Create(CultureInfo.InvariantCulture,
-            $"rank {r} of {Math.Min(k, n)}, {(double)r * (k + n) / ((double)k * n):P0} of the parameters{(layer.InverseWhitening is null ? string.Empty : ", whitened")}");
+            $"rank {r} of {Math.Min(k, n)}, {(double)r * (k + n) / ((double)k * n):P0} of the parameters{how}");
         return new TensorChange(layer.Weight.Name, technique, [node.OpType], dims, layer.Parameters * sizeof(float), layer.ParametersAt(r) * sizeof(float), maxError)
         {
             OutputError = outputError,
             Nodes = name.Length > 0 ? [name] : [],
         };
+    }
+
+    /// <summary>The first Conv's attributes: the original's kernel, strides, pads, dilations and auto_pad (group is 1).</summary>
+    private static List<AttributeProto> ConvAttributes(Node node, long[] dims)
+    {
+        var attributes = node.Attributes.Where(x => x.Name is "strides" or "pads" or "dilations" or "auto_pad" or "kernel_shape").Select(x => x.Clone()).ToList();
+        if (!attributes.Any(x => x.Name == "kernel_shape"))
+        {
+            var kernel = new AttributeProto { Name = "kernel_shape", Type = AttributeType.Ints };
+            kernel.Ints.AddRange(dims[2..]);
+            attributes.Add(kernel);
+        }
+
+        return attributes;
+    }
+
+    /// <summary>
+    /// The statistics of the hidden value <c>H = X_s A</c> from those of X: <c>A^T X_s^T X_s A</c>, <c>A^T X_s^T X_t</c> and
+    /// <c>A^T sum(X_s)</c>; the teacher's side is unchanged.
+    /// </summary>
+    private static LayerStatistics Project(LayerStatistics x, float[] a, int k, int r)
+    {
+        var hidden = new LayerStatistics(x.NodeName, x.ValueName, r, x.TeacherFeatures, x.HasTeacherGram) { Rows = x.Rows };
+        float[] at = MatrixProduct.Transpose(a, k, r);
+        float[] gram = MatrixProduct.Multiply(MatrixProduct.Multiply(at, ToFloat(x.StudentGram.ToArray()), r, k, k), a, r, k, r);
+        for (int i = 0; i < r; i++)
+        {
+            for (int j = 0; j < r; j++)
+            {
+                hidden.StudentGramMatrix[(i * r) + j] = 0.5 * ((double)gram[(i * r) + j] + gram[(j * r) + i]);
+            }
+        }
+
+        float[] cross = MatrixProduct.Multiply(at, ToFloat(x.Cross.ToArray()), r, k, x.TeacherFeatures);
+        for (int i = 0; i < cross.Length; i++)
+        {
+            hidden.CrossMatrix[i] = cross[i];
+        }
+
+        float[] sum = MatrixProduct.Multiply(at, ToFloat(x.StudentSum.ToArray()), r, k, 1);
+        for (int i = 0; i < r; i++)
+        {
+            hidden.StudentSumVector[i] = sum[i];
+        }
+
+        x.TeacherSum.CopyTo(hidden.TeacherSumVector);
+        if (x.HasTeacherGram)
+        {
+            x.TeacherGram.CopyTo(hidden.TeacherGramMatrix);
+        }
+
+        return hidden;
+    }
+
+    /// <summary>
+    /// The input slot of the node's bias where a refit may change it: Conv's B, or Gemm's C when it is 1-D [N] or missing
+    /// (and beta is not 0); null otherwise.
+    /// </summary>
+    private static int? BiasSlot(Node node, int n)
+    {
+        if (node.OpType == "Gemm" && node.Attributes.FirstOrDefault(x => x.Name == "beta") is { F: 0 })
+        {
+            return null;
+        }
+
+        if (node.Inputs.Count <= 2 || node.Inputs[2] is null)
+        {
+            return 2;
+        }
+
+        Value bias = node.Inputs[2]!;
+        return bias.Initializer is { DataType: (int)DataType.Float } tensor && tensor.Dims.Count == 1 && tensor.Dims[0] == n
+            && bias.Uses.Count == 1 && !bias.IsGraphInput && !bias.IsGraphOutput ? 2 : null;
+    }
+
+    /// <summary>Adds the refit's bias change to the node's bias (a new one where it had none); a Gemm's by alpha / beta.</summary>
+    private static void CorrectBias(Node node, Graph graph, int n, float[] correction, string weightName)
+    {
+        float scale = 1;
+        if (node.OpType == "Gemm")
+        {
+            float alpha = node.Attributes.FirstOrDefault(x => x.Name == "alpha")?.F ?? 1;
+            float beta = node.Attributes.FirstOrDefault(x => x.Name == "beta")?.F ?? 1;
+            scale = alpha / beta;
+        }
+
+        var values = new float[n];
+        TensorPrimitives.Multiply<float>(correction, scale, values);
+        Value? bias = node.Inputs.Count > 2 ? node.Inputs[2] : null;
+        if (bias is not null)
+        {
+            TensorPrimitives.Add<float>(values, bias.ReadInitializer(t => t.View<float>().Span.ToArray()), values);
+            Value replacement = bias.Graph.AddInitializer(TensorValues.Create<float>(bias.Name, [n], values), bias.Graph.Initializers.ToList().IndexOf(bias) + 1);
+            node.SetInput(2, replacement);
+            bias.Graph.RemoveInitializer(bias);
+            return;
+        }
+
+        Value added = graph.AddInitializer(TensorValues.Create<float>(weightName + "_lowrank_bias", [n], values));
+        while (node.Inputs.Count < 3)
+        {
+            node.AddInput(null);
+        }
+
+        node.SetInput(2, added);
     }
 
     private static TensorLeftAlone Describe(LowRankLayer layer, string reason) => new(layer.Weight.Name, layer.Node.OpType, reason)
