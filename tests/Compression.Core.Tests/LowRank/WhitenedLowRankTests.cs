@@ -56,12 +56,38 @@ public sealed class WhitenedLowRankTests(ITestOutputHelper output) : IDisposable
         Assert.True(whitenedAccuracy >= original - 0.03, $"whitened accuracy {whitenedAccuracy:P1} against {original:P1}");
     }
 
+    [Fact]
+    public void The_digits_CNN_refits_its_factorized_Conv_and_Gemm_layers_with_their_biases()
+    {
+        string calibration = DigitsSamples("calibration", 0, 180);
+        string plainPath = folder.File("cnn-plain", "digits_cnn.onnx"), distilledPath = folder.File("cnn-distilled", "digits_cnn.onnx");
+        CompressionSettings settings = CompressionSettings.Default.Set(QuantizationSettings.Quantize, QuantizationSettings.None).Set(LowRankSettings.LowRank, 0.5);
+        CompressionOutcome plain = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsCnnModel, plainPath) { Settings = settings });
+        CompressionOutcome distilled = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsCnnModel, distilledPath)
+        {
+            Settings = settings.Set(EvaluationSettings.CalibrationData, calibration),
+        });
+
+        double original = HeldOutAccuracy(RepositoryPaths.DigitsCnnModel), plainAccuracy = HeldOutAccuracy(plainPath), distilledAccuracy = HeldOutAccuracy(distilledPath);
+        output.WriteLine($"CNN held-out accuracy: original {original:P1}, plain SVD {plainAccuracy:P1}, distilled {distilledAccuracy:P1}");
+        foreach (TensorChange change in distilled.Report.Changed)
+        {
+            output.WriteLine($"{change.Name} ({string.Join("/", change.OpTypes)}): {change.Technique}, output error {change.OutputError:G4}");
+        }
+
+        Assert.Contains(distilled.Report.Changed, c => c.OpTypes.Contains("Conv") && c.Technique.EndsWith("refit to the original's outputs", StringComparison.Ordinal));
+        Assert.Contains(distilled.Report.Changed, c => c.OpTypes.Contains("Gemm") && c.Technique.EndsWith("whitened, refit to the original's outputs", StringComparison.Ordinal));
+        Assert.Equal(plain.Report.Changed.Count, distilled.Report.Changed.Count);
+        Assert.True(distilledAccuracy >= original - 0.02, $"distilled accuracy {distilledAccuracy:P1} against {original:P1}");
+    }
+
     private static CompressionOutcome Compress(string path, CompressionSettings settings) =>
         ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, path) { Settings = settings });
 
     private static double HeldOutAccuracy(string path)
     {
         DigitsTestSet test = DigitsTestSet.Load();
+        Assert.True(File.Exists(path), path);
         using var session = new OnnxSession(path, Ort.Options());
         float[] logits = session.Run(["pixels"], [HeldOut(test)], ["logits"])[0].As<float>().Span.ToArray();
         int correct = 0;
