@@ -183,6 +183,58 @@ public sealed class LowRankPassTests
     }
 
     [Fact]
+    public void Weights_with_NaN_and_graph_inputs_with_defaults_are_left_alone_and_a_weight_in_a_subgraph_is_factorized()
+    {
+        float[] nan = SeededValues.Uniform(21, 256 * 256);
+        nan[77] = float.NaN;
+        float[] inner = MatMulOfRank(22, 256, 128, 6);
+        GraphProto branch = new GraphBuilder("then")
+            .Initializer("inner", [256, 128], inner)
+            .Node("MatMul", ["x", "inner"], ["t"])
+            .Output("t", DataType.Float, "batch", 128)
+            .BuildGraph();
+        GraphProto other = new GraphBuilder("else")
+            .Node("MatMul", ["x", "outer"], ["e"])
+            .Output("e", DataType.Float, "batch", 128)
+            .BuildGraph();
+        ModelProto model = new ModelBuilder()
+            .Input("x", DataType.Float, "batch", 256)
+            .Input("flag", DataType.Bool)
+            .Input("input_weight", DataType.Float, 256, 256)
+            .Initializer("nan", [256, 256], nan)
+            .Initializer("input_weight", [256, 256], SeededValues.Uniform(23, 256 * 256))
+            .Initializer("outer", [256, 128], MatMulOfRank(24, 256, 128, 6))
+            .Node("MatMul", ["x", "nan"], ["a"])
+            .Node("MatMul", ["x", "input_weight"], ["b"])
+            .Node("If", ["flag"], ["y"], Attributes.Subgraph("then_branch", branch), Attributes.Subgraph("else_branch", other))
+            .Output("a", DataType.Float, "batch", 256)
+            .Output("b", DataType.Float, "batch", 256)
+            .Output("y", DataType.Float, "batch", 128)
+            .Build();
+
+        (ModelProto factorized, PassResult result) = Run(model, 0.5);
+
+        Assert.Contains("NaN", Assert.Single(result.LeftAlone, x => x.Name == "nan").Reason, StringComparison.Ordinal);
+        Assert.Contains("graph input", Assert.Single(result.LeftAlone, x => x.Name == "input_weight").Reason, StringComparison.Ordinal);
+        Assert.Equal(["inner", "outer"], result.Changed.Select(x => x.Name).Order(StringComparer.Ordinal));
+        Assert.All(result.Changed, x => Assert.StartsWith("rank 6 of 128", x.Technique, StringComparison.Ordinal));
+        foreach (bool flag in new[] { true, false })
+        {
+            var inputs = new Dictionary<string, OnnxTensor>
+            {
+                ["x"] = Ort.RandomFloats(25, 3, 256),
+                ["flag"] = OnnxTensor.FromArray(new[] { flag }, []),
+            };
+            OnnxTensor expected = Ort.Run(OnnxModelFile.ToBytes(model), inputs)["y"];
+            OnnxTensor actual = Ort.Run(OnnxModelFile.ToBytes(factorized), inputs)["y"];
+            Assert.True(Ort.MaxAbsDifference(expected.As<float>().Span, actual.As<float>().Span) < 1e-3);
+        }
+    }
+
+    private static float[] MatMulOfRank(int seed, int k, int n, int r) =>
+        MatrixProduct.Multiply(SeededValues.Uniform(seed, k * r), SeededValues.Uniform(seed + 100, r * n, 0.1f), k, r, n);
+
+    [Fact]
     public void With_LowRank_off_the_pass_changes_and_reports_nothing()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(RepositoryPaths.DigitsModel));

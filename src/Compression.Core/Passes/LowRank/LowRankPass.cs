@@ -62,9 +62,18 @@ public sealed class LowRankPass : ICompressionPass
         // The distiller keeps the original model (the teacher) before anything changes.
         LayerDistiller? distiller = layers.Any(l => context.Settings.Get(DistillationSettings.Distill, l.Node)) ? LayerDistiller.Create(context) : null;
         bool whitened = RecordGrams(context, layers);
-        foreach (LowRankLayer layer in layers)
+        foreach (LowRankLayer layer in layers.ToList())
         {
-            Decompose(layer);
+            if (!Decompose(layer))
+            {
+                leftAlone.Add(Describe(layer, "its singular value decomposition did not give finite factors"));
+                layers.Remove(layer);
+            }
+        }
+
+        if (layers.Count == 0)
+        {
+            return new PassResult(Name) { LeftAlone = leftAlone };
         }
 
         // One budget per LowRank value: the layers an overrides file gives another value share their own.
@@ -203,6 +212,12 @@ public sealed class LowRankPass : ICompressionPass
             return "the node computes nothing";
         }
 
+        // External data is read and dropped: the weight is read again when it is factorized.
+        if (!weight.ReadInitializer(t => float.IsFinite(TensorPrimitives.MaxMagnitude<float>(t.View<float>().Span))))
+        {
+            return "holds NaN or infinite values";
+        }
+
         switch (kind)
         {
             case LowRankLayerKind.MatMul when dims.Length != 2:
@@ -272,8 +287,9 @@ public sealed class LowRankPass : ICompressionPass
         return any;
     }
 
-    /// <summary>Reads the layer's matrix and decomposes it (whitened when it has a Gram matrix) up to the rank it may get.</summary>
-    private static void Decompose(LowRankLayer layer)
+    /// <summary>Reads the layer's matrix and decomposes it (whitened when it has a Gram matrix) up to the rank it may get;
+    /// false when the factors are not finite.</summary>
+    private static bool Decompose(LowRankLayer layer)
     {
         float[] values = layer.Weight.ReadInitializer(t => t.View<float>().Span.ToArray());
         long[] dims = [.. layer.Weight.Initializer!.Dims];
@@ -298,10 +314,8 @@ public sealed class LowRankPass : ICompressionPass
             ? Math.Min(smaller, layer.MaxRank)
             : Math.Min(layer.MaxRank, (int)Math.Ceiling(RankHeadroom * layer.Kept * layer.Parameters / (layer.K + layer.N)));
         layer.Factors = TruncatedSvd.Compute(target, layer.K, layer.N, Math.Max(1, rank), seed: layer.K ^ (layer.N << 16));
-        if (!float.IsFinite(TensorPrimitives.Sum<float>(layer.Factors.Left)) || !float.IsFinite(TensorPrimitives.Sum<float>(layer.Factors.Right)))
-        {
-            throw new InvalidOperationException($"The SVD of '{layer.Weight.Name}' did not converge.");
-        }
+        return float.IsFinite(TensorPrimitives.MaxMagnitude<float>(layer.Factors.Left)) && float.IsFinite(TensorPrimitives.MaxMagnitude<float>(layer.Factors.Right))
+            && layer.Factors.Values.All(double.IsFinite);
     }
 
     /// <summary>L (lower, <c>X^T X + λ I = L L^T</c>) and its inverse, or null when even the damped matrix is not positive definite.</summary>
