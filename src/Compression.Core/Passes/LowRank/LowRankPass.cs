@@ -13,8 +13,8 @@ namespace Compression.Core.Passes.LowRank;
 
 /// <summary>
 /// Low-rank factorization (<c>LowRank</c>): a MatMul or Gemm weight <c>W [K, N]</c> becomes <c>A [K, r]</c> and
-/// <c>B [r, N]</c> from its truncated SVD, and the node two: <c>MatMul(X, A)</c> then <c>MatMul(., B)</c> (a Gemm keeps its
-/// transA on the first and its bias, alpha and beta on the second). A Conv with group 1 becomes a convolution to r
+/// <c>B [r, N]</c> from its truncated SVD, and the node two: <c>MatMul(X, A)</c> then <c>MatMul(., B)</c> (a Gemm's first
+/// factor is a MatMul, or a Gemm with its transA; its bias, alpha and beta stay on the second). A Conv with group 1 becomes a convolution to r
 /// channels with the original kernel, strides, pads and dilations, then a 1 x 1 convolution to the output channels with
 /// the bias. The ranks share one budget, <c>LowRank</c> times the parameters of the layers that may be factorized, chosen
 /// from the singular values' energy (<see cref="RankAllocation"/>); a layer is factorized only where the factors are
@@ -45,8 +45,16 @@ public sealed class LowRankPass : ICompressionPass
     /// <inheritdoc />
     public string Name => "low-rank";
 
+    /// <summary>The opset from which Gemm's C is optional: the first factor of a Gemm with transA is a Gemm without C.</summary>
+    public const long GemmWithoutBiasOpset = 11;
+
     /// <inheritdoc />
-    public long RequiredOpset(PassContext context) => 0;
+    public long RequiredOpset(PassContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Model.Nodes.Any(n => n.IsDefaultDomain && n.OpType == "Gemm" && n.GetInt("transA", 0) != 0
+            && !double.IsNaN(context.Settings.Get(LowRankSettings.LowRank, n))) ? GemmWithoutBiasOpset : 0;
+    }
 
     /// <inheritdoc />
     public PassResult Run(PassContext context)
@@ -414,7 +422,9 @@ public sealed class LowRankPass : ICompressionPass
             LowRankLayerKind.Conv => ConvAttributes(node, dims),
             _ => [],
         };
-        Node firstNode = graph.CreateNode(node.OpType, string.Empty, baseName, [node.Inputs[0], first], [hiddenValue], firstAttributes);
+        // A Gemm's first factor is a MatMul (X is 2-D), or a Gemm without C where it has transA.
+        string firstOperator = layer.Kind == LowRankLayerKind.Gemm && node.GetInt("transA", 0) == 0 ? "MatMul" : node.OpType;
+        Node firstNode = graph.CreateNode(firstOperator, string.Empty, baseName, [node.Inputs[0], first], [hiddenValue], firstAttributes);
         graph.InsertBefore(node, firstNode);
 
         // The node itself becomes the second factor: same name, output and bias; only alpha and beta stay for a Gemm.
