@@ -31,6 +31,11 @@ internal static class BenchmarkCommand
             return ChildMode.MeasureCompression(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "--lowrank")
+        {
+            return LowRankBenchmark.Run(args[1..]);
+        }
+
         BenchmarkOptions? options = BenchmarkOptions.Parse(args, Console.Error);
         if (options is null)
         {

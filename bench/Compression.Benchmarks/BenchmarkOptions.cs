@@ -42,6 +42,7 @@ internal sealed record BenchmarkOptions
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --huge [DIR]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --cache-hit [N]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --build [--iterations N]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --lowrank [--latency-only | --svd-only | --mlp]\n" +
         "  --iterations N  timed rounds per model (default 30; models under 1 ms run 20 times a round); the table gives the median\n" +
         "  --warmup N      untimed rounds first (default 5)\n" +
         "  --threads N     intra-op threads (default 1; 0: ONNX Runtime's default; above 1 with session.intra_op.allow_spinning=0)\n" +
@@ -58,6 +59,9 @@ internal sealed record BenchmarkOptions
         "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards\n" +
         "  --cache-hit [N] only the time of onnx-compress restoring a 100 MB MLP from its compression cache: one run fills the\n" +
         "                  cache, then N hits (default 5), each a process of its own\n" +
+        "  --lowrank       only low-rank factorization: one MatMul against the two thinner ones that replace it in ONNX Runtime\n" +
+        "                  (shapes, ranks, batch 1 and 32), and the truncated SVD's time on 1024 x 1024 and 4096 x 4096 weights;\n" +
+        "                  --mlp: the low-rank pass's time on the 16 x 4096 x 4096 MLP at LowRank=0.5\n" +
         "  --build         only what the package costs a build: an app with three OnnxModel items against the same app without\n" +
         "                  it, interleaved: a no-op build, a first build with a warm shared cache, a design-time build";
 

@@ -188,7 +188,7 @@ public static class CompressionPipeline
     /// The passes of a compression, in the order they run: channel pruning, low-rank factorization, pruning (unstructured,
     /// N:M), clustering, weight quantization.
     /// </summary>
-    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new Pruning.ChannelPruningPass(), new Pruning.PruningPass(), new Clustering.ClusteringPass(), new Quantization.WeightQuantizationPass()];
+    public static IReadOnlyList<ICompressionPass> DefaultPasses { get; } = [new Pruning.ChannelPruningPass(), new LowRank.LowRankPass(), new Pruning.PruningPass(), new Clustering.ClusteringPass(), new Quantization.WeightQuantizationPass()];
 
     /// <summary>Runs <paramref name="passes"/> (by default <see cref="DefaultPasses"/>) over <paramref name="context"/>'s model.</summary>
     /// <exception cref="CompressionException">The opset cannot be raised (OCB0005), or a pass refused.</exception>

@@ -12,9 +12,11 @@ public static class LowRankSettings
     public static NumberSetting LowRank { get; } = new(
         "LowRank", Technique, SettingScope.Node, double.NaN, 0.01, 0.99,
         "Low-rank factorization: MatMul and Gemm weights become two thinner layers (W ≈ A B, by SVD) and Conv a k x k convolution to r " +
-        "channels followed by a 1 x 1 one, keeping about this fraction of the parameters over the model (`0.5`: half), each layer's rank " +
-        "chosen from its singular values' energy; a layer is factorized only where it is smaller and faster for it. With `CalibrationData` " +
-        "the factorization is whitened by the layer's input activations. `none` (the default) factorizes nothing.");
+        "channels followed by a 1 x 1 one, keeping about this fraction of the parameters of the layers it may factorize (`0.5`: half), " +
+        "the ranks chosen across layers from their singular values' energy; a layer is factorized only where the factors hold at most " +
+        "70% of its parameters (smaller and faster in ONNX Runtime). With `CalibrationData` MatMul and Gemm factorizations are whitened " +
+        "by the layer's input activations and, with `Distill`, the second factor is refit to the original layer's outputs. `none` (the " +
+        "default) factorizes nothing.");
 
     /// <summary>Every option of the technique, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } = [LowRank];
