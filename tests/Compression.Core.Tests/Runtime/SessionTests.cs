@@ -557,6 +557,44 @@ public sealed class SessionTests : IDisposable
         static void Abandon() => _ = new OnnxSession(TestModels.Identity(TensorElementType.Float, 1L)).Inputs;
     }
 
+    /// <summary>Floats in native memory that count how often OnnxSession pins and unpins them.</summary>
+    private sealed unsafe class NativeFloats(int length) : MemoryManager<float>
+    {
+        private readonly float* data = (float*)NativeMemory.AllocZeroed((nuint)length, sizeof(float));
+        private bool freed;
+
+        public int Pins { get; private set; }
+
+        public int Unpins { get; private set; }
+
+        public override Span<float> GetSpan() => new(data, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0)
+        {
+            Pins++;
+            return new MemoryHandle(data + elementIndex, pinnable: this);
+        }
+
+        public override void Unpin() => Unpins++;
+
+        protected override void Dispose(bool disposing)
+        {
+            if (!freed)
+            {
+                NativeMemory.Free(data);
+                freed = true;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Tests that measure this process's resident memory run alone: a test running beside them (a 4096 x 4096 weight is
+/// 64 MiB, its statistics more) would count toward their growth.
+/// </summary>
+[Collection(ResidentMemory.Name)]
+public sealed class SessionMemoryTests
+{
     [Fact]
     public void Repeated_runs_release_their_native_values()
     {
@@ -593,33 +631,11 @@ public sealed class SessionTests : IDisposable
         return self.WorkingSet64;
     }
 
-    /// <summary>Floats in native memory that count how often OnnxSession pins and unpins them.</summary>
-    private sealed unsafe class NativeFloats(int length) : MemoryManager<float>
-    {
-        private readonly float* data = (float*)NativeMemory.AllocZeroed((nuint)length, sizeof(float));
-        private bool freed;
+}
 
-        public int Pins { get; private set; }
-
-        public int Unpins { get; private set; }
-
-        public override Span<float> GetSpan() => new(data, length);
-
-        public override MemoryHandle Pin(int elementIndex = 0)
-        {
-            Pins++;
-            return new MemoryHandle(data + elementIndex, pinnable: this);
-        }
-
-        public override void Unpin() => Unpins++;
-
-        protected override void Dispose(bool disposing)
-        {
-            if (!freed)
-            {
-                NativeMemory.Free(data);
-                freed = true;
-            }
-        }
-    }
+/// <summary>Tests that measure the resident memory of the test process run alone, after the parallel ones.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ResidentMemory
+{
+    public const string Name = "resident memory";
 }
