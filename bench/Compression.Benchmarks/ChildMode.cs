@@ -137,7 +137,7 @@ internal static partial class ChildMode
     /// <summary>VmHWM: the process's peak resident memory so far.</summary>
     public static long PeakResidentBytes() =>
         long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            .Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
 }
 
 /// <summary>The time and peak memory of compressing the 1 GB MLP, each form in a child process, against a plain file copy.</summary>
