@@ -511,33 +511,8 @@ public sealed class PruningTests : IDisposable
         const int n = 24, k = 96, rows = 400;
         var random = new Random(8);
         float[] mixing = SeededValues.Uniform(9, 6 * k);
-        var x = new float[rows * k];
-        for (int r = 0; r < rows; r++)
-        {
-            var sources = Enumerable.Range(0, 6).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-            for (int c = 0; c < k; c++)
-            {
-                float value = 0.05f * (float)(random.NextDouble() - 0.5);
-                for (int s = 0; s < 6; s++)
-                {
-                    value += sources[s] * mixing[(s * k) + c];
-                }
-
-                x[(r * k) + c] = value;
-            }
-        }
-
-        var hessian = new double[k * k];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int i = 0; i < k; i++)
-            {
-                for (int j = 0; j < k; j++)
-                {
-                    hessian[(i * k) + j] += (double)x[(r * k) + i] * x[(r * k) + j];
-                }
-            }
-        }
+        float[] x = SeededValues.CorrelatedRows(random, mixing, 6, rows, k, 0.05f);
+        double[] hessian = SeededValues.Gram(x, rows, k);
 
         float[] original = SeededValues.Uniform(10, n * k, 0.3f);
         float[] pruned = (float[])original.Clone();

@@ -22,33 +22,8 @@ public sealed class GptqTests : IDisposable
         const int n = 48, k = 128, rows = 512;
         var random = new Random(5);
         var mixing = SeededValues.Uniform(6, 8 * k);
-        var x = new float[rows * k];
-        for (int r = 0; r < rows; r++)
-        {
-            var sources = Enumerable.Range(0, 8).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-            for (int c = 0; c < k; c++)
-            {
-                float value = 0.1f * (float)(random.NextDouble() - 0.5);
-                for (int s = 0; s < 8; s++)
-                {
-                    value += sources[s] * mixing[(s * k) + c];
-                }
-
-                x[(r * k) + c] = value;
-            }
-        }
-
-        var hessian = new double[k * k];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int i = 0; i < k; i++)
-            {
-                for (int j = 0; j < k; j++)
-                {
-                    hessian[(i * k) + j] += (double)x[(r * k) + i] * x[(r * k) + j];
-                }
-            }
-        }
+        float[] x = SeededValues.CorrelatedRows(random, mixing, 8, rows, k, 0.1f);
+        double[] hessian = SeededValues.Gram(x, rows, k);
 
         float[] weights = SeededValues.Uniform(7, n * k, 0.3f);
         var format = new BlockFormat(bits, blockSize, symmetric);

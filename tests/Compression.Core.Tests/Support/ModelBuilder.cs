@@ -166,6 +166,50 @@ internal static class SeededValues
         return values;
     }
 
+    /// <summary>
+    /// Correlated rows, as real activations are: each of <paramref name="rows"/> rows of <paramref name="k"/> features mixes
+    /// <paramref name="sources"/> random sources through <paramref name="mixing"/> ([sources, k]), plus uniform noise of
+    /// width <paramref name="noise"/>.
+    /// </summary>
+    public static float[] CorrelatedRows(Random random, float[] mixing, int sources, int rows, int k, float noise)
+    {
+        var x = new float[rows * k];
+        for (int r = 0; r < rows; r++)
+        {
+            var drawn = Enumerable.Range(0, sources).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            for (int c = 0; c < k; c++)
+            {
+                float value = noise * (float)(random.NextDouble() - 0.5);
+                for (int s = 0; s < sources; s++)
+                {
+                    value += drawn[s] * mixing[(s * k) + c];
+                }
+
+                x[(r * k) + c] = value;
+            }
+        }
+
+        return x;
+    }
+
+    /// <summary>X^T X of <paramref name="rows"/> rows of <paramref name="k"/> features, in double.</summary>
+    public static double[] Gram(float[] x, int rows, int k)
+    {
+        var gram = new double[k * k];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    gram[(i * k) + j] += (double)x[(r * k) + i] * x[(r * k) + j];
+                }
+            }
+        }
+
+        return gram;
+    }
+
     /// <summary>A float tensor of the given shape, its values uniform in [-<paramref name="magnitude"/>, <paramref name="magnitude"/>).</summary>
     public static OnnxTensor<float> Tensor(int seed, float magnitude, params long[] shape)
     {
