@@ -107,10 +107,22 @@ internal sealed class CompressionCache
     /// <summary>
     /// The key: SHA-256 over length-prefixed fields, so that no two different inputs give the same text.
     /// </summary>
-    internal static string ComputeKey(string inputPath, IReadOnlyList<string> externalFiles, ResolvedSettings settings, string sourceName, string outputName)
+    internal static string ComputeKey(string inputPath, IReadOnlyList<string> externalFiles, ResolvedSettings settings, string sourceName, string outputName) =>
+        ComputeKey("onnx-compress cache key 1", inputPath, externalFiles, settings, sourceName, outputName, _ => true);
+
+    /// <summary>
+    /// The key of a model's sensitivity table (<c>Compress=auto</c>): as <see cref="ComputeKey(string, IReadOnlyList{string}, ResolvedSettings, string, string)"/>
+    /// but without the settings <paramref name="include"/> leaves out (the budget, the time limit) and the model's names, so
+    /// that a search with another budget, or of the same model under another name, reuses the table.
+    /// </summary>
+    internal static string ComputeSearchKey(string inputPath, IReadOnlyList<string> externalFiles, ResolvedSettings settings, Func<string, bool> include) =>
+        ComputeKey("onnx-compress sensitivity table 1", inputPath, externalFiles, settings, string.Empty, string.Empty, include);
+
+    private static string ComputeKey(string purpose, string inputPath, IReadOnlyList<string> externalFiles, ResolvedSettings settings, string sourceName, string outputName,
+        Func<string, bool> include)
     {
         var text = new StringBuilder();
-        Field(text, "onnx-compress cache key 1");
+        Field(text, purpose);
         Field(text, "compressor", Compressor.Value);
         Field(text, "source", sourceName);
         Field(text, "output", outputName);
@@ -121,7 +133,7 @@ internal sealed class CompressionCache
             Field(text, "external", Path.GetRelativePath(modelFolder, file).Replace('\\', '/'), HashFile(file));
         }
 
-        foreach (ResolvedSettingReport setting in settings.Report())
+        foreach (ResolvedSettingReport setting in settings.Report().Where(s => include(s.Name)))
         {
             Field(text, "setting", setting.Name, setting.Value, setting.Source);
         }

@@ -37,6 +37,10 @@ public static class DiagnosticCodes
     /// <summary>A JSON report given to write the HTML report from cannot be read, or is not a compression report.</summary>
     public const string InvalidReport = "OCB0010";
 
+    /// <summary>The budget search (Compress=auto) cannot run on this model or with these settings: validation is off, or the
+    /// model is too large to search.</summary>
+    public const string SearchNotPossible = "OCB0011";
+
     /// <summary>ONNX Runtime's native library was not found (see OnnxRuntimeLibrary).</summary>
     public const string OnnxRuntimeNotFound = "OCB0100";
 
@@ -76,4 +80,7 @@ public static class DiagnosticCodes
 
     /// <summary>Warning: the compression cache folder could not be read or written; the model was compressed without it.</summary>
     public const string CacheNotUsable = "OCB0204";
+
+    /// <summary>Warning: the budget search reached SearchTimeLimit; it kept the smallest choice verified so far.</summary>
+    public const string SearchTimeLimitReached = "OCB0205";
 }

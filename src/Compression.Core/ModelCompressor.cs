@@ -8,6 +8,7 @@ using Compression.Core.Passes.Quantization;
 using Compression.Core.Reporting;
 using Compression.Core.Runtime;
 using Compression.Core.Runtime.Isolation;
+using Compression.Core.Search;
 using Compression.Core.Settings;
 using Compression.Core.Signature;
 using Compression.Onnx;
@@ -36,6 +37,9 @@ public sealed record CompressionRequest(string InputPath, string OutputPath)
 
     /// <summary>The settings given for the model; what is not given takes its default.</summary>
     public CompressionSettings Settings { get; init; } = CompressionSettings.Default;
+
+    /// <summary>Where the budget search's choice goes as an overrides file (<c>Compress=auto</c>), to pin it; none by default.</summary>
+    public string? SearchOverridesPath { get; init; }
 
     /// <summary>The compression cache folder: a compression already stored there under the same key (model, settings, the
     /// files they name, compressor) is restored instead of compressed and validated, and a new one is stored; none when null.</summary>
@@ -182,6 +186,13 @@ public static class ModelCompressor
         ResolvedSettings settings = SettingsResolver.Resolve(request.Settings, inputPath);
         bool validate = settings.Get(EvaluationSettings.Validate);
         CheckGatesNeedValidation(settings, validate, inputPath);
+        bool search = settings.Get(SearchSettings.Compress) == SearchSettings.Auto;
+        if (search && !validate)
+        {
+            throw new CompressionException(DiagnosticCodes.SearchNotPossible, inputPath,
+                $"Compress=auto ({settings.OriginOf(SearchSettings.Compress)}) searches for the smallest model that passes validation, but validation is off " +
+                $"(Validate=false, {settings.OriginOf(EvaluationSettings.Validate)}). Turn validation on, or set Compress=manual and choose the settings yourself.");
+        }
 
         // The cache is looked up before ONNX Runtime is touched: a hit needs neither it nor the passes. Its own warnings
         // are shown but kept out of the report, which must be the same bytes whether the outputs came from the cache or not.
@@ -216,9 +227,11 @@ public static class ModelCompressor
         // Every ONNX Runtime session on the user's model (validation, calibration) runs in a worker process with a time
         // limit, so that a model that crashes or hangs ONNX Runtime fails this compression with a code instead of the
         // compressor; without a worker beside Compression.Core.dll the sessions run in process.
+        // A search runs ONNX Runtime for as long as SearchTimeLimit allows, on top of the validation's own time.
         using ModelRunner runner = OnnxWorker.Create(
-            TimeSpan.FromSeconds(settings.Get(EvaluationSettings.ValidationTimeout)),
-            $"ValidationTimeout={settings.Get(EvaluationSettings.ValidationTimeout).ToString(CultureInfo.InvariantCulture)} s ({settings.OriginOf(EvaluationSettings.ValidationTimeout)})",
+            TimeSpan.FromSeconds(settings.Get(EvaluationSettings.ValidationTimeout) + (search ? settings.Get(SearchSettings.SearchTimeLimit) : 0)),
+            $"ValidationTimeout={settings.Get(EvaluationSettings.ValidationTimeout).ToString(CultureInfo.InvariantCulture)} s ({settings.OriginOf(EvaluationSettings.ValidationTimeout)})" +
+            (search ? $" plus SearchTimeLimit={settings.Get(SearchSettings.SearchTimeLimit).ToString(CultureInfo.InvariantCulture)} s ({settings.OriginOf(SearchSettings.SearchTimeLimit)})" : string.Empty),
             inputPath,
             cancellationToken);
         if (validate)
@@ -254,13 +267,42 @@ public static class ModelCompressor
         }
 
         string calibrationFolder = settings.Get(EvaluationSettings.CalibrationData);
+        Func<SampleSet?> calibration = () => calibrationFolder.Length > 0
+            ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
+            : null;
+
+        // Compress=auto: the search chooses each layer's settings, which the compression below then applies as an overrides file would.
+        SearchReport? searchReport = null;
+        if (search)
+        {
+            SampleSet? calibrationSamples = null;
+            bool calibrationRead = false;
+            Func<SampleSet?> calibrationOnce = () =>
+            {
+                calibrationSamples = calibrationRead ? calibrationSamples : calibration();
+                calibrationRead = true;
+                return calibrationSamples;
+            };
+            SearchOutcome outcome = BudgetSearch.Run(
+                new SearchInputs(SearchModel(model, inputPath, externalFiles.Count > 0), inputPath, externalFiles, settings, evaluator!, runner, calibrationOnce)
+                {
+                    OpsetRaisedAtLoad = loadRaise,
+                    CacheDirectory = request.CacheDirectory,
+                },
+                cacheWarnings,
+                cancellationToken);
+            settings = outcome.Settings;
+            searchReport = outcome.Report;
+            warnings.AddRange(outcome.Warnings);
+            calibration = calibrationOnce;
+            timing.End("search");
+        }
+
         var context = new PassContext(model, settings, inputPath)
         {
             Runner = runner,
             OpsetRaisedAtLoad = loadRaise,
-            CalibrationSource = () => calibrationFolder.Length > 0
-                ? SampleSet.Load(calibrationFolder, ModelInterface.Inputs(proto), inputPath, EvaluationSettings.CalibrationData)
-                : null,
+            CalibrationSource = calibration,
         };
         // An original with external data gives a compressed model with external data (a model over 2 GiB has it): its
         // weights go to a data file named after the output, in a staging folder beside it, as the passes make them and
@@ -344,6 +386,7 @@ public static class ModelCompressor
             warnings.Select(w => $"{w.Code}: {w.Message}").ToList())
         {
             Timing = timing.Report(),
+            Search = searchReport,
         };
 
         var files = new List<OutputFile>
@@ -359,6 +402,7 @@ public static class ModelCompressor
 
         byte[] reportJson = Encoding.UTF8.GetBytes(report.ToJson());
         AddReportAndDependencies(files, request, reportJson, inputPath, externalFiles, settings);
+        AddSearchOverrides(files, request, searchReport);
 
         // The entry is made before the outputs are written (the staged data file is still ours to read) and put in place
         // after: an entry exists only for a compression whose outputs were written.
@@ -383,6 +427,7 @@ public static class ModelCompressor
             ? OutputFile.Staged(outputPath + ExternalDataSuffix, "the compressed model's external data", cached.DataPath)
             : OutputFile.Removed(outputPath + ExternalDataSuffix, "the earlier compression's external data"));
         AddReportAndDependencies(files, request, cached.ReportJson, inputPath, externalFiles, settings);
+        AddSearchOverrides(files, request, cached.Report.Search);
         OutputFiles.WriteAll(files, inputPath);
 
         // The warnings of the compression that made the entry are the report's, as CODE: message.
@@ -392,6 +437,42 @@ public static class ModelCompressor
                 : new CompressionWarning(string.Empty, w))
             .ToList();
         return new CompressionOutcome(cached.Report, cached.Signature, warnings) { FromCache = true };
+    }
+
+    /// <summary>The search's choice as an overrides file, where the request asks for it; an earlier search's file is removed when no search ran.</summary>
+    private static void AddSearchOverrides(List<OutputFile> files, CompressionRequest request, SearchReport? search)
+    {
+        if (request.SearchOverridesPath is not { } path)
+        {
+            return;
+        }
+
+        files.Add(search is null
+            ? OutputFile.Removed(Path.GetFullPath(path), "the earlier search's overrides file")
+            : new OutputFile(Path.GetFullPath(path), "the budget search's choice as an overrides file", Encoding.UTF8.GetBytes(search.Overrides)));
+    }
+
+    /// <summary>
+    /// The original as the search's trials start from it: a copy of the model as read, with the weights of its external data
+    /// read in, since ONNX Runtime runs each trial from bytes.
+    /// </summary>
+    /// <exception cref="CompressionException">The model is too large to search (OCB0011).</exception>
+    private static ModelProto SearchModel(Model model, string inputPath, bool externalData)
+    {
+        ModelProto copy = model.ToProto().Clone();
+        if (externalData)
+        {
+            LoadRemainingExternalData(copy, inputPath);
+        }
+
+        if (ExceedsLimit(copy, int.MaxValue))
+        {
+            throw new CompressionException(DiagnosticCodes.SearchNotPossible, inputPath,
+                "Compress=auto runs each trial of the search in ONNX Runtime from one serialized model, which protobuf limits to 2 GiB, and this model is larger. " +
+                "Set Compress=manual and choose the settings yourself (an overrides file sets them per layer).");
+        }
+
+        return copy;
     }
 
     private static void AddReportAndDependencies(List<OutputFile> files, CompressionRequest request, byte[] reportJson, string inputPath,
@@ -462,6 +543,8 @@ public static class ModelCompressor
                 $"accuracy dropped {g.Measured:0.###} points ({validation.Accuracy!.Original:0.###}% -> {validation.Accuracy.Compressed:0.###}% on {validation.Accuracy.Samples} samples), more than MaxAccuracyDrop={g.Limit:0.###} ({settings.OriginOf(EvaluationSettings.MaxAccuracyDrop)})"),
             "MinCosineSimilarity" => string.Create(CultureInfo.InvariantCulture,
                 $"the lowest output cosine similarity is {g.Measured:0.000000}, below MinCosineSimilarity={g.Limit:R} ({settings.OriginOf(EvaluationSettings.MinCosineSimilarity)})"),
+            "MinTop1Agreement" => string.Create(CultureInfo.InvariantCulture,
+                $"the lowest top-1 agreement with the original is {g.Measured:0.###}%, below MinTop1Agreement={g.Limit:R} ({settings.OriginOf(EvaluationSettings.MinTop1Agreement)})"),
             _ => string.Create(CultureInfo.InvariantCulture,
                 $"the largest output error is {g.Measured:G6}, above MaxOutputError={g.Limit:R} ({settings.OriginOf(EvaluationSettings.MaxOutputError)})"),
         }));

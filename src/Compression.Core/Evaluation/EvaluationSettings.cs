@@ -54,15 +54,20 @@ public static class EvaluationSettings
         "MaxOutputError", Technique, SettingScope.Model, double.NaN, 0, double.PositiveInfinity,
         "Gate: the largest absolute difference any output element may have from the original's. None by default.");
 
+    /// <summary>The smallest top-1 agreement allowed between a classifier-like output of the original and of the compressed model, in percent.</summary>
+    public static NumberSetting MinTop1Agreement { get; } = new(
+        "MinTop1Agreement", Technique, SettingScope.Model, double.NaN, 0, 100,
+        "Gate: the lowest share, in percent, of rows whose highest score is at the same index in the original's and the compressed model's output, over every float output whose last axis holds at least two scores (no labels needed). None by default.");
+
     /// <summary>What a missed gate does.</summary>
     public static ChoiceSetting CompressionGate { get; } = new(
         "CompressionGate", Technique, SettingScope.Model, GateError, [GateError, GateWarn],
         "What a missed gate does: `error` fails and writes nothing (OCB0104), `warn` warns (OCB0202) and writes the model.");
 
     /// <summary>The gates on validation: a limit each, none by default.</summary>
-    public static IReadOnlyList<NumberSetting> Gates { get; } = [MaxAccuracyDrop, MinCosineSimilarity, MaxOutputError];
+    public static IReadOnlyList<NumberSetting> Gates { get; } = [MaxAccuracyDrop, MinCosineSimilarity, MinTop1Agreement, MaxOutputError];
 
     /// <summary>Every option, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } =
-        [Validate, ValidationData, ValidationSamples, ValidationTimeout, CalibrationData, MaxAccuracyDrop, MinCosineSimilarity, MaxOutputError, CompressionGate];
+        [Validate, ValidationData, ValidationSamples, ValidationTimeout, CalibrationData, MaxAccuracyDrop, MinCosineSimilarity, MinTop1Agreement, MaxOutputError, CompressionGate];
 }

@@ -10,6 +10,8 @@ internal sealed class OutputComparer
     private long mismatches;
     private double maxAbsError;
     private double sumAbsError;
+    private double sumSquaredError;
+    private double sumSquaredOriginal;
     private double? lowestCosine;
     private long[]? firstShape;
     private TensorElementType elementType;
@@ -59,6 +61,8 @@ internal sealed class OutputComparer
 
             maxAbsError = double.IsNaN(difference) ? double.PositiveInfinity : Math.Max(maxAbsError, difference);
             sumAbsError += double.IsNaN(difference) ? 0 : difference;
+            sumSquaredError += double.IsNaN(difference) ? 0 : difference * difference;
+            sumSquaredOriginal += a[i] * a[i];
             dot += a[i] * b[i];
             normA += a[i] * a[i];
             normB += b[i] * b[i];
@@ -123,7 +127,10 @@ internal sealed class OutputComparer
         elements == 0 ? 0 : sumAbsError / elements,
         lowestCosine,
         mismatches,
-        rowsCompared == 0 ? null : Math.Round((double)rowsAgreeing / rowsCompared, 6));
+        rowsCompared == 0 ? null : Math.Round((double)rowsAgreeing / rowsCompared, 6))
+    {
+        RelativeSquaredError = elements == 0 ? 0 : sumSquaredError / Math.Max(sumSquaredOriginal, double.Epsilon),
+    };
 
     private static double[]? AsDoubles(OnnxTensor tensor) => tensor switch
     {

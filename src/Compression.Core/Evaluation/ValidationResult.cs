@@ -28,7 +28,16 @@ public sealed record OutputComparison(
     double MeanAbsError,
     double? CosineSimilarity,
     long Mismatches,
-    double? Top1Agreement = null);
+    double? Top1Agreement = null)
+{
+    /// <summary>
+    /// The squared differences over the squared original values, summed over every element (the error's energy against the
+    /// signal's; 0 when equal, NaN differences left out): the smooth measure the budget search adds up over layers. Not in the
+    /// report.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double RelativeSquaredError { get; init; }
+}
 
 /// <summary>Accuracy on labelled samples, of the original and the compressed model.</summary>
 /// <param name="Output">The output read as class scores (its highest score is the prediction).</param>

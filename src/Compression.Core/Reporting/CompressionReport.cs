@@ -90,6 +90,9 @@ public sealed record CompressionReport(
     [JsonPropertyName(TimingProperty)]
     public ReportTiming? Timing { get; init; }
 
+    /// <summary>What the budget search did (<c>Compress=auto</c>), or null.</summary>
+    public Search.SearchReport? Search { get; init; }
+
     /// <summary>Every tensor the passes changed.</summary>
     [JsonIgnore]
     public IReadOnlyList<TensorChange> Changed => Passes.SelectMany(p => p.Changed).ToList();

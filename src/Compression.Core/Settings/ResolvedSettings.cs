@@ -38,6 +38,17 @@ public sealed class ResolvedSettings
     /// <summary>Where the value of <paramref name="setting"/> for <paramref name="node"/> came from.</summary>
     public SettingOrigin OriginOf(Setting setting, Node node) => Lookup(setting, node).Origin;
 
+    /// <summary>These settings with <paramref name="setting"/> set to <paramref name="value"/> for the model, from <paramref name="origin"/>.</summary>
+    internal ResolvedSettings With(Setting setting, object value, SettingOrigin origin) =>
+        new(new Dictionary<Setting, (object Value, SettingOrigin Origin)>(model) { [setting] = (value, origin) }, Overrides);
+
+    /// <summary>
+    /// These settings with node-level values added for the nodes <paramref name="nodes"/> names (they beat the overrides
+    /// file's values for the same node and setting; the file's other values stay).
+    /// </summary>
+    internal ResolvedSettings WithNodes(IReadOnlyDictionary<string, IReadOnlyDictionary<Setting, object>> nodes, SettingOrigin origin) =>
+        new(model, OverridesFile.Merge(Overrides, nodes, origin));
+
     /// <summary>Every setting's value for the model, with its source, in catalog order.</summary>
     public IReadOnlyList<ResolvedSettingReport> Report() =>
         SettingsCatalog.All.Select(s => new ResolvedSettingReport(s.Name, s.Format(model[s].Value), model[s].Origin.Description)).ToList();
@@ -82,6 +93,40 @@ public sealed class OverridesFile
 
     /// <summary>Values by node name.</summary>
     public IReadOnlyDictionary<string, Dictionary<Setting, (object Value, SettingOrigin Origin)>> Nodes { get; }
+
+    /// <summary><paramref name="file"/> (or an empty file) with node values added; they beat the file's own for the same node and setting.</summary>
+    internal static OverridesFile Merge(OverridesFile? file, IReadOnlyDictionary<string, IReadOnlyDictionary<Setting, object>> added, SettingOrigin origin)
+    {
+        var opTypes = new Dictionary<string, Dictionary<Setting, (object, SettingOrigin)>>(StringComparer.Ordinal);
+        var nodes = new Dictionary<string, Dictionary<Setting, (object, SettingOrigin)>>(StringComparer.Ordinal);
+        if (file is not null)
+        {
+            foreach (var entry in file.OpTypes)
+            {
+                opTypes[entry.Key] = new Dictionary<Setting, (object, SettingOrigin)>(entry.Value);
+            }
+
+            foreach (var entry in file.Nodes)
+            {
+                nodes[entry.Key] = new Dictionary<Setting, (object, SettingOrigin)>(entry.Value);
+            }
+        }
+
+        foreach (var entry in added)
+        {
+            if (!nodes.TryGetValue(entry.Key, out var values))
+            {
+                nodes[entry.Key] = values = [];
+            }
+
+            foreach (var value in entry.Value)
+            {
+                values[value.Key] = (value.Value, origin);
+            }
+        }
+
+        return new OverridesFile(file?.Path ?? string.Empty, opTypes, nodes);
+    }
 
     /// <summary>Reads and checks an overrides file.</summary>
     /// <exception cref="CompressionException">The file is missing or not JSON of this shape (OCB0007), or names an unknown

@@ -25,7 +25,7 @@ public static class SettingsCatalog
 
     /// <summary>Every setting, in README order.</summary>
     public static IReadOnlyList<Setting> All { get; } = [Overrides, ExternalDataThreshold, .. QuantizationSettings.All, .. PruningSettings.All, .. LowRankSettings.All,
-        .. ClusteringSettings.All, .. DistillationSettings.All, .. EvaluationSettings.All];
+        .. ClusteringSettings.All, .. DistillationSettings.All, .. EvaluationSettings.All, .. Search.SearchSettings.All];
 
     /// <summary>The setting named <paramref name="name"/> (its metadata name, any case), or null.</summary>
     public static Setting? Find(string name) => All.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase));

@@ -49,7 +49,7 @@ public sealed class SettingsDocumentationTests
         Assert.All(SettingsCatalog.All, s =>
         {
             Assert.Equal("Onnx" + s.Name, s.PropertyName);
-            Assert.Matches("^--[a-z]+(-[a-z]+)*$", s.OptionName);
+            Assert.Matches("^--[a-z]+(-[a-z][a-z0-9]*)*$", s.OptionName);
             Assert.True(char.IsUpper(s.Name[0]), s.Name);
             Assert.False(string.IsNullOrWhiteSpace(s.Doc));
         });
