@@ -75,7 +75,7 @@ public static class SearchSettings
 
     /// <summary>How long the search may take, in seconds.</summary>
     public static IntegerSetting SearchTimeLimit { get; } = new(
-        "SearchTimeLimit", Technique, SettingScope.Model, 600, 1, 86_400,
+        "SearchTimeLimit", Technique, SettingScope.Model, 300, 1, 86_400,
         "`Compress=auto`: the longest, in seconds, the search may take. The layers are scored first (the table is kept in the " +
         "compression cache, so a rebuild with another budget reuses it), then the combined choices are verified; past the limit the " +
         "search stops with warning OCB0205 and keeps the smallest verified choice. The compression that follows is not counted.");
