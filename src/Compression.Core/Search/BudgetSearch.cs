@@ -114,22 +114,22 @@ public static class BudgetSearch
         }
 
         // Whether each cell passes alone depends on the budget, which the cached table does not hold: judged again here.
-        var hulls = new List<IReadOnlyList<(SearchOption Option, SearchCandidate Candidate)>>();
+        var hulls = new List<IReadOnlyList<(LayerOption Option, SearchCandidate Candidate)>>();
         for (int l = 0; l < layers.Count; l++)
         {
-            var options = new List<(SearchOption, SearchCandidate)> { (new SearchOption(-1, 0, 0), SearchCandidate.None) };
+            var options = new List<(LayerOption, SearchCandidate)> { (new LayerOption(-1, 0, 0), SearchCandidate.None) };
             foreach (TableCell cell in table[l].Cells.Where(c => c.Failed is null && Passes(c.Validation!, settings, inputs.ModelPath)))
             {
                 SearchCandidate candidate = candidates.First(c => c.Name == cell.Candidate);
                 double cost = goal == SearchSettings.Latency ? cell.LatencyMs!.Value - floor.LatencyMs!.Value : cell.ZippedAfter - cell.ZippedBefore;
-                options.Add((new SearchOption(IndexOf(candidates, candidate), cost, Math.Max(0, cell.Damage - floor.Damage)), candidate));
+                options.Add((new LayerOption(IndexOf(candidates, candidate), cost, Math.Max(0, cell.Damage - floor.Damage)), candidate));
             }
 
-            IReadOnlyList<SearchOption> hull = CandidateSelection.Hull(options.Select(o => o.Item1));
+            IReadOnlyList<LayerOption> hull = CandidateSelection.Hull(options.Select(o => o.Item1));
             hulls.Add(hull.Select(h => options.First(o => o.Item1 == h)).ToList());
         }
 
-        IReadOnlyList<IReadOnlyList<SearchOption>> optionHulls = hulls.Select(h => (IReadOnlyList<SearchOption>)h.Select(o => o.Option).ToList()).ToList();
+        IReadOnlyList<IReadOnlyList<LayerOption>> optionHulls = hulls.Select(h => (IReadOnlyList<LayerOption>)h.Select(o => o.Option).ToList()).ToList();
         IReadOnlyList<int[]> path = CandidateSelection.Path(optionHulls);
         var verified = new List<(SearchTrial Report, int[]? Step, SearchCandidate? Uniform)>();
 
@@ -236,6 +236,13 @@ public static class BudgetSearch
             final.ToDictionary(c => c.Key, c => c.Value.Values, StringComparer.Ordinal), origin);
 
         var warnings = new List<CompressionWarning>();
+        if (layers.Count == 0)
+        {
+            warnings.Add(new CompressionWarning(DiagnosticCodes.NothingCompressed,
+                "Compress=auto found no layer to choose for: the search takes named MatMul, Gemm, Conv and Gather nodes whose weight is an initializer of at " +
+                "least WeightThreshold elements and that the overrides file does not pin. The model was compressed with the settings as given."));
+        }
+
         if (timeLimitReached)
         {
             warnings.Add(new CompressionWarning(DiagnosticCodes.SearchTimeLimitReached,
@@ -348,6 +355,7 @@ public static class BudgetSearch
     {
         private readonly Lazy<SampleSet?> calibration = new(inputs.Calibration);
         private readonly Dictionary<string, (long Bytes, long Zipped)> floorSizes = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (ValidationResult, double?)> scored = new(StringComparer.Ordinal);
         private Dictionary<string, TensorProto>? floorTensors;
 
         /// <summary>The floor the cells' bytes are counted against; set before the first cell.</summary>
@@ -400,15 +408,36 @@ public static class BudgetSearch
             return (model.ToProto(), pipeline);
         }
 
+        /// <summary>Scores a compressed model in ONNX Runtime; a model with the same bytes and session entries as one scored
+        /// before (int4 Conv weights stay 8-bit, so int4 and int8 give one model) takes that score.</summary>
         private (ValidationResult, double?) Score(byte[] bytes, IReadOnlyDictionary<string, string> sessionConfig)
         {
-            if (!timed)
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            hash.AppendData(bytes);
+            foreach ((string key, string value) in sessionConfig.OrderBy(e => e.Key, StringComparer.Ordinal))
             {
-                return (inputs.Evaluator.Score(bytes, sessionConfig), null);
+                hash.AppendData(Encoding.UTF8.GetBytes($"\n{key}={value}"));
             }
 
-            (ValidationResult result, double milliseconds) = inputs.Evaluator.ScoreTimed(bytes, sessionConfig, TimedRuns);
-            return (result, Math.Round(milliseconds, 3));
+            string identity = Convert.ToHexString(hash.GetHashAndReset());
+            if (scored.TryGetValue(identity, out var known))
+            {
+                return known;
+            }
+
+            (ValidationResult, double?) score;
+            if (!timed)
+            {
+                score = (inputs.Evaluator.Score(bytes, sessionConfig), null);
+            }
+            else
+            {
+                (ValidationResult result, double milliseconds) = inputs.Evaluator.ScoreTimed(bytes, sessionConfig, TimedRuns);
+                score = (result, Math.Round(milliseconds, 3));
+            }
+
+            scored[identity] = score;
+            return score;
         }
 
         /// <summary>The tensors a trial changed against the floor: the bytes of the floor's it replaced and of those that replaced them.</summary>

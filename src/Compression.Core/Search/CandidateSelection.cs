@@ -5,7 +5,7 @@ namespace Compression.Core.Search;
 /// <param name="Candidate">The candidate's index in the search's list; -1 for the layer left alone.</param>
 /// <param name="Cost">Its cost against the layer left alone (negative: a saving).</param>
 /// <param name="Damage">The outputs' relative squared error with only this layer compressed (0 left alone).</param>
-public readonly record struct SearchOption(int Candidate, double Cost, double Damage);
+public readonly record struct LayerOption(int Candidate, double Cost, double Damage);
 
 /// <summary>
 /// Chooses per-layer options from the sensitivity table, as a multiple-choice knapsack solved along its Lagrangian path:
@@ -16,10 +16,10 @@ public readonly record struct SearchOption(int Candidate, double Cost, double Da
 public static class CandidateSelection
 {
     /// <summary>The options of one layer on its lower convex hull, cheapest first (cost rising, damage falling).</summary>
-    public static IReadOnlyList<SearchOption> Hull(IEnumerable<SearchOption> options)
+    public static IReadOnlyList<LayerOption> Hull(IEnumerable<LayerOption> options)
     {
-        var frontier = new List<SearchOption>();
-        foreach (SearchOption option in options.OrderBy(o => o.Cost).ThenBy(o => o.Damage).ThenBy(o => o.Candidate))
+        var frontier = new List<LayerOption>();
+        foreach (LayerOption option in options.OrderBy(o => o.Cost).ThenBy(o => o.Damage).ThenBy(o => o.Candidate))
         {
             if (double.IsNaN(option.Cost) || double.IsNaN(option.Damage))
             {
@@ -32,12 +32,12 @@ public static class CandidateSelection
             }
         }
 
-        var hull = new List<SearchOption>();
-        foreach (SearchOption c in frontier)
+        var hull = new List<LayerOption>();
+        foreach (LayerOption c in frontier)
         {
             while (hull.Count >= 2)
             {
-                SearchOption a = hull[^2], b = hull[^1];
+                LayerOption a = hull[^2], b = hull[^1];
                 // b goes when it lies on or above the segment from a to c.
                 double cross = (c.Cost - a.Cost) * (b.Damage - a.Damage) - (c.Damage - a.Damage) * (b.Cost - a.Cost);
                 if (cross < 0)
@@ -59,7 +59,7 @@ public static class CandidateSelection
     /// point, the last is every layer at its least damaging option. Each choice is one index per layer into its hull.
     /// </summary>
     /// <param name="hulls">Each layer's hull (<see cref="Hull"/>).</param>
-    public static IReadOnlyList<int[]> Path(IReadOnlyList<IReadOnlyList<SearchOption>> hulls)
+    public static IReadOnlyList<int[]> Path(IReadOnlyList<IReadOnlyList<LayerOption>> hulls)
     {
         int[] position = new int[hulls.Count];
         var path = new List<int[]> { (int[])position.Clone() };
@@ -74,7 +74,7 @@ public static class CandidateSelection
                     continue;
                 }
 
-                SearchOption current = hulls[layer][position[layer]], next = hulls[layer][position[layer] + 1];
+                LayerOption current = hulls[layer][position[layer]], next = hulls[layer][position[layer] + 1];
                 double ratio = (current.Damage - next.Damage) / Math.Max(next.Cost - current.Cost, double.Epsilon);
                 if (ratio > bestRatio)
                 {
@@ -93,10 +93,10 @@ public static class CandidateSelection
     }
 
     /// <summary>The damage the table predicts for a choice: the layers' damages added up.</summary>
-    public static double PredictedDamage(IReadOnlyList<IReadOnlyList<SearchOption>> hulls, int[] choice) =>
+    public static double PredictedDamage(IReadOnlyList<IReadOnlyList<LayerOption>> hulls, int[] choice) =>
         hulls.Select((hull, layer) => hull[choice[layer]].Damage).Sum();
 
     /// <summary>The cost the table predicts for a choice: the layers' costs added up.</summary>
-    public static double PredictedCost(IReadOnlyList<IReadOnlyList<SearchOption>> hulls, int[] choice) =>
+    public static double PredictedCost(IReadOnlyList<IReadOnlyList<LayerOption>> hulls, int[] choice) =>
         hulls.Select((hull, layer) => hull[choice[layer]].Cost).Sum();
 }
