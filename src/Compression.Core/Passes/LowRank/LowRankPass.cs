@@ -386,8 +386,10 @@ public sealed class LowRankPass : ICompressionPass
             // original's: B and the bias refit so that X_s A B' + b' ≈ X_t W.
             LayerStatistics hidden = Project(distiller.Record(node, withTeacherGram: true), a, k, r);
             bool withBias = node.OpType != "MatMul" && BiasSlot(node, n) is not null;
-            RefitResult refit = LeastSquares.Refit(hidden, layer.Matrix, n, withBias: withBias);
-            if (refit.Solved)
+            // Where channel pruning of an earlier layer removed some of this layer's inputs, the weight as read no longer lines
+            // up with the original's inputs, which the refit aims at: the factors stay as the SVD gives them.
+            RefitResult? refit = hidden.TeacherFeatures == k ? LeastSquares.Refit(hidden, layer.Matrix, n, withBias: withBias) : null;
+            if (refit is { Solved: true })
             {
                 b = refit.Weight;
                 biasCorrection = refit.BiasCorrection;

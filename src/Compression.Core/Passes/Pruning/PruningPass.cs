@@ -716,6 +716,15 @@ public sealed class PruningPass : ICompressionPass
                 }
             }
 
+            if (statistics.TeacherFeatures != target.K)
+            {
+                // Channel pruning of an earlier layer removed some of this layer's inputs: the weight as read no longer lines up
+                // with the original's inputs, which the refit aims at.
+                target.DistillNote = "not refit: channel pruning of an earlier layer removed some of its inputs";
+                Write(target);
+                continue;
+            }
+
             Value? bias = BiasOf(node, out string? biasProblem);
             RefitResult refit = LeastSquares.Refit(statistics, teacher, target.N, free, withBias: bias is not null);
             if (!refit.Solved)
