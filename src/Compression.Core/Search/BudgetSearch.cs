@@ -83,34 +83,42 @@ public static class BudgetSearch
 
         bool timeLimitReached = false;
         string key = CompressionCache.ComputeSearchKey(inputs.ModelPath, inputs.ExternalFiles, inputs.Settings, name => !BudgetSettings.Contains(name));
-        IReadOnlyList<TableRow>? table = TableCache.Read(inputs.CacheDirectory, key, layers, candidates, cacheWarnings);
-        bool fromCache = table is not null;
-        if (table is null)
+        // The table a search of this model and settings kept (complete, or as far as its time limit let it go) is resumed:
+        // only the cells it lacks are scored. Cells are scored candidate by candidate over every layer, so that a table the
+        // time limit cuts short still offers every layer the first candidates.
+        IReadOnlyList<TableRow>? stored = TableCache.Read(inputs.CacheDirectory, key, layers, candidates, cacheWarnings);
+        var known = new Dictionary<(string Node, string Candidate), TableCell>();
+        foreach (TableRow row in stored ?? [])
         {
-            var rows = new List<TableRow>();
-            foreach (SearchLayer layer in layers)
+            foreach (TableCell cell in row.Cells)
             {
-                var cells = new List<TableCell>();
-                foreach (SearchCandidate candidate in candidates.Where(c => c.AppliesTo(layer.OpType)))
-                {
-                    if (clock.Elapsed > limit)
-                    {
-                        timeLimitReached = true;
-                        break;
-                    }
+                known[(row.Node, cell.Candidate)] = cell;
+            }
+        }
 
-                    var choice = layers.ToDictionary(l => l.Node, l => l == layer ? candidate : SearchCandidate.None);
-                    cells.Add(trials.Cell(layer, candidate, choice, settings));
+        int scored = 0;
+        foreach (SearchCandidate candidate in candidates)
+        {
+            foreach (SearchLayer layer in layers.Where(l => candidate.AppliesTo(l.OpType) && !known.ContainsKey((l.Node, candidate.Name))))
+            {
+                if (clock.Elapsed > limit)
+                {
+                    timeLimitReached = true;
+                    break;
                 }
 
-                rows.Add(new TableRow(layer.Node, cells));
+                var choice = layers.ToDictionary(l => l.Node, l => l == layer ? candidate : SearchCandidate.None);
+                known[(layer.Node, candidate.Name)] = trials.Cell(layer, candidate, choice, settings);
+                scored++;
             }
+        }
 
-            table = rows;
-            if (!timeLimitReached)
-            {
-                TableCache.Write(inputs.CacheDirectory, key, rows, cacheWarnings);
-            }
+        IReadOnlyList<TableRow> table = layers.Select(layer => new TableRow(layer.Node,
+            candidates.Where(c => known.ContainsKey((layer.Node, c.Name))).Select(c => known[(layer.Node, c.Name)]).ToList())).ToList();
+        bool fromCache = scored == 0;
+        if (scored > 0)
+        {
+            TableCache.Write(inputs.CacheDirectory, key, table, cacheWarnings);
         }
 
         // Whether each cell passes alone depends on the budget, which the cached table does not hold: judged again here.
@@ -143,7 +151,20 @@ public static class BudgetSearch
                 return null;
             }
 
-            Trial trial = trials.Run(choice, settings);
+            Trial trial;
+            try
+            {
+                trial = trials.Run(choice, settings);
+            }
+            catch (Exception e) when (Recoverable(e))
+            {
+                return new SearchTrial(kind, label, predictedDamage, predictedCost, 0, 0, [], false)
+                {
+                    Choice = choice.ToDictionary(c => c.Key, c => c.Value.Name, StringComparer.Ordinal),
+                    Failed = Failure(e),
+                };
+            }
+
             IReadOnlyList<GateCheck> gates = Evaluator.CheckGates(trial.Validation, settings, inputs.ModelPath);
             return new SearchTrial(kind, label, predictedDamage, predictedCost, trial.Bytes, trial.ZippedBytes, gates, gates.All(g => g.Passed))
             {
@@ -248,8 +269,9 @@ public static class BudgetSearch
             warnings.Add(new CompressionWarning(DiagnosticCodes.SearchTimeLimitReached,
                 $"The budget search reached SearchTimeLimit={limit.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s ({inputs.Settings.OriginOf(SearchSettings.SearchTimeLimit)}) after scoring " +
                 $"{table.Sum(r => r.Cells.Count)} of {layers.Sum(l => candidates.Count(c => c.AppliesTo(l.OpType)))} layer candidates and verifying {verified.Count} choices; " +
-                "it kept the smallest choice verified so far, which another run may not reach at the same point. Raise SearchTimeLimit, " +
-                "restrict SearchTechniques, or pin the choice (the overrides file the build wrote)."));
+                "it kept the smallest choice verified so far, which another run may not reach at the same point. " +
+                (string.IsNullOrEmpty(inputs.CacheDirectory) ? string.Empty : "The table so far is kept in the compression cache: the next search scores only what is missing. ") +
+                "Raise SearchTimeLimit, restrict SearchTechniques, or pin the choice (the overrides file the build wrote)."));
         }
 
         var report = new SearchReport(
@@ -319,6 +341,22 @@ public static class BudgetSearch
         return (settings.With(gate, limit, origin), [new SearchBudget(gate.Name, limit, origin.Description)]);
     }
 
+    /// <summary>
+    /// Whether a trial's failure leaves the search able to go on: a candidate the settings or the model refuse, one ONNX
+    /// Runtime refuses to run, or a fault of a pass on this mix. Cancellation, a crash or hang of ONNX Runtime's worker, and a
+    /// missing ONNX Runtime end the compression.
+    /// </summary>
+    private static bool Recoverable(Exception e) => e switch
+    {
+        OperationCanceledException => false,
+        CompressionException c => c.Code is not (DiagnosticCodes.OnnxRuntimeCrashed or DiagnosticCodes.ValidationTimedOut or DiagnosticCodes.WorkerFailed
+            or DiagnosticCodes.OnnxRuntimeNotFound or DiagnosticCodes.OriginalModelFailsToRun),
+        OutOfMemoryException => false,
+        _ => true,
+    };
+
+    private static string Failure(Exception e) => e is CompressionException c ? $"{c.Code}: {c.Message}" : $"{e.GetType().Name}: {e.Message}";
+
     private static int IndexOf(IReadOnlyList<SearchCandidate> candidates, SearchCandidate candidate) =>
         candidates.Select((c, i) => (c, i)).First(p => p.c == candidate).i;
 
@@ -376,21 +414,18 @@ public static class BudgetSearch
         public TableCell Cell(SearchLayer layer, SearchCandidate candidate, IReadOnlyDictionary<string, SearchCandidate> choice, ResolvedSettings settings)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            ModelProto proto;
-            PipelineResult pipeline;
             try
             {
-                (proto, pipeline) = Compress(choice, settings);
+                (ModelProto proto, PipelineResult pipeline) = Compress(choice, settings);
+                (long before, long after, long zippedBefore, long zippedAfter) = Difference(proto);
+                byte[] bytes = OnnxModelFile.ToBytes(proto);
+                (ValidationResult validation, double? latency) = Score(bytes, pipeline.SessionConfig);
+                return new TableCell(candidate.Name, before, after, zippedBefore, zippedAfter, DamageOf(validation), latency, validation, null);
             }
-            catch (CompressionException e) when (e.Code is DiagnosticCodes.InvalidSetting or DiagnosticCodes.SharedWeightConflict or DiagnosticCodes.OpsetUpgradeBlocked)
+            catch (Exception e) when (Recoverable(e))
             {
-                return new TableCell(candidate.Name, 0, 0, 0, 0, double.NaN, null, null, e.Message);
+                return new TableCell(candidate.Name, 0, 0, 0, 0, double.NaN, null, null, Failure(e));
             }
-
-            (long before, long after, long zippedBefore, long zippedAfter) = Difference(proto);
-            byte[] bytes = OnnxModelFile.ToBytes(proto);
-            (ValidationResult validation, double? latency) = Score(bytes, pipeline.SessionConfig);
-            return new TableCell(candidate.Name, before, after, zippedBefore, zippedAfter, DamageOf(validation), latency, validation, null);
         }
 
         private (ModelProto, PipelineResult) Compress(IReadOnlyDictionary<string, SearchCandidate> choice, ResolvedSettings settings)

@@ -87,8 +87,9 @@ public sealed record SearchCandidate(string Name, string Quantize, double Prune,
 
         if (quantize)
         {
-            candidates.Add(Quantized(QuantizationSettings.Fp16));
+            // int8 first: the table is scored candidate by candidate, and int8 is the one most layers take when time runs short.
             candidates.Add(Quantized(QuantizationSettings.Int8));
+            candidates.Add(Quantized(QuantizationSettings.Fp16));
             candidates.Add(Quantized(QuantizationSettings.Int4));
         }
 

@@ -87,4 +87,7 @@ public sealed record SearchTrial(string Kind, string Label, double PredictedDama
 
     /// <summary>The outputs' relative squared error, measured (mean over outputs).</summary>
     public double Damage { get; init; }
+
+    /// <summary>Why the choice could not be compressed or run (it counts as not passing), or null.</summary>
+    public string? Failed { get; init; }
 }

@@ -7,7 +7,8 @@ namespace Compression.Core.Search;
 /// <summary>
 /// The sensitivity table in the compression cache folder (<c>search-KEY.json</c>), keyed by the model, its data, the
 /// sample folders and every setting but the budget: a search with another budget, or run again, reads it instead of
-/// scoring every layer again. An unreadable or foreign file is scored again over.
+/// scoring every layer again. A table a search's time limit cut short is kept too, and the next search scores only the
+/// cells it lacks. An unreadable or foreign file is scored again over.
 /// </summary>
 internal static class TableCache
 {
@@ -41,7 +42,8 @@ internal static class TableCache
             Stored? stored = JsonSerializer.Deserialize<Stored>(File.ReadAllBytes(path), Options);
             if (stored is not null && stored.Format == Format && stored.Key == key && stored.Rows.Count == layers.Count
                 && stored.Rows.Zip(layers).All(p => p.First.Node == p.Second.Node
-                    && p.First.Cells.Select(c => c.Candidate).SequenceEqual(candidates.Where(c => c.AppliesTo(p.Second.OpType)).Select(c => c.Name))
+                    && p.First.Cells.All(c => candidates.Any(k => k.Name == c.Candidate && k.AppliesTo(p.Second.OpType)))
+                    && p.First.Cells.Select(c => c.Candidate).Distinct(StringComparer.Ordinal).Count() == p.First.Cells.Count
                     && p.First.Cells.All(c => c.Failed is not null || c.Validation is not null)))
             {
                 return stored.Rows;
