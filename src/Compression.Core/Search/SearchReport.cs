@@ -28,9 +28,6 @@ public sealed record SearchReport(
 
     /// <summary>The smallest (fastest) uniform choice that passed, as a trial index, or -1: one candidate on every layer.</summary>
     public int BestUniform { get; init; } = -1;
-
-    /// <summary>The layers the search left alone and why (no name, too small, pinned by the overrides file).</summary>
-    public IReadOnlyList<string> Skipped { get; init; } = [];
 }
 
 /// <summary>One gate of the budget.</summary>

@@ -89,12 +89,12 @@ public sealed class BudgetSearchTests : IDisposable
     {
         string cache = folder.File("cache");
         CompressionSettings settings = Labelled().Set(SearchSettings.Compress, SearchSettings.Auto);
-        CompressionOutcome loose = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsCnnModel, folder.File("loose", "cnn.onnx")) { Settings = settings, CacheDirectory = cache });
+        CompressionOutcome loose = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("loose", "digits.onnx")) { Settings = settings, CacheDirectory = cache });
         string table = Assert.Single(Directory.GetFiles(cache, "search-*.json"));
         byte[] bytes = File.ReadAllBytes(table);
         DateTime written = File.GetLastWriteTimeUtc(table);
 
-        CompressionOutcome tight = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsCnnModel, folder.File("tight", "cnn.onnx"))
+        CompressionOutcome tight = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("tight", "digits.onnx"))
         {
             Settings = settings.Set(EvaluationSettings.MaxAccuracyDrop, 0.5),
             CacheDirectory = cache,
