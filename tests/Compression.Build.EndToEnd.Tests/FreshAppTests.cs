@@ -209,6 +209,155 @@ public sealed class FreshAppTests
     }
 
     [Fact]
+    public void Compress_auto_searches_within_the_default_budget_the_choice_pins_byte_identical_and_a_new_budget_reuses_the_sensitivity_table()
+    {
+        string app = CreateApp("SearchApp", sensorWeightThreshold: 1024);
+        string compressed = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx");
+        string cache = Path.Combine(app, "cache");
+        // Labelled samples, the first half of the test rows, for validation and calibration; the app reads the other half.
+        string samples = Directory.CreateDirectory(Path.Combine(app, "samples")).FullName;
+        (float[] pixels, long[] labels) = DigitsRows(SearchSampleRows);
+        NumPyWriter.Write<float>(Path.Combine(samples, "pixels.npy"), pixels, SearchSampleRows, 64);
+        NumPyWriter.Write<long>(Path.Combine(samples, "labels.npy"), labels, SearchSampleRows);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), SearchProgramSource);
+        string project = Path.Combine(app, "SearchApp.csproj");
+        void Digits(string metadata) => File.WriteAllText(project, $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <RootNamespace>FreshApp</RootNamespace>
+                <OnnxCompressionCacheDir>cache</OnnxCompressionCacheDir>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Compression.Build" Version="{feed.Version}" />
+                <PackageReference Include="Microsoft.ML.OnnxRuntime" Version="{PackageFeed.OnnxRuntimeVersion}" />
+              </ItemGroup>
+              <ItemGroup>
+                <OnnxModel Include="Models/digits.onnx" ValidationData="samples" CalibrationData="samples" {metadata} />
+                <None Include="Models/digits.onnx" Link="Models/original/digits.onnx" CopyToOutputDirectory="PreserveNewest" />
+                <None Include="digits-test.csv" CopyToOutputDirectory="PreserveNewest" />
+              </ItemGroup>
+            </Project>
+            """);
+
+        // 1. Compress="auto" and no gate: the search keeps the budget it adds for labelled samples, MaxAccuracyDrop=1, and
+        //    the choice it keeps passed it in ONNX Runtime.
+        Digits("Compress=\"auto\"");
+        ProcessResult build = Dotnet(app, "build").ShouldSucceed("dotnet build with Compress=auto");
+        Assert.Contains("Models/digits.onnx: compressed in ", build.Output);
+        string reportPath = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx.report.json");
+        string overrides;
+        using (var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(reportPath)))
+        {
+            System.Text.Json.JsonElement search = report.RootElement.GetProperty("search");
+            System.Text.Json.JsonElement budget = Assert.Single(search.GetProperty("budget").EnumerateArray());
+            Assert.Equal("MaxAccuracyDrop", budget.GetProperty("gate").GetString());
+            Assert.Equal(1, budget.GetProperty("limit").GetDouble());
+            Assert.Equal("the default budget of Compress=auto", budget.GetProperty("source").GetString());
+            int chosen = search.GetProperty("chosen").GetInt32();
+            System.Text.Json.JsonElement[] trials = [.. search.GetProperty("trials").EnumerateArray()];
+            Assert.True(chosen >= 0 && chosen < trials.Length, $"the search kept trial {chosen} of {trials.Length}:\n{search}");
+            Assert.True(trials[chosen].GetProperty("passed").GetBoolean(), $"the kept trial did not pass:\n{trials[chosen]}");
+            Assert.Contains(search.GetProperty("layers").EnumerateArray(), layer => layer.GetProperty("chosen").GetString() != "none");
+            overrides = search.GetProperty("overrides").GetString()!;
+            Assert.Contains("\"nodes\"", overrides);
+        }
+
+        byte[] searched = File.ReadAllBytes(compressed);
+        long original = new FileInfo(RepositoryPaths.DigitsModel).Length;
+        log.WriteLine($"the searched model: {searched.Length} bytes, the original {original}");
+        Assert.True(searched.Length < original, $"the searched model is {searched.Length} bytes, not smaller than the original's {original}");
+
+        // TO DO when the build writes the search's choice (branch h-surface: onnx-compress --write-overrides to
+        // obj/Debug/net10.0/onnx/Models/digits.onnx.search.json, beside the report): assert here that the file exists and holds
+        // the report's search.overrides text, and copy that file into the app below instead of writing the report's text.
+        // Until then the test pins with the report's text, which is what the file holds (CompressionRequest.SearchOverridesPath
+        // writes SearchReport.Overrides).
+
+        // 2. The app runs the generated class on the held-back rows: the searched model reads the digits about as well as the original.
+        ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
+        double searchedAccuracy = double.Parse(Line(run.Output, "compressed accuracy: "), CultureInfo.InvariantCulture);
+        double originalAccuracy = double.Parse(Line(run.Output, "original accuracy: "), CultureInfo.InvariantCulture);
+        log.WriteLine($"held-back rows: accuracy {originalAccuracy:F4} original, {searchedAccuracy:F4} searched");
+        Assert.True(searchedAccuracy >= originalAccuracy - 0.03,
+            $"on the held-back rows the searched model's accuracy {searchedAccuracy} is more than 3 points below the original's {originalAccuracy}:\n{run.Output}");
+
+        // 3. The choice pinned: Compress="manual" with the search's overrides file gives the same bytes.
+        File.WriteAllText(Path.Combine(app, "digits.search.json"), overrides);
+        Digits("Compress=\"manual\" Overrides=\"digits.search.json\"");
+        ProcessResult pinned = Dotnet(app, "build").ShouldSucceed("the build pinned by the search's overrides file");
+        Assert.Contains("Models/digits.onnx: compressed in ", pinned.Output);
+        Assert.True(searched.AsSpan().SequenceEqual(File.ReadAllBytes(compressed)), "the model built with the search's overrides file differs from the searched one");
+
+        // 4. Another budget searches again from the sensitivity table in the cache: the table is neither scored nor written again.
+        string table = Assert.Single(Directory.GetFiles(cache, "search-*.json"));
+        byte[] tableBytes = File.ReadAllBytes(table);
+        DateTime tableWritten = File.GetLastWriteTimeUtc(table);
+        Digits("Compress=\"auto\" MaxAccuracyDrop=\"0.5\"");
+        ProcessResult rebudgeted = Dotnet(app, "build").ShouldSucceed("the build with MaxAccuracyDrop=0.5");
+        Assert.Contains("Models/digits.onnx: compressed in ", rebudgeted.Output);
+        Assert.Equal(table, Assert.Single(Directory.GetFiles(cache, "search-*.json")));
+        Assert.True(tableBytes.AsSpan().SequenceEqual(File.ReadAllBytes(table)), "the sensitivity table was written again");
+        Assert.Equal(tableWritten, File.GetLastWriteTimeUtc(table));
+        using (var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(reportPath)))
+        {
+            System.Text.Json.JsonElement budget = Assert.Single(report.RootElement.GetProperty("search").GetProperty("budget").EnumerateArray());
+            Assert.Equal("MaxAccuracyDrop", budget.GetProperty("gate").GetString());
+            Assert.Equal(0.5, budget.GetProperty("limit").GetDouble());
+        }
+    }
+
+    /// <summary>The labelled test rows the search validates on; the app reads the rows after them.</summary>
+    private const int SearchSampleRows = 180;
+
+    private const string SearchProgramSource = """
+        using System.Globalization;
+        using Microsoft.ML.OnnxRuntime;
+        using FreshApp;
+
+        // The held-back rows: the build validated on the first 180.
+        string[] rows = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "digits-test.csv")).Skip(1 + 180).ToArray();
+        var pixels = new float[rows.Length * 64];
+        var labels = new int[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            float[] fields = rows[r].Split(',').Select(f => float.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            labels[r] = (int)fields[0];
+            fields.AsSpan(1).CopyTo(pixels.AsSpan(r * 64, 64));
+        }
+
+        using (var compressed = new Digits())
+        {
+            Console.WriteLine("compressed accuracy: " + Accuracy(compressed));
+        }
+
+        using (var options = new SessionOptions())
+        using (var original = new Digits(Path.Combine(AppContext.BaseDirectory, "Models", "original", "digits.onnx"), options))
+        {
+            Console.WriteLine("original accuracy: " + Accuracy(original));
+        }
+
+        string Accuracy(Digits digits)
+        {
+            using Digits.Outputs outputs = digits.Run(pixels);
+            ReadOnlySpan<float> logits = outputs.Logits.GetTensorDataAsSpan<float>();
+            int correct = 0;
+            for (int r = 0; r < rows.Length; r++)
+            {
+                ReadOnlySpan<float> scores = logits.Slice(r * 10, 10);
+                int best = 0;
+                for (int d = 1; d < 10; d++) { if (scores[d] > scores[best]) { best = d; } }
+                correct += best == labels[r] ? 1 : 0;
+            }
+
+            return ((double)correct / rows.Length).ToString("F4", CultureInfo.InvariantCulture);
+        }
+        """;
+
+    [Fact]
     public void The_compressor_tool_package_installs_and_runs()
     {
         string tools = Path.Combine(feed.Root, "tools");
