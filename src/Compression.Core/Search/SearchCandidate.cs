@@ -104,7 +104,7 @@ public sealed record SearchCandidate(string Name, string Quantize, double Prune,
 
             if (quantize)
             {
-                foreach (double fraction in (double[])[0.5, 0.75])
+                foreach (double fraction in (double[])[0.5, 0.75, 0.9])
                 {
                     candidates.Add(new SearchCandidate($"int4 + prune {Percent(fraction)}", QuantizationSettings.Int4, fraction, double.NaN, IntegerSetting.AutoValue));
                 }
