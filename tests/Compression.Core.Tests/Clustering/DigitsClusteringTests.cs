@@ -128,10 +128,7 @@ public sealed class DigitsClusteringTests(ITestOutputHelper output) : IDisposabl
     {
         DigitsTestSet testSet = TestSet.Value;
         string data = folder.File(name);
-        Directory.CreateDirectory(data);
-        NumPyWriter.Write<float>(Path.Combine(data, "pixels.npy"), testSet.PixelValues.AsSpan(first * DigitsTestSet.Pixels, rows * DigitsTestSet.Pixels), rows, DigitsTestSet.Pixels);
-        NumPyWriter.Write<long>(Path.Combine(data, "labels.npy"), testSet.Labels.Skip(first).Take(rows).Select(l => (long)l).ToArray(), rows);
-        return data;
+        return testSet.WriteSamples(data, first, rows);
     }
 
     /// <summary>The model with the smallest <paramref name="fraction"/> of each MatMul weight's values set to zero.</summary>

@@ -36,10 +36,7 @@ public sealed class ChannelPrunedInputsTests : IDisposable
                 [layers[1]] = new Dictionary<string, object> { [setting] = value },
             },
         }));
-        string samples = folder.File("samples");
-        DigitsTestSet testSet = DigitsTestSet.Load();
-        Directory.CreateDirectory(samples);
-        NumPyWriter.Write<float>(Path.Combine(samples, "pixels.npy"), testSet.PixelValues.AsSpan(0, 180 * DigitsTestSet.Pixels), 180, DigitsTestSet.Pixels);
+        string samples = DigitsTestSet.Load().WriteSamples(folder.File("samples"), 0, 180);
 
         CompressionOutcome outcome = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File(setting, "digits.onnx"))
         {

@@ -116,9 +116,6 @@ public sealed class GptqTests : IDisposable
     {
         DigitsTestSet testSet = DigitsTestSet.Load();
         string data = folder.File(name);
-        Directory.CreateDirectory(data);
-        NumPyWriter.Write<float>(Path.Combine(data, "pixels.npy"), testSet.PixelValues.AsSpan(first * DigitsTestSet.Pixels, rows * DigitsTestSet.Pixels), rows, DigitsTestSet.Pixels);
-        NumPyWriter.Write<long>(Path.Combine(data, "labels.npy"), testSet.Labels.Skip(first).Take(rows).Select(l => (long)l).ToArray(), rows);
-        return data;
+        return testSet.WriteSamples(data, first, rows);
     }
 }

@@ -239,9 +239,6 @@ public sealed class BudgetSearchTests : IDisposable
         }
 
         DigitsTestSet testSet = DigitsTestSet.Load();
-        Directory.CreateDirectory(data);
-        NumPyWriter.Write<float>(Path.Combine(data, "pixels.npy"), testSet.PixelValues.AsSpan(first * DigitsTestSet.Pixels, rows * DigitsTestSet.Pixels), rows, DigitsTestSet.Pixels);
-        NumPyWriter.Write<long>(Path.Combine(data, "labels.npy"), testSet.Labels.Skip(first).Take(rows).Select(l => (long)l).ToArray(), rows);
-        return data;
+        return testSet.WriteSamples(data, first, rows);
     }
 }
