@@ -60,7 +60,7 @@ internal sealed class ConsoleReporter
 
         if (report.Search is { } search)
         {
-            foreach (string line in DescribeSearch(search, request.SearchOverridesPath))
+            foreach (string line in DescribeSearch(search, request.SearchOverridesPath, format))
             {
                 output.WriteLine("  " + line);
             }
@@ -127,9 +127,9 @@ internal sealed class ConsoleReporter
     /// <summary>
     /// What the budget search did, in two lines: <c>budget search (Goal=size): MaxAccuracyDrop=1 (the default budget of Compress=auto);
     /// chose 3 layers: int8 + prune 90% x2, int4 x1 (step 4 of 17); 4 trials verified, 3 passed</c>, then where its choice went as
-    /// an overrides file and how to pin it.
+    /// an overrides file and how to pin it (for a build, only where it went: the build says how to pin it in a project).
     /// </summary>
-    internal static IReadOnlyList<string> DescribeSearch(SearchReport search, string? overridesPath)
+    internal static IReadOnlyList<string> DescribeSearch(SearchReport search, string? overridesPath, DiagnosticFormat format)
     {
         string budget = string.Join(", ", search.Budget.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.Gate}={b.Limit:G6} ({b.Source})")));
         string choice;
@@ -150,10 +150,16 @@ internal sealed class ConsoleReporter
 
         string trials = string.Create(CultureInfo.InvariantCulture, $"{search.Trials.Count} trial{(search.Trials.Count == 1 ? string.Empty : "s")} verified, {search.Trials.Count(t => t.Passed)} passed")
             + (search.TimeLimitReached ? string.Create(CultureInfo.InvariantCulture, $", stopped at SearchTimeLimit={search.TimeLimitSeconds} s") : string.Empty);
+        string summary = $"budget search (Goal={search.Goal}): {budget}; {choice}; {trials}";
+        if (format == DiagnosticFormat.MSBuild)
+        {
+            return overridesPath is null ? [summary] : [summary, $"search choice written to {overridesPath}"];
+        }
+
         string overrides = overridesPath is null
             ? "search choice not written as an overrides file: --write-overrides FILE writes it, to pin it with --overrides FILE --compress manual"
             : $"search choice written to {overridesPath}: pin it with --overrides {overridesPath} --compress manual";
-        return [$"budget search (Goal={search.Goal}): {budget}; {choice}; {trials}", overrides];
+        return [summary, overrides];
 
         static int IndexOf(IReadOnlyList<string> candidates, string name)
         {

@@ -82,6 +82,29 @@ public sealed class SearchTests : IDisposable
             option.StdoutLines.Single(l => l.StartsWith("  budget search ", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public void From_the_cache_the_search_lines_and_overrides_file_come_back_and_for_a_build_the_lines_leave_pinning_to_it()
+    {
+        string validation = Validation;
+        string overrides = folder.File("out", "digits.search.json");
+        string[] args = [RepositoryPaths.DigitsModel, "-o", folder.File("out", "digits.onnx"), "--auto", "--validation-data", validation, "--cache-dir", folder.File("cache"),
+            "--write-overrides", overrides, "--diagnostic-format", "MSBuild"];
+
+        CommandResult first = CommandResult.InProcess(args);
+        byte[] written = File.ReadAllBytes(overrides);
+        File.Delete(overrides);
+        CommandResult second = CommandResult.InProcess(args);
+
+        Assert.True(first.ExitCode == CompressCommand.Success, first.Stdout + first.Stderr);
+        Assert.True(second.ExitCode == CompressCommand.Success, second.Stdout + second.Stderr);
+        Assert.Contains(": from cache in ", second.StdoutLines[0], StringComparison.Ordinal);
+        Assert.Equal(written, File.ReadAllBytes(overrides));
+        string[] SearchLines(CommandResult result) => [.. result.StdoutLines.Where(l => l.StartsWith("  budget search ", StringComparison.Ordinal) || l.StartsWith("  search ", StringComparison.Ordinal))];
+        Assert.Equal(2, SearchLines(first).Length);
+        Assert.Equal($"  search choice written to {overrides}", SearchLines(first)[1]);
+        Assert.Equal(SearchLines(first), SearchLines(second));
+    }
+
     [Theory]
     [InlineData("manual")]
     [InlineData("Manual")]

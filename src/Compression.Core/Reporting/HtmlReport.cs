@@ -228,7 +228,10 @@ public static class HtmlReport
         }
         else
         {
-            Row(html, "Best uniform", "none passed, or none could beat the choice by the table's scores (not verified)");
+            int uniforms = search.Trials.Count(t => t.Kind == "uniform");
+            Row(html, "Best uniform", uniforms > 0
+                ? Invariant($"none passed: {uniforms} uniform trial{(uniforms == 1 ? string.Empty : "s")} missed the budget")
+                : "not verified: by the layers' scores no single candidate on every layer could beat the choice");
         }
 
         html.Append("</table>\n");

@@ -67,7 +67,9 @@ public sealed class SearchHtmlReportTests : IClassFixture<SearchedDigits>, IDisp
         Assert.StartsWith(Invariant($"{chosen.Label} (trial {search.Chosen + 1}): {chosen.ZippedBytes:N0} bytes zipped ({chosen.Bytes:N0} bytes), MaxAccuracyDrop "), summary["Chosen"], StringComparison.Ordinal);
         Assert.EndsWith($"; 3 layers: {string.Join(", ", search.Layers.GroupBy(l => l.Chosen).OrderBy(g => search.Candidates.ToList().IndexOf(g.Key)).Select(g => $"{g.Key} x{g.Count()}"))}",
             summary["Chosen"], StringComparison.Ordinal);
-        Assert.Equal(search.BestUniform < 0, summary["Best uniform"].StartsWith("none passed", StringComparison.Ordinal));
+        string bestUniform = search.BestUniform >= 0 ? Invariant($"{search.Trials[search.BestUniform].Label} (trial {search.BestUniform + 1}): ")
+            : search.Trials.Any(t => t.Kind == "uniform") ? "none passed: " : "not verified: ";
+        Assert.StartsWith(bestUniform, summary["Best uniform"], StringComparison.Ordinal);
 
         // One row per layer; one cell per candidate, the chosen one marked, with its damage, saving and whether it passed alone.
         XElement layers = section.Descendants("table").Single(t => Class(t) == "search-layers");
