@@ -74,6 +74,62 @@ public sealed class SearchOverridesTests : IDisposable
         Assert.True(File.Exists(Output("digits.onnx")));
     }
 
+    [Fact]
+    public void The_package_targets_write_the_choice_beside_the_report_and_the_pinned_file_gives_the_same_model_without_a_search()
+    {
+        string validation = LabelledDigits.Write(Path.Combine(project.Directory, "validation"), 0, 120);
+        string projectFile = Path.Combine(project.Directory, "app.csproj");
+        Directory.CreateDirectory(Path.Combine(project.Directory, "Models"));
+        File.Copy(RepositoryPaths.DigitsModel, Path.Combine(project.Directory, "Models", "digits.onnx"));
+        string onnx = Path.Combine(project.Directory, "obj", "Debug", $"net{Environment.Version.Major}.0", "onnx", "Models");
+        string overrides = Path.Combine(onnx, "digits.onnx.search.json");
+
+        File.WriteAllText(projectFile, SdkProject(validation, "Compress=\"auto\""));
+        (int searchExit, string searchLog) = project.RunMSBuild(projectFile, null, "-restore", "-t:OnnxCompressModels");
+
+        Assert.True(searchExit == 0, searchLog);
+        Assert.Contains($"Models/digits.onnx: the budget search's choice is in {overrides}; to pin it,", searchLog);
+        Assert.True(File.Exists(Path.Combine(onnx, "digits.onnx.report.json")));
+        byte[] searched = File.ReadAllBytes(Path.Combine(onnx, "digits.onnx"));
+
+        // Pinned as the message says: the file in the project, Compress="manual". The same model, no search, no file left in obj/.
+        File.Copy(overrides, Path.Combine(project.Directory, "digits.search.json"));
+        File.WriteAllText(projectFile, SdkProject(validation, "Compress=\"manual\" Overrides=\"digits.search.json\""));
+        (int pinnedExit, string pinnedLog) = project.RunMSBuild(projectFile, null, "-t:OnnxCompressModels");
+
+        Assert.True(pinnedExit == 0, pinnedLog);
+        Assert.Contains("Models/digits.onnx: compressed in ", pinnedLog);
+        Assert.DoesNotContain("budget search", pinnedLog);
+        Assert.False(File.Exists(overrides));
+        Assert.Equal(searched, File.ReadAllBytes(Path.Combine(onnx, "digits.onnx")));
+    }
+
+    /// <summary>An SDK project that imports the package's props and targets from this repository, with the task and compressor built here.</summary>
+    private static string SdkProject(string validation, string metadata)
+    {
+        string build = Path.Combine(RepositoryPaths.Root, "src", "Compression.Build", "build");
+        return $"""
+            <Project>
+              <Import Project="Sdk.props" Sdk="Microsoft.NET.Sdk" />
+              <PropertyGroup>
+                <TargetFramework>net{Environment.Version.Major}.0</TargetFramework>
+                <CompressionBuildTasksAssembly>{Escape(TaskProject.TasksAssembly)}</CompressionBuildTasksAssembly>
+                <CompressionBuildTaskFactory>TaskHostFactory</CompressionBuildTaskFactory>
+                <OnnxCompressorPath>{Escape(TaskProject.CompressorPath)}</OnnxCompressorPath>
+                <OnnxRuntimeLibraryPath>{Escape(AssemblyMetadata.OnnxRuntimeLibraryPath)}</OnnxRuntimeLibraryPath>
+                <OnnxCompressionCacheDir>none</OnnxCompressionCacheDir>
+                <OnnxValidationData>{Escape(validation)}</OnnxValidationData>
+              </PropertyGroup>
+              <Import Project="{Escape(Path.Combine(build, "Compression.Build.props"))}" />
+              <ItemGroup>
+                <OnnxModel Include="Models/digits.onnx" {metadata} />
+              </ItemGroup>
+              <Import Project="Sdk.targets" Sdk="Microsoft.NET.Sdk" />
+              <Import Project="{Escape(Path.Combine(build, "Compression.Build.targets"))}" />
+            </Project>
+            """;
+    }
+
     private string Output(string name) => Path.Combine(project.Directory, "obj dir", name);
 
     /// <summary>A project as the package's targets make it: the properties, the generated settings list, one OnnxModel item, and the task.</summary>
