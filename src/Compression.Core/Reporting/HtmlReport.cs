@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Compression.Core.Search;
 using Compression.Onnx;
 
 namespace Compression.Core.Reporting;
@@ -86,7 +87,7 @@ public static class HtmlReport
 
         if (report.Search is { } search)
         {
-            Search(html, report, search);
+            SearchSection(html, report, search);
         }
 
         List<TensorView> weights = report.Tensors.Where(t => t.BytesBefore is not null).ToList();
@@ -192,7 +193,7 @@ public static class HtmlReport
     /// uniform choice, the sensitivity table (each layer with each candidate alone), the trials in the order they were
     /// verified, and a chart of the trials: deployed bytes (or run time) against the first gate's measured value.
     /// </summary>
-    private static void Search(StringBuilder html, ReportView report, SearchView search)
+    private static void SearchSection(StringBuilder html, ReportView report, SearchView search)
     {
         html.Append("<section class=\"search\">\n<h3>Budget search</h3>\n<table class=\"search-summary\">\n");
         Row(html, "Goal", search.IsLatency ? "latency: the fastest model in ONNX Runtime on this machine" : "size: the smallest deployed (zipped) model");
@@ -257,8 +258,8 @@ public static class HtmlReport
     private static string Choice(SearchView search)
     {
         IEnumerable<string> counts = search.Layers.GroupBy(l => l.Chosen)
-            .OrderBy(g => g.Key == Compression.Core.Search.SearchCandidate.None.Name ? int.MaxValue : Math.Max(0, IndexOf(search.Candidates, g.Key)))
-            .Select(g => Invariant($"{(g.Key == Compression.Core.Search.SearchCandidate.None.Name ? "left alone" : g.Key)} x{g.Count()}"));
+            .OrderBy(g => g.Key == SearchCandidate.None.Name ? int.MaxValue : Math.Max(0, IndexOf(search.Candidates, g.Key)))
+            .Select(g => Invariant($"{(g.Key == SearchCandidate.None.Name ? "left alone" : g.Key)} x{g.Count()}"));
         return Invariant($"{search.Layers.Count} layer{(search.Layers.Count == 1 ? string.Empty : "s")}: ") + string.Join(", ", counts);
     }
 

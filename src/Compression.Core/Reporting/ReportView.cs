@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Compression.Core.Search;
 
 namespace Compression.Core.Reporting;
 
@@ -140,7 +141,7 @@ public sealed record SearchView(
     IReadOnlyList<string> Skipped)
 {
     /// <summary>True when the search minimized run time rather than deployed size.</summary>
-    public bool IsLatency => Goal == Compression.Core.Search.SearchSettings.Latency;
+    public bool IsLatency => Goal == SearchSettings.Latency;
 }
 
 /// <summary>
@@ -330,7 +331,7 @@ public sealed record ReportView(
         }
 
         return new SearchView(
-            reader.String(search, "goal") ?? Compression.Core.Search.SearchSettings.Size,
+            reader.String(search, "goal") ?? SearchSettings.Size,
             reader.Strings(search, "techniques"),
             reader.Array(search, "budget").Select(b => new SearchBudgetView(reader.String(b, "gate") ?? string.Empty, reader.Double(b, "limit") ?? double.NaN, reader.String(b, "source") ?? string.Empty)).ToList(),
             reader.Long(search, "timeLimitSeconds"),
@@ -339,7 +340,7 @@ public sealed record ReportView(
                 reader.RequiredString(l, "node"),
                 reader.String(l, "opType") ?? string.Empty,
                 reader.Longs(l, "shape"),
-                reader.String(l, "chosen") ?? Compression.Core.Search.SearchCandidate.None.Name,
+                reader.String(l, "chosen") ?? SearchCandidate.None.Name,
                 reader.Array(l, "candidates").Select(c => new SearchCellView(
                     reader.RequiredString(c, "candidate"),
                     reader.Long(c, "zippedBefore") ?? 0,
