@@ -36,6 +36,10 @@ public sealed class CompressOnnxModel : ToolTask
     /// <summary>Where the JSON report goes; none when empty.</summary>
     public string? ReportPath { get; set; }
 
+    /// <summary>Where the budget search's choice goes as an overrides file (<c>--write-overrides</c>), when the model's settings
+    /// say <c>Compress=auto</c>; the compressor removes a file an earlier search left there when no search runs. None when empty.</summary>
+    public string? SearchOverridesPath { get; set; }
+
     /// <summary>How the signature and report name the model (its path in the project).</summary>
     public string? SourceName { get; set; }
 
@@ -134,6 +138,11 @@ public sealed class CompressOnnxModel : ToolTask
         Option(arguments, "--source-name", SourceName);
         Option(arguments, "--base-directory", BaseDirectory);
         Option(arguments, "--dependency-file", DependencyFile);
+        if (!InterfaceOnly)
+        {
+            Option(arguments, "--write-overrides", SearchOverridesPath);
+        }
+
         if (!string.Equals(CacheDirectory?.Trim(), "none", StringComparison.OrdinalIgnoreCase))
         {
             Option(arguments, "--cache-dir", CacheDirectory?.Trim());
@@ -167,6 +176,13 @@ public sealed class CompressOnnxModel : ToolTask
         if (succeeded && !InterfaceOnly)
         {
             CompressedModel = new TaskItem(Model);
+            // The compressor writes the file only when a search ran (and removes it otherwise): say where the choice is and how to pin it.
+            if (!string.IsNullOrEmpty(SearchOverridesPath) && File.Exists(SearchOverridesPath))
+            {
+                Log.LogMessage(MessageImportance.High,
+                    "{0}: the budget search's choice is in {1}; to pin it, copy that file into the project and give the model Overrides=\"that file\" with Compress=\"manual\".",
+                    Model.ItemSpec, SearchOverridesPath);
+            }
         }
 
         return succeeded;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Compression.Core;
 using Compression.Core.Runtime;
+using Compression.Core.Search;
 using Compression.Core.Settings;
 
 namespace Compression.Cli;
@@ -50,6 +51,8 @@ public static class CompressCommand
         var dependencies = new Option<FileInfo?>("--dependency-file") { Description = "Write the files and folders the compression read, one per line, for a build's up-to-date check." };
         var cacheDirectory = new Option<DirectoryInfo?>("--cache-dir") { Description = "A compression cache folder: a model compressed before with the same bytes, settings and compressor is restored from it without compressing or validating, and new compressions are stored in it (shared safely by concurrent runs).", HelpName = "DIR" };
         var baseDirectory = new Option<DirectoryInfo?>("--base-directory") { Description = "The folder relative paths in settings are resolved against (default: the current folder)." };
+        var auto = new Option<bool>("--auto") { Description = "Search each layer's compression for the smallest (or fastest) model within the gates: the same as --compress auto." };
+        var writeOverrides = new Option<FileInfo?>("--write-overrides") { Description = "Write the budget search's choice (--compress auto) to FILE as an overrides file, to pin it with --overrides FILE --compress manual; without a search, a file left there by an earlier search is removed.", HelpName = "FILE" };
         var properties = new Option<string[]>("--property") { Description = "A project-level setting as the build passes it: Name=Value (from the property OnnxName).", HelpName = "Name=Value", Hidden = true };
         var metadata = new Option<string[]>("--metadata") { Description = "The model's item metadata as the build passes it: Name=Value; names that are no setting are ignored.", HelpName = "Name=Value", Hidden = true };
 
@@ -66,6 +69,7 @@ public static class CompressCommand
             $"'onnx-compress {HtmlReportCommand.OptionName} OUT REPORT.json...' writes one HTML page from the JSON reports (--report) of compressed models.")
         {
             model, outputPath, report, signature, sourceName, noValidate, onnxRuntime, diagnosticFormat, dependencies, cacheDirectory, baseDirectory, properties, metadata, interfaceOnly,
+            auto, writeOverrides,
         };
         foreach ((_, Option<string?> option) in settingOptions)
         {
@@ -76,6 +80,15 @@ public static class CompressCommand
         if (parsed.Errors.Count > 0)
         {
             error.WriteLine($"onnx-compress: error: {parsed.Errors[0].Message} Run 'onnx-compress --help' for usage.");
+            return UsageError;
+        }
+
+        Option<string?> compress = settingOptions.Single(s => s.Setting == SearchSettings.Compress).Option;
+        if (parsed.GetValue(auto) && parsed.GetValue(compress) is { } compressValue
+            && !compressValue.Trim().Equals(SearchSettings.Auto, StringComparison.OrdinalIgnoreCase))
+        {
+            error.WriteLine($"onnx-compress: error: --auto is the same as --compress auto and cannot be given with --compress {compressValue.Trim()}; " +
+                "give one of them. Run 'onnx-compress --help' for usage.");
             return UsageError;
         }
 
@@ -112,6 +125,11 @@ public static class CompressCommand
                     }
                 }
 
+                if (result.GetValue(auto))
+                {
+                    settings = settings.Set(SearchSettings.Compress, SearchSettings.Auto, new SettingOrigin(SettingLevel.Model, "--auto on the command line"));
+                }
+
                 if (result.GetValue(noValidate))
                 {
                     settings = settings.Set(Core.Evaluation.EvaluationSettings.Validate, "false", new SettingOrigin(SettingLevel.Model, "--no-validate on the command line"));
@@ -136,6 +154,7 @@ public static class CompressCommand
                     ReportPath = result.GetValue(report)?.FullName,
                     DependencyPath = result.GetValue(dependencies)?.FullName,
                     CacheDirectory = result.GetValue(cacheDirectory)?.FullName,
+                    SearchOverridesPath = result.GetValue(writeOverrides)?.FullName,
                     SourceName = source,
                     Settings = settings,
                 };

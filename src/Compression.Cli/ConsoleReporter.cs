@@ -2,6 +2,7 @@ using System.Globalization;
 using Compression.Core;
 using Compression.Core.Reporting;
 using Compression.Core.Evaluation;
+using Compression.Core.Search;
 
 namespace Compression.Cli;
 
@@ -55,6 +56,14 @@ internal sealed class ConsoleReporter
         if (report.Validation is { } validation)
         {
             output.WriteLine("  " + DescribeValidation(validation));
+        }
+
+        if (report.Search is { } search)
+        {
+            foreach (string line in DescribeSearch(search, request.SearchOverridesPath, format))
+            {
+                output.WriteLine("  " + line);
+            }
         }
 
         foreach (string note in report.Notes)
@@ -114,6 +123,57 @@ internal sealed class ConsoleReporter
         $"{size.Original:N0} -> {size.Compressed:N0} bytes ({size.Ratio:0.00}x)") + (size is { ZippedOriginal: { } before, ZippedCompressed: { } after, ZippedRatio: { } ratio }
         ? string.Create(CultureInfo.InvariantCulture, $", zipped {before:N0} -> {after:N0} ({ratio:0.00}x)")
         : string.Empty);
+
+    /// <summary>
+    /// What the budget search did, in two lines: <c>budget search (Goal=size): MaxAccuracyDrop=1 (the default budget of Compress=auto);
+    /// chose 3 layers: int8 + prune 90% x2, int4 x1 (step 4 of 17); 4 trials verified, 3 passed</c>, then where its choice went as
+    /// an overrides file and how to pin it (for a build, only where it went: the build says how to pin it in a project).
+    /// </summary>
+    internal static IReadOnlyList<string> DescribeSearch(SearchReport search, string? overridesPath, DiagnosticFormat format)
+    {
+        string budget = string.Join(", ", search.Budget.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.Gate}={b.Limit:G6} ({b.Source})")));
+        string choice;
+        if (search.Chosen < 0)
+        {
+            choice = search.Layers.Count == 0
+                ? "no layer to choose for"
+                : $"kept all {search.Layers.Count} layers as they were: no choice verified passed the budget";
+        }
+        else
+        {
+            // The candidates in the report's order (the least compressing first), layers left alone last.
+            var counts = search.Layers.GroupBy(l => l.Chosen)
+                .OrderBy(g => g.Key == SearchCandidate.None.Name ? int.MaxValue : IndexOf(search.Candidates, g.Key))
+                .Select(g => string.Create(CultureInfo.InvariantCulture, $"{(g.Key == SearchCandidate.None.Name ? "left alone" : g.Key)} x{g.Count()}"));
+            choice = $"chose {search.Layers.Count} layer{(search.Layers.Count == 1 ? string.Empty : "s")}: {string.Join(", ", counts)} ({search.Trials[search.Chosen].Label})";
+        }
+
+        string trials = string.Create(CultureInfo.InvariantCulture, $"{search.Trials.Count} trial{(search.Trials.Count == 1 ? string.Empty : "s")} verified, {search.Trials.Count(t => t.Passed)} passed")
+            + (search.TimeLimitReached ? string.Create(CultureInfo.InvariantCulture, $", stopped at SearchTimeLimit={search.TimeLimitSeconds} s") : string.Empty);
+        string summary = $"budget search (Goal={search.Goal}): {budget}; {choice}; {trials}";
+        if (format == DiagnosticFormat.MSBuild)
+        {
+            return overridesPath is null ? [summary] : [summary, $"search choice written to {overridesPath}"];
+        }
+
+        string overrides = overridesPath is null
+            ? "search choice not written as an overrides file: --write-overrides FILE writes it, to pin it with --overrides FILE --compress manual"
+            : $"search choice written to {overridesPath}: pin it with --overrides {overridesPath} --compress manual";
+        return [summary, overrides];
+
+        static int IndexOf(IReadOnlyList<string> candidates, string name)
+        {
+            for (int i = 0; i < candidates.Count; i++)
+            {
+                if (candidates[i] == name)
+                {
+                    return i;
+                }
+            }
+
+            return candidates.Count;
+        }
+    }
 
     private static string DescribeValidation(ValidationResult validation)
     {

@@ -51,9 +51,14 @@ internal sealed class TaskProject : IDisposable
         string tasks = string.Concat(new[] { "CompressOnnxModel", "WriteOnnxHtmlReport", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
             $"""  <UsingTask TaskName="Compression.Build.Tasks.{task}" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />{"\n"}"""));
         File.WriteAllText(project, $"<Project>\n{tasks}{body}\n</Project>\n");
+        return RunMSBuild(project, nuGetPackages);
+    }
 
+    /// <summary>Runs <c>dotnet msbuild</c> on <paramref name="project"/> with <paramref name="arguments"/> (targets, <c>-restore</c>) and returns its exit code and output.</summary>
+    public (int ExitCode, string Output) RunMSBuild(string project, string? nuGetPackages = null, params string[] arguments)
+    {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Directory };
-        foreach (string argument in new[] { "msbuild", project, "-nologo", "-v:minimal", "-nodeReuse:false" })
+        foreach (string argument in new[] { "msbuild", project, "-nologo", "-v:minimal", "-nodeReuse:false" }.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }

@@ -9,7 +9,7 @@ public sealed class HelpTests
     private static readonly string[] Options =
     [
         "-o, --output", "-q, --quantize", "--weight-threshold", "-r, --report", "--signature", "--source-name",
-        "--no-validate", "--validation-data", "--onnxruntime", "--diagnostic-format", "--help",
+        "--no-validate", "--validation-data", "--onnxruntime", "--diagnostic-format", "--help", "--auto", "--write-overrides <FILE>",
     ];
 
     [Theory]

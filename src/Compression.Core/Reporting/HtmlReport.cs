@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Compression.Core.Search;
 using Compression.Onnx;
 
 namespace Compression.Core.Reporting;
@@ -82,6 +83,11 @@ public static class HtmlReport
         if (report.Validation is { } validation)
         {
             Validation(html, validation);
+        }
+
+        if (report.Search is { } search)
+        {
+            SearchSection(html, report, search);
         }
 
         List<TensorView> weights = report.Tensors.Where(t => t.BytesBefore is not null).ToList();
@@ -180,6 +186,274 @@ public static class HtmlReport
 
             html.Append("</table>\n");
         }
+    }
+
+    /// <summary>
+    /// The budget search (<c>Compress=auto</c>): the goal and budget, the choice against the uncompressed model and the best
+    /// uniform choice, the sensitivity table (each layer with each candidate alone), the trials in the order they were
+    /// verified, and a chart of the trials: deployed bytes (or run time) against the first gate's measured value.
+    /// </summary>
+    private static void SearchSection(StringBuilder html, ReportView report, SearchView search)
+    {
+        html.Append("<section class=\"search\">\n<h3>Budget search</h3>\n<table class=\"search-summary\">\n");
+        Row(html, "Goal", search.IsLatency ? "latency: the fastest model in ONNX Runtime on this machine" : "size: the smallest deployed (zipped) model");
+        Row(html, "Techniques", string.Join(", ", search.Techniques));
+        Row(html, "Budget", string.Join("; ", search.Budget.Select(b => Invariant($"{b.Gate} = {b.Limit:G6} ({b.Source})"))));
+        if (search.TimeLimitSeconds is { } limit)
+        {
+            Row(html, "Time limit", Invariant($"{limit:N0} s") + (search.TimeLimitReached ? ", reached: the choice is the best verified before it" : ", not reached"));
+        }
+
+        string floor = report.ZippedOriginalBytes is { } zippedOriginal
+            ? Invariant($"{zippedOriginal:N0} bytes zipped ({report.OriginalBytes:N0} bytes)")
+            : Invariant($"{report.OriginalBytes:N0} bytes");
+        Row(html, "Uncompressed", floor);
+        if (search.Chosen >= 0)
+        {
+            SearchTrialView chosen = search.Trials[search.Chosen];
+            string versus = report.ZippedOriginalBytes is { } original && original > 0 && !search.IsLatency ? Invariant($", {(double)chosen.ZippedBytes / original:0.000}x the uncompressed") : string.Empty;
+            Row(html, "Chosen", Invariant($"{chosen.Label} (trial {search.Chosen + 1}): {Describe(search, chosen)}{versus}; ") + Choice(search));
+        }
+        else
+        {
+            Row(html, "Chosen", search.Layers.Count == 0 ? "no layer to choose for" : "no choice verified passed the budget: every layer was left as it was");
+        }
+
+        if (search.BestUniform >= 0)
+        {
+            SearchTrialView uniform = search.Trials[search.BestUniform];
+            string versus = search.Chosen >= 0 && search.Chosen != search.BestUniform && Objective(search, uniform) > 0
+                ? Invariant($"; the choice is {Objective(search, search.Trials[search.Chosen]) / Objective(search, uniform):0.000}x of it")
+                : string.Empty;
+            Row(html, "Best uniform", Invariant($"{uniform.Label} (trial {search.BestUniform + 1}): {Describe(search, uniform)}{versus}"));
+        }
+        else
+        {
+            int uniforms = search.Trials.Count(t => t.Kind == "uniform");
+            Row(html, "Best uniform", uniforms > 0
+                ? Invariant($"none passed: {uniforms} uniform trial{(uniforms == 1 ? string.Empty : "s")} missed the budget")
+                : "not verified: by the layers' scores no single candidate on every layer could beat the choice");
+        }
+
+        html.Append("</table>\n");
+        if (search.Skipped.Count > 0)
+        {
+            html.Append("<p>Layers left out of the search:</p>\n");
+            List(html, search.Skipped, "skipped");
+        }
+
+        SearchChart(html, search);
+        SearchLayers(html, search);
+        SearchTrials(html, search);
+        html.Append("</section>\n");
+    }
+
+    /// <summary><c>step 4 of 17: 28,071 bytes zipped (82,446 bytes), MaxAccuracyDrop 0.833333</c>.</summary>
+    private static string Describe(SearchView search, SearchTrialView trial) =>
+        Invariant($"{trial.ZippedBytes:N0} bytes zipped ({trial.Bytes:N0} bytes)")
+        + (trial.LatencyMs is { } ms ? Invariant($", {ms:0.###} ms") : string.Empty)
+        + string.Concat(trial.Gates.Select(g => Invariant($", {g.Gate} {Number(g.Measured, "G6")}")));
+
+    /// <summary>The layers' choice: <c>3 layers: int4 x1, int8 + prune 90% x2</c>.</summary>
+    private static string Choice(SearchView search)
+    {
+        IEnumerable<string> counts = search.Layers.GroupBy(l => l.Chosen)
+            .OrderBy(g => g.Key == SearchCandidate.None.Name ? int.MaxValue : Math.Max(0, IndexOf(search.Candidates, g.Key)))
+            .Select(g => Invariant($"{(g.Key == SearchCandidate.None.Name ? "left alone" : g.Key)} x{g.Count()}"));
+        return Invariant($"{search.Layers.Count} layer{(search.Layers.Count == 1 ? string.Empty : "s")}: ") + string.Join(", ", counts);
+    }
+
+    private static int IndexOf(IReadOnlyList<string> list, string item)
+    {
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (list[i] == item)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>What the search minimized for a trial: its deployed bytes, or its run time.</summary>
+    private static double Objective(SearchView search, SearchTrialView trial) => search.IsLatency ? trial.LatencyMs ?? double.NaN : trial.ZippedBytes;
+
+    /// <summary>The first gate's measured value for a trial, or null.</summary>
+    private static double? FirstGate(SearchView search, SearchTrialView trial) =>
+        search.Budget.Count == 0 ? null : trial.Gates.FirstOrDefault(g => g.Gate == search.Budget[0].Gate)?.Measured;
+
+    private const double PlotLeft = 100;
+    private const double PlotTop = 40;
+    private const double PlotWidth = 560;
+    private const double PlotHeight = 260;
+
+    /// <summary>
+    /// One point per trial: x its deployed bytes (run time for Goal=latency), y the first gate's measured value; the gate's
+    /// limit is a dashed line, path trials are circles, uniform trials squares, passed green and missed red, the chosen one ringed.
+    /// </summary>
+    private static void SearchChart(StringBuilder html, SearchView search)
+    {
+        var points = search.Trials.Select((t, i) => (Trial: t, Index: i, X: Objective(search, t), Y: FirstGate(search, t)))
+            .Where(p => double.IsFinite(p.X) && p.Y is { } y && double.IsFinite(y)).Select(p => (p.Trial, p.Index, p.X, Y: p.Y!.Value)).ToList();
+        if (points.Count == 0)
+        {
+            html.Append("<p>No trial to chart.</p>\n");
+            return;
+        }
+
+        SearchBudgetView gate = search.Budget[0];
+        (double xMin, double xMax) = Range(points.Select(p => p.X));
+        (double yMin, double yMax) = Range(points.Select(p => p.Y).Append(gate.Limit).Where(double.IsFinite));
+        double X(double value) => Math.Round(PlotLeft + (PlotWidth * (value - xMin) / (xMax - xMin)), 2);
+        double Y(double value) => Math.Round(PlotTop + PlotHeight - (PlotHeight * (value - yMin) / (yMax - yMin)), 2);
+        string xFormat = search.IsLatency ? "0.###" : "N0";
+        string xAxis = search.IsLatency ? "run time (ms, one thread)" : "deployed (zipped) bytes";
+
+        double width = PlotLeft + PlotWidth + 30;
+        double height = PlotTop + PlotHeight + 56;
+        html.Append(Invariant($"<svg class=\"chart search-chart\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Each trial of the budget search: {xAxis} against {Escape(gate.Gate)}\">\n"));
+
+        // Legend.
+        html.Append(Invariant($"<g class=\"legend\"><circle class=\"point path passed\" cx=\"{PlotLeft + 6}\" cy=\"12\" r=\"5\"/><text class=\"heading\" x=\"{PlotLeft + 16}\" y=\"16\">path trial</text>"))
+            .Append(Invariant($"<rect class=\"point uniform passed\" x=\"{PlotLeft + 96}\" y=\"7\" width=\"10\" height=\"10\"/><text class=\"heading\" x=\"{PlotLeft + 112}\" y=\"16\">uniform trial</text>"))
+            .Append(Invariant($"<circle class=\"point path missed\" cx=\"{PlotLeft + 206}\" cy=\"12\" r=\"5\"/><text class=\"heading\" x=\"{PlotLeft + 216}\" y=\"16\">missed the budget</text>"))
+            .Append(Invariant($"<circle class=\"chosen-ring\" cx=\"{PlotLeft + 356}\" cy=\"12\" r=\"8\"/><text class=\"heading\" x=\"{PlotLeft + 370}\" y=\"16\">chosen</text>"))
+            .Append(Invariant($"<line class=\"limit\" x1=\"{PlotLeft + 430}\" y1=\"12\" x2=\"{PlotLeft + 454}\" y2=\"12\"/><text class=\"heading\" x=\"{PlotLeft + 460}\" y=\"16\">budget limit</text></g>\n"));
+
+        // Axes, their ends and middles labelled, and their names.
+        html.Append(Invariant($"<rect class=\"plot\" x=\"{PlotLeft}\" y=\"{PlotTop}\" width=\"{PlotWidth}\" height=\"{PlotHeight}\"/>\n"));
+        foreach (double fraction in (double[])[0, 0.5, 1])
+        {
+            double xValue = xMin + (fraction * (xMax - xMin));
+            double yValue = yMin + (fraction * (yMax - yMin));
+            html.Append(Invariant($"<text class=\"tick x-tick\" x=\"{X(xValue)}\" y=\"{PlotTop + PlotHeight + 16}\">{xValue.ToString(xFormat, CultureInfo.InvariantCulture)}</text>"))
+                .Append(Invariant($"<text class=\"tick y-tick\" x=\"{PlotLeft - 6}\" y=\"{Y(yValue) + 4}\">{yValue.ToString("G4", CultureInfo.InvariantCulture)}</text>\n"));
+        }
+
+        html.Append(Invariant($"<text class=\"axis-label x-label\" x=\"{PlotLeft + (PlotWidth / 2)}\" y=\"{PlotTop + PlotHeight + 40}\">{xAxis}</text>"))
+            .Append(Invariant($"<text class=\"axis-label y-label\" x=\"{16}\" y=\"{PlotTop + (PlotHeight / 2)}\" transform=\"rotate(-90 16 {PlotTop + (PlotHeight / 2)})\">")).Append(Escape(gate.Gate)).Append(" (measured)</text>\n");
+
+        // The budget's limit.
+        if (double.IsFinite(gate.Limit))
+        {
+            html.Append(Invariant($"<line class=\"limit\" x1=\"{PlotLeft}\" y1=\"{Y(gate.Limit)}\" x2=\"{PlotLeft + PlotWidth}\" y2=\"{Y(gate.Limit)}\" data-value=\"{gate.Limit.ToString("R", CultureInfo.InvariantCulture)}\"><title>"))
+                .Append(Escape(Invariant($"{gate.Gate} = {gate.Limit:G6} ({gate.Source})"))).Append("</title></line>\n");
+        }
+
+        // The trials, in the order they were verified, numbered.
+        foreach ((SearchTrialView trial, int index, double xValue, double yValue) in points)
+        {
+            string cssClass = $"point {(trial.Kind == "uniform" ? "uniform" : "path")} {(trial.Passed ? "passed" : "missed")}{(index == search.Chosen ? " chosen" : string.Empty)}";
+            double cx = X(xValue), cy = Y(yValue);
+            string data = Invariant($" data-trial=\"{index}\" data-x=\"{xValue.ToString("R", CultureInfo.InvariantCulture)}\" data-y=\"{yValue.ToString("R", CultureInfo.InvariantCulture)}\"");
+            string title = Invariant($"trial {index + 1}, {trial.Label}: {Describe(search, trial)}, {(trial.Passed ? "passed" : "missed the budget")}");
+            if (index == search.Chosen)
+            {
+                html.Append(Invariant($"<circle class=\"chosen-ring\" cx=\"{cx}\" cy=\"{cy}\" r=\"9\"/>"));
+            }
+
+            html.Append(trial.Kind == "uniform"
+                ? Invariant($"<rect class=\"{cssClass}\" x=\"{cx - 5}\" y=\"{cy - 5}\" width=\"10\" height=\"10\"{data}><title>")
+                : Invariant($"<circle class=\"{cssClass}\" cx=\"{cx}\" cy=\"{cy}\" r=\"5\"{data}><title>"))
+                .Append(Escape(title)).Append(trial.Kind == "uniform" ? "</title></rect>" : "</title></circle>")
+                .Append(Invariant($"<text class=\"trial-number\" x=\"{cx + 8}\" y=\"{cy - 7}\">{index + 1}</text>\n"));
+        }
+
+        html.Append("</svg>\n");
+    }
+
+    /// <summary>The lowest and highest of <paramref name="values"/>, 6% wider on each side, never empty.</summary>
+    private static (double Min, double Max) Range(IEnumerable<double> values)
+    {
+        double min = values.Min(), max = values.Max();
+        double pad = max > min ? (max - min) * 0.06 : Math.Max(Math.Abs(max) * 0.05, 1e-6);
+        return (min - pad, max + pad);
+    }
+
+    /// <summary>The sensitivity table: a row per layer, a column per candidate with its damage, saving and whether it passed alone.</summary>
+    private static void SearchLayers(StringBuilder html, SearchView search)
+    {
+        html.Append("<h4>Layers: each candidate alone</h4>\n<div class=\"wide\"><table class=\"search-layers\">\n<tr><th>Node</th><th>Op type</th><th>Shape</th><th>Chosen</th>");
+        foreach (string candidate in search.Candidates)
+        {
+            html.Append("<th>").Append(Escape(candidate)).Append("</th>");
+        }
+
+        html.Append("</tr>\n");
+        foreach (SearchLayerView layer in search.Layers)
+        {
+            html.Append("<tr data-node=\"").Append(Escape(layer.Node)).Append("\"><td>").Append(Escape(layer.Node)).Append("</td><td>").Append(Escape(layer.OpType)).Append("</td>");
+            Cell(html, layer.Shape is null ? "-" : "[" + string.Join(", ", layer.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]");
+            html.Append("<td class=\"text\">").Append(Escape(layer.Chosen)).Append("</td>");
+            foreach (string candidate in search.Candidates)
+            {
+                SearchCellView? cell = layer.Cells.FirstOrDefault(c => c.Candidate == candidate);
+                if (cell is null)
+                {
+                    html.Append("<td class=\"cell na\">-</td>");
+                    continue;
+                }
+
+                string state = cell.Failed is not null ? "failed" : cell.PassedAlone ? "passed" : "missed";
+                html.Append("<td class=\"cell ").Append(state).Append(candidate == layer.Chosen ? " chosen" : string.Empty).Append("\" data-candidate=\"").Append(Escape(candidate)).Append("\">");
+                if (cell.Failed is not null)
+                {
+                    html.Append("could not apply<br/><span class=\"why\">").Append(Escape(cell.Failed)).Append("</span></td>");
+                    continue;
+                }
+
+                html.Append("damage ").Append(Escape(Number(cell.Damage, "G3"))).Append("<br/>")
+                    .Append(Escape(search.IsLatency && cell.LatencyMs is { } ms ? Invariant($"{ms:0.###} ms") : Invariant($"saves {cell.ZippedSaved:N0} B")))
+                    .Append("<br/>").Append(cell.PassedAlone ? "passed alone" : "missed alone").Append("</td>");
+            }
+
+            html.Append("</tr>\n");
+        }
+
+        html.Append("</table></div>\n<p class=\"legend-text\">Damage: the outputs' relative squared error with only that layer compressed. Saves: deployed (zipped) bytes of the layer's tensors saved.</p>\n");
+    }
+
+    /// <summary>The trials in the order they were verified.</summary>
+    private static void SearchTrials(StringBuilder html, SearchView search)
+    {
+        html.Append("<h4>Trials, in the order verified</h4>\n<table class=\"search-trials\">\n<tr><th>#</th><th>Kind</th><th>Choice</th><th>Predicted damage</th><th>Damage</th><th>Deployed bytes</th><th>Bytes</th>");
+        if (search.IsLatency)
+        {
+            html.Append("<th>Run time (ms)</th>");
+        }
+
+        foreach (SearchBudgetView gate in search.Budget)
+        {
+            html.Append("<th>").Append(Escape(gate.Gate)).Append("</th>");
+        }
+
+        html.Append("<th>Result</th></tr>\n");
+        for (int i = 0; i < search.Trials.Count; i++)
+        {
+            SearchTrialView trial = search.Trials[i];
+            html.Append("<tr class=\"").Append(trial.Passed ? "met" : "missed").Append(i == search.Chosen ? " chosen" : string.Empty).Append(Invariant($"\" data-trial=\"{i}\">"));
+            Cell(html, (i + 1).ToString(CultureInfo.InvariantCulture));
+            html.Append("<td>").Append(Escape(trial.Kind)).Append("</td><td>").Append(Escape(trial.Label)).Append("</td>");
+            Cell(html, Number(trial.PredictedDamage, "G4"));
+            Cell(html, Number(trial.Damage, "G4"));
+            Cell(html, trial.ZippedBytes.ToString("N0", CultureInfo.InvariantCulture));
+            Cell(html, trial.Bytes.ToString("N0", CultureInfo.InvariantCulture));
+            if (search.IsLatency)
+            {
+                Cell(html, Number(trial.LatencyMs, "0.###"));
+            }
+
+            foreach (SearchBudgetView gate in search.Budget)
+            {
+                Cell(html, Number(trial.Gates.FirstOrDefault(g => g.Gate == gate.Gate)?.Measured, "G6"));
+            }
+
+            string result = (trial.Passed ? "passed" : "missed") + (i == search.Chosen ? ", chosen" : string.Empty) + (i == search.BestUniform ? ", best uniform" : string.Empty);
+            html.Append("<td>").Append(result).Append("</td></tr>\n");
+        }
+
+        html.Append("</table>\n");
     }
 
     /// <summary>Two bars per tensor, before and after, on one scale: the largest tensor's bytes before span <see cref="SizeBarWidth"/>.</summary>
@@ -388,6 +662,23 @@ public static class HtmlReport
         rect.bits { fill: #2f855a; }
         rect.unchanged { fill: #cbd5e0; }
         rect.sparsity { fill: #b7791f; }
+        h4 { font-size: 0.95em; margin-top: 1.2em; }
+        div.wide { overflow-x: auto; }
+        td.cell { font-size: 0.85em; white-space: nowrap; }
+        td.cell.missed, td.cell.failed { color: #9b2c2c; }
+        td.cell.na { color: #a0aec0; text-align: center; }
+        td.cell.chosen { background: #bee3f8; font-weight: 600; }
+        tr.chosen td { font-weight: 600; }
+        span.why { white-space: normal; }
+        svg rect.plot { fill: none; stroke: #a0aec0; }
+        svg text.tick, svg text.trial-number { fill: #4a5568; font-size: 11px; }
+        svg text.x-tick, svg text.x-label, svg text.y-label { text-anchor: middle; }
+        svg text.y-tick { text-anchor: end; }
+        svg text.axis-label { fill: #2d3748; }
+        svg .point.passed { fill: #2f855a; }
+        svg .point.missed { fill: #c53030; }
+        svg .chosen-ring { fill: none; stroke: #2b6cb0; stroke-width: 2.5; }
+        svg line.limit { stroke: #b7791f; stroke-width: 1.5; stroke-dasharray: 6 4; }
 
         """;
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Compression.Core.Search;
 
 namespace Compression.Core.Reporting;
 
@@ -74,6 +75,75 @@ public sealed record ValidationView(
     (double Original, double Compressed, long Samples)? Accuracy,
     IReadOnlyList<GateView> Gates);
 
+/// <summary>One gate of the search's budget.</summary>
+/// <param name="Gate">The setting (<c>MaxAccuracyDrop</c>).</param>
+/// <param name="Limit">Its limit.</param>
+/// <param name="Source">Where the limit came from.</param>
+public sealed record SearchBudgetView(string Gate, double Limit, string Source);
+
+/// <summary>One cell of the search's sensitivity table: a layer compressed alone with one candidate.</summary>
+/// <param name="Candidate">The candidate.</param>
+/// <param name="ZippedBefore">Deployed bytes of the tensors it replaced.</param>
+/// <param name="ZippedAfter">Deployed bytes of the tensors that replaced them.</param>
+/// <param name="Damage">The outputs' relative squared error with only this layer compressed (above the floor's).</param>
+/// <param name="PassedAlone">Whether the model with only this layer compressed passed the budget.</param>
+/// <param name="LatencyMs">The model's run time with only this layer compressed (Goal=latency), or null.</param>
+/// <param name="Failed">Why the candidate could not be applied, or null.</param>
+public sealed record SearchCellView(string Candidate, long ZippedBefore, long ZippedAfter, double Damage, bool PassedAlone, double? LatencyMs, string? Failed)
+{
+    /// <summary>Deployed bytes saved (positive when smaller).</summary>
+    public long ZippedSaved => ZippedBefore - ZippedAfter;
+}
+
+/// <summary>One layer the search chose for.</summary>
+/// <param name="Node">The node (taken from the model: hostile input).</param>
+/// <param name="OpType">Its operator.</param>
+/// <param name="Shape">Its weight's dimensions, or null.</param>
+/// <param name="Chosen">The candidate chosen (<c>none</c>: left alone).</param>
+/// <param name="Cells">Its row of the sensitivity table.</param>
+public sealed record SearchLayerView(string Node, string OpType, IReadOnlyList<long>? Shape, string Chosen, IReadOnlyList<SearchCellView> Cells);
+
+/// <summary>One whole-model choice the search verified.</summary>
+/// <param name="Kind"><c>path</c> or <c>uniform</c>.</param>
+/// <param name="Label">What it is (<c>step 4 of 17</c>, <c>uniform int8</c>).</param>
+/// <param name="PredictedDamage">The damage the sensitivity table predicted.</param>
+/// <param name="Damage">The damage measured, or null.</param>
+/// <param name="Bytes">The compressed model's bytes.</param>
+/// <param name="ZippedBytes">Its deployed (zipped) bytes.</param>
+/// <param name="LatencyMs">Its run time (Goal=latency), or null.</param>
+/// <param name="Gates">The budget's gates, measured.</param>
+/// <param name="Passed">Whether every gate passed.</param>
+public sealed record SearchTrialView(string Kind, string Label, double? PredictedDamage, double? Damage, long Bytes, long ZippedBytes, double? LatencyMs, IReadOnlyList<GateView> Gates, bool Passed);
+
+/// <summary>What the budget search (<c>Compress=auto</c>) did, as the HTML report shows it.</summary>
+/// <param name="Goal"><c>size</c> or <c>latency</c>.</param>
+/// <param name="Techniques">The techniques it could use.</param>
+/// <param name="Budget">The gates it kept to.</param>
+/// <param name="TimeLimitSeconds">SearchTimeLimit.</param>
+/// <param name="Candidates">Every candidate, in the table's order.</param>
+/// <param name="Layers">The layers, each with its row of the table.</param>
+/// <param name="Trials">The choices verified, in order.</param>
+/// <param name="Chosen">The index of the trial kept, or -1 (every layer left as it was).</param>
+/// <param name="BestUniform">The index of the best uniform trial that passed, or -1.</param>
+/// <param name="TimeLimitReached">Whether it stopped at the time limit.</param>
+/// <param name="Skipped">The layers it left alone and why.</param>
+public sealed record SearchView(
+    string Goal,
+    IReadOnlyList<string> Techniques,
+    IReadOnlyList<SearchBudgetView> Budget,
+    long? TimeLimitSeconds,
+    IReadOnlyList<string> Candidates,
+    IReadOnlyList<SearchLayerView> Layers,
+    IReadOnlyList<SearchTrialView> Trials,
+    int Chosen,
+    int BestUniform,
+    bool TimeLimitReached,
+    IReadOnlyList<string> Skipped)
+{
+    /// <summary>True when the search minimized run time rather than deployed size.</summary>
+    public bool IsLatency => Goal == SearchSettings.Latency;
+}
+
 /// <summary>
 /// What the HTML report shows of one model's JSON report (<see cref="CompressionReport"/>), read leniently: the fields the
 /// report must have (<c>source</c>, <c>size</c>, <c>passes</c>) are checked, the others are shown when present, so that a
@@ -119,6 +189,9 @@ public sealed record ReportView(
 
     /// <summary>The compressed model's deployed (zipped) size, when the report gives it.</summary>
     public long? ZippedCompressedBytes { get; init; }
+
+    /// <summary>What the budget search did, when the report has one (<c>Compress=auto</c>).</summary>
+    public SearchView? Search { get; init; }
 
     /// <summary>Reads the JSON report at <paramref name="path"/>.</summary>
     /// <exception cref="CompressionException">The file cannot be read, is not JSON, or is not a compression report (OCB0010).</exception>
@@ -238,7 +311,58 @@ public sealed record ReportView(
         {
             ZippedOriginalBytes = reader.Long(size, "zippedOriginal"),
             ZippedCompressedBytes = reader.Long(size, "zippedCompressed"),
+            Search = reader.Object(root, "search") is { } search ? ReadSearch(reader, search) : null,
         };
+    }
+
+    private static SearchView ReadSearch(FieldReader reader, JsonElement search)
+    {
+        IReadOnlyList<GateView> Gates(JsonElement parent) => reader.Array(parent, "gates").Select(g => new GateView(
+            reader.String(g, "gate") ?? string.Empty,
+            reader.Double(g, "limit"),
+            reader.Double(g, "measured"),
+            reader.Bool(g, "passed") ?? false)).ToList();
+
+        int trialCount = reader.Array(search, "trials").Count();
+        int Index(string name)
+        {
+            long index = reader.Long(search, name) ?? -1;
+            return index >= -1 && index < trialCount ? (int)index : throw Invalid(reader.Path, $"'{name}' is {index}, expected -1 or the index of one of the {trialCount} trials");
+        }
+
+        return new SearchView(
+            reader.String(search, "goal") ?? SearchSettings.Size,
+            reader.Strings(search, "techniques"),
+            reader.Array(search, "budget").Select(b => new SearchBudgetView(reader.String(b, "gate") ?? string.Empty, reader.Double(b, "limit") ?? double.NaN, reader.String(b, "source") ?? string.Empty)).ToList(),
+            reader.Long(search, "timeLimitSeconds"),
+            reader.Strings(search, "candidates"),
+            reader.Array(search, "layers").Select(l => new SearchLayerView(
+                reader.RequiredString(l, "node"),
+                reader.String(l, "opType") ?? string.Empty,
+                reader.Longs(l, "shape"),
+                reader.String(l, "chosen") ?? SearchCandidate.None.Name,
+                reader.Array(l, "candidates").Select(c => new SearchCellView(
+                    reader.RequiredString(c, "candidate"),
+                    reader.Long(c, "zippedBefore") ?? 0,
+                    reader.Long(c, "zippedAfter") ?? 0,
+                    reader.Double(c, "damage") ?? double.NaN,
+                    reader.Bool(c, "passedAlone") ?? false,
+                    reader.Double(c, "latencyMs"),
+                    reader.String(c, "failed"))).ToList())).ToList(),
+            reader.Array(search, "trials").Select(t => new SearchTrialView(
+                reader.String(t, "kind") ?? string.Empty,
+                reader.String(t, "label") ?? string.Empty,
+                reader.Double(t, "predictedDamage"),
+                reader.Double(t, "damage"),
+                reader.Long(t, "bytes") ?? 0,
+                reader.Long(t, "zippedBytes") ?? 0,
+                reader.Double(t, "latencyMs"),
+                Gates(t),
+                reader.Bool(t, "passed") ?? false)).ToList(),
+            Index("chosen"),
+            Index("bestUniform"),
+            reader.Bool(search, "timeLimitReached") ?? false,
+            reader.Strings(search, "skipped"));
     }
 
     private static ValidationView ReadValidation(FieldReader reader, JsonElement validation)
@@ -277,6 +401,8 @@ public sealed record ReportView(
     /// <summary>Reads the report's fields, with an OCB0010 error naming the field for one of the wrong kind.</summary>
     private sealed class FieldReader(string path)
     {
+        public string Path => path;
+
         public void Expect(JsonElement element, JsonValueKind kind, string what)
         {
             if (element.ValueKind != kind)
