@@ -44,13 +44,7 @@ internal sealed class DigitsTestSet
     /// <paramref name="folder"/> as NumPy samples (<c>pixels.npy</c>, <c>labels.npy</c>), as ValidationData and CalibrationData
     /// take them, and returns the folder.
     /// </summary>
-    public string WriteSamples(string folder, int first, int rows)
-    {
-        Directory.CreateDirectory(folder);
-        NumPyWriter.Write<float>(Path.Combine(folder, "pixels.npy"), PixelValues.AsSpan(first * Pixels, rows * Pixels), rows, Pixels);
-        NumPyWriter.Write<long>(Path.Combine(folder, "labels.npy"), Labels.Skip(first).Take(rows).Select(l => (long)l).ToArray(), rows);
-        return folder;
-    }
+    public string WriteSamples(string folder, int first, int rows) => Compression.Testing.LabelledDigits.Write(folder, first, rows);
 
     /// <summary>The first <paramref name="count"/> images as a [count, 64] tensor.</summary>
     public OnnxTensor<float> Images(int count) => new(PixelValues.AsSpan(0, count * Pixels).ToArray(), [count, Pixels]);
