@@ -271,11 +271,10 @@ public sealed class FreshAppTests
         log.WriteLine($"the searched model: {searched.Length} bytes, the original {original}");
         Assert.True(searched.Length < original, $"the searched model is {searched.Length} bytes, not smaller than the original's {original}");
 
-        // TO DO when the build writes the search's choice (branch h-surface: onnx-compress --write-overrides to
-        // obj/Debug/net10.0/onnx/Models/digits.onnx.search.json, beside the report): assert here that the file exists and holds
-        // the report's search.overrides text, and copy that file into the app below instead of writing the report's text.
-        // Until then the test pins with the report's text, which is what the file holds (CompressionRequest.SearchOverridesPath
-        // writes SearchReport.Overrides).
+        // The build wrote the choice as an overrides file beside the report, and said where with the default terminal logger.
+        string searchFile = Path.Combine(app, "obj", "Debug", "net10.0", "onnx", "Models", "digits.onnx.search.json");
+        Assert.Equal(overrides, File.ReadAllText(searchFile));
+        Assert.Contains("the budget search's choice is in", build.Output);
 
         // 2. The app runs the generated class on the held-back rows: the searched model reads the digits about as well as the original.
         ProcessResult run = Dotnet(app, "run", "--no-build").ShouldSucceed("dotnet run");
@@ -286,7 +285,7 @@ public sealed class FreshAppTests
             $"on the held-back rows the searched model's accuracy {searchedAccuracy} is more than 3 points below the original's {originalAccuracy}:\n{run.Output}");
 
         // 3. The choice pinned: Compress="manual" with the search's overrides file gives the same bytes.
-        File.WriteAllText(Path.Combine(app, "digits.search.json"), overrides);
+        File.Copy(searchFile, Path.Combine(app, "digits.search.json"));
         Digits("Compress=\"manual\" Overrides=\"digits.search.json\"");
         ProcessResult pinned = Dotnet(app, "build").ShouldSucceed("the build pinned by the search's overrides file");
         Assert.Contains("Models/digits.onnx: compressed in ", pinned.Output);

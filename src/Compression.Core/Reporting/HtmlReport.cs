@@ -208,6 +208,11 @@ public static class HtmlReport
             ? Invariant($"{zippedOriginal:N0} bytes zipped ({report.OriginalBytes:N0} bytes)")
             : Invariant($"{report.OriginalBytes:N0} bytes");
         Row(html, "Uncompressed", floor);
+        if (search.Floor is { } searchFloor)
+        {
+            Row(html, "Floor", "every searched layer left alone: " + Describe(search, searchFloor));
+        }
+
         if (search.Chosen >= 0)
         {
             SearchTrialView chosen = search.Trials[search.Chosen];
@@ -236,11 +241,6 @@ public static class HtmlReport
         }
 
         html.Append("</table>\n");
-        if (search.Skipped.Count > 0)
-        {
-            html.Append("<p>Layers left out of the search:</p>\n");
-            List(html, search.Skipped, "skipped");
-        }
 
         SearchChart(html, search);
         SearchLayers(html, search);

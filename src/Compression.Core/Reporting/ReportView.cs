@@ -126,7 +126,7 @@ public sealed record SearchTrialView(string Kind, string Label, double? Predicte
 /// <param name="Chosen">The index of the trial kept, or -1 (every layer left as it was).</param>
 /// <param name="BestUniform">The index of the best uniform trial that passed, or -1.</param>
 /// <param name="TimeLimitReached">Whether it stopped at the time limit.</param>
-/// <param name="Skipped">The layers it left alone and why.</param>
+/// <param name="Floor">The model with every searched layer left alone, or null (a report from before it was recorded).</param>
 public sealed record SearchView(
     string Goal,
     IReadOnlyList<string> Techniques,
@@ -138,7 +138,7 @@ public sealed record SearchView(
     int Chosen,
     int BestUniform,
     bool TimeLimitReached,
-    IReadOnlyList<string> Skipped)
+    SearchTrialView? Floor)
 {
     /// <summary>True when the search minimized run time rather than deployed size.</summary>
     public bool IsLatency => Goal == SearchSettings.Latency;
@@ -349,20 +349,22 @@ public sealed record ReportView(
                     reader.Bool(c, "passedAlone") ?? false,
                     reader.Double(c, "latencyMs"),
                     reader.String(c, "failed"))).ToList())).ToList(),
-            reader.Array(search, "trials").Select(t => new SearchTrialView(
-                reader.String(t, "kind") ?? string.Empty,
-                reader.String(t, "label") ?? string.Empty,
-                reader.Double(t, "predictedDamage"),
-                reader.Double(t, "damage"),
-                reader.Long(t, "bytes") ?? 0,
-                reader.Long(t, "zippedBytes") ?? 0,
-                reader.Double(t, "latencyMs"),
-                Gates(t),
-                reader.Bool(t, "passed") ?? false)).ToList(),
+            reader.Array(search, "trials").Select(Trial).ToList(),
             Index("chosen"),
             Index("bestUniform"),
             reader.Bool(search, "timeLimitReached") ?? false,
-            reader.Strings(search, "skipped"));
+            search.TryGetProperty("floor", out JsonElement floor) && floor.ValueKind == JsonValueKind.Object ? Trial(floor) : null);
+
+        SearchTrialView Trial(JsonElement t) => new(
+            reader.String(t, "kind") ?? string.Empty,
+            reader.String(t, "label") ?? string.Empty,
+            reader.Double(t, "predictedDamage"),
+            reader.Double(t, "damage"),
+            reader.Long(t, "bytes") ?? 0,
+            reader.Long(t, "zippedBytes") ?? 0,
+            reader.Double(t, "latencyMs"),
+            Gates(t),
+            reader.Bool(t, "passed") ?? false);
     }
 
     private static ValidationView ReadValidation(FieldReader reader, JsonElement validation)

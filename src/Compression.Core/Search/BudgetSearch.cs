@@ -288,8 +288,20 @@ public static class BudgetSearch
         {
             TimeLimitReached = timeLimitReached,
             BestUniform = bestUniform,
+            Floor = FloorTrial(floor, settings, inputs.ModelPath, layers),
         };
         return new SearchOutcome(chosenSettings, report, warnings, fromCache);
+    }
+
+    private static SearchTrial FloorTrial(Trial floor, ResolvedSettings settings, string modelPath, IReadOnlyList<SearchLayer> layers)
+    {
+        IReadOnlyList<GateCheck> gates = Evaluator.CheckGates(floor.Validation, settings, modelPath);
+        return new SearchTrial("floor", "every searched layer left alone", 0, 0, floor.Bytes, floor.ZippedBytes, gates, gates.All(g => g.Passed))
+        {
+            Choice = layers.ToDictionary(l => l.Node, _ => SearchCandidate.None.Name, StringComparer.Ordinal),
+            LatencyMs = floor.LatencyMs,
+            Damage = floor.Damage,
+        };
     }
 
     /// <summary>The choice as an overrides file: every searched node, its four amounts (<c>none</c> where unused), in the model's order.</summary>

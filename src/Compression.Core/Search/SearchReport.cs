@@ -26,6 +26,12 @@ public sealed record SearchReport(
     /// <summary>True when the search stopped at SearchTimeLimit (warning OCB0205).</summary>
     public bool TimeLimitReached { get; init; }
 
+    /// <summary>
+    /// The floor: the model with every searched layer left alone (the others as their settings say), which each cell's
+    /// bytes and damage are counted against; its run time is the baseline of <c>Goal=latency</c>.
+    /// </summary>
+    public SearchTrial? Floor { get; init; }
+
     /// <summary>The smallest (fastest) uniform choice that passed, as a trial index, or -1: one candidate on every layer.</summary>
     public int BestUniform { get; init; } = -1;
 }

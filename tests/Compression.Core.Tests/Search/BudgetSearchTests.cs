@@ -49,6 +49,12 @@ public sealed class BudgetSearchTests : IDisposable
         Assert.True(outcome.Report.Validation.Accuracy!.Drop <= 1);
         Assert.All(search.Trials.Where(t => t.Kind == "uniform" && t.Passed), t => Assert.True(chosen.ZippedBytes <= t.ZippedBytes, $"{t.Label}: {t.ZippedBytes} < {chosen.ZippedBytes}"));
         Assert.All(search.Layers, l => Assert.Equal(chosen.Choice[l.Node], l.Chosen));
+        // The floor, every searched layer left alone, is what the cells are counted against: here the original itself.
+        SearchTrial floor = search.Floor!;
+        Assert.True(floor.Passed);
+        Assert.Equal(outcome.Report.Size.Original, floor.Bytes);
+        Assert.All(floor.Choice.Values, c => Assert.Equal("none", c));
+        Assert.True(chosen.ZippedBytes < floor.ZippedBytes / 4, $"chosen {chosen.ZippedBytes} bytes zipped, floor {floor.ZippedBytes}");
 
         // Smaller deployed than what the default settings give the same model.
         string plain = folder.File("plain", "digits.onnx");
@@ -182,6 +188,7 @@ public sealed class BudgetSearchTests : IDisposable
         Assert.Contains(search.Candidates, c => c.StartsWith("prune channels", StringComparison.Ordinal));
         Assert.All(search.Layers.SelectMany(l => l.Candidates).Where(c => c.Failed is null), c => Assert.True(c.LatencyMs > 0));
         Assert.All(search.Trials, t => Assert.True(t.LatencyMs > 0));
+        Assert.True(search.Floor!.LatencyMs > 0);
         Assert.All(outcome.Report.Validation!.Gates, g => Assert.True(g.Passed));
     }
 
