@@ -65,7 +65,7 @@ public static class SearchSettings
     public static ChoiceSetting SearchTechniques { get; } = new(
         "SearchTechniques", Technique, SettingScope.Model, QuantizeTechnique + "," + PruneTechnique, [.. Techniques],
         "`Compress=auto`: the techniques the search may combine per layer, comma- or semicolon-separated: `quantize` (fp16, int8, int4), " +
-        "`prune` (50%, 75% and 90% with `PruneCriterion`, combined with int8 and with int4 when `quantize` is allowed), `lowrank` (50% and 25% of " +
+        "`prune` (50%, 75%, 90% and 95% with `PruneCriterion`, combined with int8, and up to 90% with int4, when `quantize` is allowed), `lowrank` (50% and 25% of " +
         "the parameters, with int8 when `quantize` is allowed) and `cluster` (16 and 4 shared values).")
     {
         OtherValues = ParseTechniques,
