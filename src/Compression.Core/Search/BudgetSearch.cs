@@ -211,12 +211,15 @@ public static class BudgetSearch
         int chosen = passedAt.Count == 0 ? -1 : passedAt[passedAt.Keys.Min()];
         double Objective(SearchTrial t) => goal == SearchSettings.Latency ? t.LatencyMs!.Value : t.ZippedBytes;
 
-        // The best uniform setting, verified where the table says it could beat the choice: the cheapest first, to the first that passes.
+        // The best uniform setting, verified where the table says it could beat the choice: the cheapest first, to the first
+        // that passes.
         int bestUniform = -1;
         var uniforms = candidates
             .Select((candidate, index) => (Candidate: candidate, Index: index, Cells: table.Select((row, l) => row.Cells.FirstOrDefault(c => c.Candidate == candidate.Name)).ToList()))
             .Where(u => u.Cells.Any(c => c is not null))
-            .Where(u => u.Cells.All(c => c is null || (c.Failed is null && Passes(c.Validation!, settings, inputs.ModelPath))))
+            // A layer that misses the budget alone may pass on every layer together (distillation refits the layers after it
+            // to its outputs: int4 + prune 90% on the digits MLP), so only a candidate that cannot be applied is left out.
+            .Where(u => u.Cells.All(c => c is null || c.Failed is null))
             .Select(u => (u.Candidate, Cost: u.Cells.Sum(c => c is null ? 0 : goal == SearchSettings.Latency ? c.LatencyMs!.Value - floor.LatencyMs!.Value : c.ZippedAfter - c.ZippedBefore),
                 Damage: u.Cells.Sum(c => c is null ? 0 : Math.Max(0, c.Damage - floor.Damage))))
             .OrderBy(u => u.Cost).ThenBy(u => IndexOf(candidates, u.Candidate))
