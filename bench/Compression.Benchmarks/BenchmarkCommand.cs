@@ -47,6 +47,11 @@ internal static class BenchmarkCommand
             return CacheHitBenchmark.Run(Path.Combine(Path.GetTempPath(), $"compression-bench-cache-{Environment.ProcessId}"), options.CacheHits);
         }
 
+        if (options.Search)
+        {
+            return SearchBenchmark.Run(options);
+        }
+
         if (options.Sparsity)
         {
             return SparsityBenchmark.Run(options);

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Compression.Benchmarks;
 
-/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --sparsity [--large] | --huge [DIR] | --cache-hit [N]</c>.</summary>
+/// <summary>The command line: <c>[--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large] | --sparsity [--large] | --search [--search-time-limit S] | --huge [DIR] | --cache-hit [N]</c>.</summary>
 internal sealed record BenchmarkOptions
 {
     public int Iterations { get; init; } = 30;
@@ -33,12 +33,25 @@ internal sealed record BenchmarkOptions
     /// </summary>
     public bool Sparsity { get; init; }
 
+    /// <summary>
+    /// The budget search (<c>--search</c>, Compress=auto) on the digits MLP and CNN and the transformer encoder, against the
+    /// best uniform setting within the same budget.
+    /// </summary>
+    public bool Search { get; init; }
+
+    /// <summary>SearchTimeLimit for every search of <c>--search</c> (<c>--search-time-limit S</c>); by default the transformer's is set from one timed trial and the digits' is the setting's default.</summary>
+    public int? SearchTimeLimit { get; init; }
+
+    /// <summary>True when <c>--models</c> chose the models.</summary>
+    public bool ModelsGiven { get; init; }
+
     /// <summary>The models to bench.</summary>
     public IReadOnlySet<string> Models { get; init; } = new HashSet<string>(BenchModels.Names.Where(n => n is not BenchModels.LargeMlp and not BenchModels.Layers), StringComparer.Ordinal);
 
     public static string Usage =>
         "Usage: dotnet run -c Release --project bench/Compression.Benchmarks -- [--iterations N] [--warmup N] [--threads N] [--batch N] [--models a,b] [--large]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --sparsity [--large] [--models a,b] [--iterations N] [--warmup N]\n" +
+        "       dotnet run -c Release --project bench/Compression.Benchmarks -- --search [--models a,b] [--search-time-limit S]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --huge [DIR]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --cache-hit [N]\n" +
         "       dotnet run -c Release --project bench/Compression.Benchmarks -- --build [--iterations N]\n" +
@@ -55,6 +68,11 @@ internal sealed record BenchmarkOptions
         "                  one-shot pruning, bench/sparsity/torch_baseline.json; sizes; channel pruning's latency) and the ResNet\n" +
         $"                  (channel pruning's latency); --models picks among {BenchModels.DigitsMlp}, {BenchModels.DigitsCnn}, {BenchModels.ResNet};\n" +
         "                  with --large, each technique's time on the 16 x 4096 x 4096 MLP\n" +
+        "  --search        only the budget search (Compress=auto, Goal=size): the digits MLP and CNN (MaxAccuracyDrop 0.5 and 1 on\n" +
+        "                  test rows 0..179, accuracy on rows 180..359) and the transformer encoder (MinTop1Agreement 99.5 and 99\n" +
+        "                  on 8 seeded inputs, agreement on 8 others), each against the best uniform setting within the same\n" +
+        $"                  budget; --models picks among {BenchModels.DigitsMlp}, {BenchModels.DigitsCnn}, {BenchModels.Transformer}; --search-time-limit S sets\n" +
+        "                  SearchTimeLimit (default: the transformer's from one timed trial, the digits' 300 s)\n" +
         "  --huge [DIR]    only the time and memory of compressing a 3 GB MLP kept in external data (45 x 4096 x 4096), written\n" +
         "                  to a new folder in DIR (default: the temp folder; 7 GB free needed), removed afterwards\n" +
         "  --cache-hit [N] only the time of onnx-compress restoring a 100 MB MLP from its compression cache: one run fills the\n" +
@@ -95,7 +113,7 @@ internal sealed record BenchmarkOptions
                         return null;
                     }
 
-                    options = options with { Models = new HashSet<string>(names, StringComparer.Ordinal) };
+                    options = options with { Models = new HashSet<string>(names, StringComparer.Ordinal), ModelsGiven = true };
                     break;
                 case "--large":
                     options = options with { Models = new HashSet<string>(options.Models.Append(BenchModels.LargeMlp), StringComparer.Ordinal) };
@@ -112,6 +130,12 @@ internal sealed record BenchmarkOptions
                 case "--build":
                     options = options with { Build = true };
                     break;
+                case "--search":
+                    options = options with { Search = true };
+                    break;
+                case "--search-time-limit":
+                    options = options with { SearchTimeLimit = Number(arg, Next(), error, 1) ?? -1 };
+                    break;
                 case "--sparsity":
                     options = options with { Sparsity = true };
                     break;
@@ -124,7 +148,7 @@ internal sealed record BenchmarkOptions
             }
         }
 
-        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 || options.CacheHits < 0 ? null : options;
+        return options.Iterations < 1 || options.Warmup < 0 || options.Threads < 0 || options.Batch < 1 || options.CacheHits < 0 || options.SearchTimeLimit < 0 ? null : options;
     }
 
     private static int? Number(string name, string? value, TextWriter error, int minimum)
