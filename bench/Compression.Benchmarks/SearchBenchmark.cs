@@ -316,7 +316,10 @@ internal static class SearchBenchmark
         {
             SearchReport search = r.Search.Report.Search!;
             string kept = search.Chosen < 0 ? "nothing (every layer left as it was)" : $"{search.Trials[search.Chosen].Label}";
-            string own = search.BestUniform < 0 ? "none of its uniform trials passed (or none was verified)" : $"its best uniform trial: {search.Trials[search.BestUniform].Label}, {search.Trials[search.BestUniform].ZippedBytes:N0} zipped";
+            var tried = search.Trials.Where(t => t.Kind == "uniform").ToList();
+            string own = search.BestUniform >= 0 ? $"its best uniform trial: {search.Trials[search.BestUniform].Label}, {search.Trials[search.BestUniform].ZippedBytes:N0} zipped"
+                : tried.Count == 0 ? "it verified no uniform choice (its table predicted none smaller than the choice kept)"
+                : $"the uniform choices it verified missed the budget ({string.Join(", ", tried.Select(t => t.Label))})";
             Console.WriteLine($"- {subject.Gate.Name} {Number(r.Search.Budget)}: kept {kept}; {own}." +
                 (r.Search.Warnings.Count > 0 ? $" Warnings: {string.Join(", ", r.Search.Warnings)}." : ""));
         }
