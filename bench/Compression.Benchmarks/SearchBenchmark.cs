@@ -223,7 +223,7 @@ internal static class SearchBenchmark
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Original: {first.Size.Original:N0} bytes, {first.Size.ZippedOriginal:N0} zipped; {subject.HeldBackName}: {originalHeld}. " +
             $"The search chose for {layers.Count} layers ({string.Join(", ", layers.GroupBy(l => l.OpType).Select(g => $"{g.Count()} {g.Key}"))}); " +
-            $"it left {(first.Search!.Skipped.Count == 0 ? "none" : string.Join("; ", first.Search.Skipped))} alone."));
+            $"{LeftAlone(subject.Path, layers)}."));
         if (probe is not null)
         {
             Console.WriteLine(probe);
@@ -360,6 +360,30 @@ internal static class SearchBenchmark
         double ratio = (double)r.Search.Report.Size.ZippedCompressed!.Value / r.Uniform.Report!.Size.ZippedCompressed!.Value;
         string text = ratio.ToString("F3", CultureInfo.InvariantCulture);
         return ratio < 1 ? text : $"**{text} (not smaller)**";
+    }
+
+    /// <summary>
+    /// The weight layers of the model the search did not choose for (MatMul, Gemm, Conv with a constant weight, Gather
+    /// reading a table), with their element count: read from the model, since the report's <c>skipped</c> may not list them.
+    /// </summary>
+    private static string LeftAlone(string path, IReadOnlyList<SearchLayer> layers)
+    {
+        var searched = layers.Select(l => l.Node).ToHashSet(StringComparer.Ordinal);
+        Compression.Onnx.Protos.ModelProto model = OnnxModelFile.Load(path);
+        var initializers = model.Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var left = new List<string>();
+        foreach (Compression.Onnx.Protos.NodeProto node in model.Graph.Node)
+        {
+            int index = node.OpType switch { "MatMul" or "Gemm" or "Conv" => 1, "Gather" => 0, _ => -1 };
+            if (index >= 0 && node.Input.Count > index && initializers.TryGetValue(node.Input[index], out Compression.Onnx.Protos.TensorProto? weight) && !searched.Contains(node.Name))
+            {
+                long elements = weight.Dims.Aggregate(1L, (a, d) => a * d);
+                left.Add(string.Create(CultureInfo.InvariantCulture, $"{(node.Name.Length > 0 ? node.Name : "an unnamed " + node.OpType)} ({weight.Name}, {elements:N0} elements)"));
+            }
+        }
+
+        return left.Count == 0 ? "every weight layer is among them"
+            : $"it left {string.Join(", ", left)} alone, at the model-level defaults in the search's model and the uniform ones alike";
     }
 
     /// <summary>The chosen candidates, counted: <c>int4 x3, int8 + prune 90% x1</c>.</summary>
