@@ -364,7 +364,7 @@ internal static class SearchBenchmark
 
     /// <summary>
     /// The weight layers of the model the search did not choose for (MatMul, Gemm, Conv with a constant weight, Gather
-    /// reading a table), with their element count: read from the model, since the report's <c>skipped</c> may not list them.
+    /// reading a table), with their element count, read from the model: the search report lists only the layers it chose for.
     /// </summary>
     private static string LeftAlone(string path, IReadOnlyList<SearchLayer> layers)
     {
