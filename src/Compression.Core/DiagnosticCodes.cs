@@ -83,4 +83,8 @@ public static class DiagnosticCodes
 
     /// <summary>Warning: the budget search reached SearchTimeLimit; it kept the smallest choice verified so far.</summary>
     public const string SearchTimeLimitReached = "OCB0205";
+
+    /// <summary>Warning: the budget search judged its choice on the samples the refits were fit to (ValidationData is
+    /// CalibrationData): the budget holds on those samples, not necessarily beyond them.</summary>
+    public const string SearchJudgedOnCalibration = "OCB0206";
 }

@@ -56,6 +56,10 @@ public sealed class BudgetSearchTests : IDisposable
         Assert.All(floor.Choice.Values, c => Assert.Equal("none", c));
         Assert.True(chosen.ZippedBytes < floor.ZippedBytes / 4, $"chosen {chosen.ZippedBytes} bytes zipped, floor {floor.ZippedBytes}");
 
+        // The same folder is ValidationData and CalibrationData: the budget was checked on the samples the refits fit.
+        CompressionWarning judged = Assert.Single(outcome.Warnings, w => w.Code == DiagnosticCodes.SearchJudgedOnCalibration);
+        Assert.Contains("also CalibrationData", judged.Message, StringComparison.Ordinal);
+
         // Smaller deployed than what the default settings give the same model.
         string plain = folder.File("plain", "digits.onnx");
         CompressionOutcome int8 = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, plain) { Settings = Labelled() });
@@ -131,6 +135,7 @@ public sealed class BudgetSearchTests : IDisposable
         SearchBudget budget = Assert.Single(outcome.Report.Search!.Budget);
         Assert.Equal(("MinTop1Agreement", SearchSettings.DefaultTop1Agreement), (budget.Gate, budget.Limit));
         GateCheck gate = Assert.Single(outcome.Report.Validation!.Gates);
+        Assert.DoesNotContain(outcome.Warnings, w => w.Code == DiagnosticCodes.SearchJudgedOnCalibration);
         Assert.True(gate.Passed && gate.Measured >= 99, $"top-1 agreement {gate.Measured}%");
     }
 
