@@ -225,11 +225,19 @@ public static class BudgetSearch
             .OrderBy(u => u.Cost).ThenBy(u => IndexOf(candidates, u.Candidate))
             .ToList();
         double chosenCost = chosen < 0 ? 0 : verified[chosen].Report.PredictedCost;
+        // A uniform choice the table says damages more than a path step that missed the budget is not verified: on the
+        // transformer each pruned uniform trial refits every layer, a minute or more, and misses.
+        double missedDamage = verified.Where(v => v.Step is not null && !v.Report.Passed).Select(v => v.Report.PredictedDamage).DefaultIfEmpty(double.PositiveInfinity).Min();
         foreach (var uniform in uniforms)
         {
             if (chosen >= 0 && uniform.Cost >= chosenCost)
             {
                 break;
+            }
+
+            if (uniform.Damage > missedDamage)
+            {
+                continue;
             }
 
             var choice = layers.ToDictionary(l => l.Node, l => uniform.Candidate.AppliesTo(l.OpType) ? uniform.Candidate : SearchCandidate.None);
