@@ -215,7 +215,7 @@ public static class BudgetSearch
         // that passes.
         int bestUniform = -1;
         var uniforms = candidates
-            .Select((candidate, index) => (Candidate: candidate, Index: index, Cells: table.Select((row, l) => row.Cells.FirstOrDefault(c => c.Candidate == candidate.Name)).ToList()))
+            .Select(candidate => (Candidate: candidate, Cells: table.Select(row => row.Cells.FirstOrDefault(c => c.Candidate == candidate.Name)).ToList()))
             .Where(u => u.Cells.Any(c => c is not null))
             // A layer that misses the budget alone may pass on every layer together (distillation refits the layers after it
             // to its outputs: int4 + prune 90% on the digits MLP), so only a candidate that cannot be applied is left out.
