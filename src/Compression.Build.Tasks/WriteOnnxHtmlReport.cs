@@ -9,7 +9,7 @@ namespace Compression.Build.Tasks;
 
 /// <summary>
 /// Writes the build's HTML compression report from the models' JSON reports by running the compressor
-/// (<c>onnx-compress --html-report</c>) in a child process, as <see cref="CompressOnnxModel"/> does: the task only builds
+/// (<c>onnx-compress --html-report</c>) in a child process, as <see cref="CompressOnnxModels"/> does: the task only builds
 /// the arguments, and reading the reports and writing the page happen out of the MSBuild node.
 /// </summary>
 public sealed class WriteOnnxHtmlReport : ToolTask
@@ -52,7 +52,7 @@ public sealed class WriteOnnxHtmlReport : ToolTask
     {
         if (!File.Exists(CompressorPath))
         {
-            Log.LogError(null, CompressOnnxModel.CompressorFailedCode, null, OutputPath, 0, 0, 0, 0,
+            Log.LogError(null, CompressOnnxModels.CompressorFailedCode, null, OutputPath, 0, 0, 0, 0,
                 "The ONNX compressor '{0}' does not exist; the Compression.Build package looks incomplete. Restore the package again, or set OnnxCompressorPath to onnx-compress.dll.",
                 CompressorPath);
             return false;
@@ -94,7 +94,7 @@ public sealed class WriteOnnxHtmlReport : ToolTask
     {
         if (!Log.HasLoggedErrors)
         {
-            Log.LogError(null, CompressOnnxModel.CompressorFailedCode, null, OutputPath, 0, 0, 0, 0,
+            Log.LogError(null, CompressOnnxModels.CompressorFailedCode, null, OutputPath, 0, 0, 0, 0,
                 "The ONNX compressor stopped with exit code {0} without reporting an error while writing the HTML report. Build with -v:detailed to see its output, or turn the report off with OnnxHtmlReport=false.",
                 ExitCode.ToString(CultureInfo.InvariantCulture));
         }

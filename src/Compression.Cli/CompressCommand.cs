@@ -39,6 +39,24 @@ public static class CompressCommand
             return HtmlReportCommand.Run(args, output, error);
         }
 
+        // Ctrl+C and SIGTERM (a cancelled build) stop the compression and kill ONNX Runtime's worker process at once.
+        using var cancellation = new CancellationTokenSource();
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        return EachCommand.Selected(args)
+            ? EachCommand.Run(args, output, error, cancellation.Token)
+            : RunOne(args, output, error, cancellation.Token);
+
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancellation.Cancel();
+        }
+    }
+
+    /// <summary>Parses the arguments of one compression, compresses, and returns the exit code.</summary>
+    internal static int RunOne(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress." };
         var outputPath = new Option<FileInfo>("--output", "-o") { Description = "Where to write the compressed model.", Required = true };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write a JSON report of what was done and measured." };
@@ -93,10 +111,6 @@ public static class CompressCommand
         }
 
         int exitCode = Success;
-        // Ctrl+C and SIGTERM (a cancelled build) stop the compression and kill ONNX Runtime's worker process at once.
-        using var cancellation = new CancellationTokenSource();
-        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
         command.SetAction(result =>
         {
             FileInfo input = result.GetValue(model)!;
@@ -173,7 +187,7 @@ public static class CompressCommand
                 var progress = new Timer(_ => console.Progress(stopwatch.Elapsed), null, ProgressInterval, ProgressInterval);
                 try
                 {
-                    outcome = ModelCompressor.Compress(request, cancellation.Token);
+                    outcome = ModelCompressor.Compress(request, cancellationToken);
                 }
                 finally
                 {
@@ -187,7 +201,7 @@ public static class CompressCommand
                 console.Summary(request, outcome, stopwatch.Elapsed);
                 exitCode = Success;
             }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 error.WriteLine($"onnx-compress: cancelled; nothing was written for '{input.FullName}'.");
                 exitCode = Cancelled;
@@ -202,12 +216,6 @@ public static class CompressCommand
         // Help, version and unexpected failures go to the writers this method was given, not to the process's console.
         int invoked = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
         return invoked != 0 ? invoked : exitCode;
-
-        void Cancel(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            cancellation.Cancel();
-        }
     }
 
     /// <summary>Splits <c>Name=Value</c>; the setting is null when the name is no setting's.</summary>

@@ -3,7 +3,7 @@ namespace Compression.Build.Tasks.Tests;
 /// <summary>
 /// The tasks that keep the build's output useful: two models with the same class found before compression
 /// (CheckOnnxClassNames), an OnnxModel wildcard that matches nothing (CheckOnnxModelPatterns), and the compressor's output
-/// split into one line per model and notes returned to the build (CompressOnnxModel). Each runs in real MSBuild.
+/// split into one line per model and notes returned to the build (CompressOnnxModels). Each runs in real MSBuild.
 /// </summary>
 public sealed class BuildOutputTasksTests : IDisposable
 {
@@ -63,7 +63,7 @@ public sealed class BuildOutputTasksTests : IDisposable
 
         Assert.True(exitCode == 0, log);
         string projectFile = Path.Combine(project.Directory, "app.csproj");
-        Assert.Contains($"{projectFile}(7,6): warning OCB2008: The OnnxModel pattern 'Models/*.onnx' in project 'app.csproj' matches no file", log);
+        Assert.Contains($"{projectFile}(8,6): warning OCB2008: The OnnxModel pattern 'Models/*.onnx' in project 'app.csproj' matches no file", log);
     }
 
     [Theory]
@@ -121,21 +121,26 @@ public sealed class BuildOutputTasksTests : IDisposable
     [Fact]
     public void The_compressor_says_one_line_per_model_at_minimal_verbosity_and_returns_its_notes_for_the_build_to_say_once()
     {
-        string first = Path.Combine(project.Directory, "out", "first.onnx");
-        string second = Path.Combine(project.Directory, "out", "second.onnx");
+        // The task names each model by its item spec: the originals are two copies, in a folder of their own.
+        string first = Path.Combine(project.Directory, "in", "first.onnx");
+        string second = Path.Combine(project.Directory, "in", "second.onnx");
+        Directory.CreateDirectory(Path.GetDirectoryName(first)!);
+        File.Copy(RepositoryPaths.DigitsModel, first);
+        File.Copy(RepositoryPaths.DigitsModel, second);
+        string firstOutput = Path.Combine(project.Directory, "out", "first.onnx");
+        string secondOutput = Path.Combine(project.Directory, "out", "second.onnx");
 
         // Standard DequantizeLinear needs a session entry, which the compressor gives as a note.
         (int exitCode, string log) = project.RunProject("compress.proj", $"""
               <ItemGroup>
-                <Model Include="{RepositoryPaths.DigitsModel}" OutputPath="{first}" />
-                <Model Include="{RepositoryPaths.DigitsModel}" OutputPath="{second}" />
+                <Model Include="{first}" CompressedPath="{firstOutput}" SignaturePath="{firstOutput}.signature" />
+                <Model Include="{second}" CompressedPath="{secondOutput}" SignaturePath="{secondOutput}.signature" />
               </ItemGroup>
               <Target Name="Compress">
-                <CompressOnnxModel Model="@(Model)" OutputPath="%(Model.OutputPath)" SignaturePath="%(Model.OutputPath).signature" SourceName="%(Model.OutputPath)"
-                                   ProjectSettings="StandardOps=true%0AValidate=false" CompressorPath="{TaskProject.CompressorPath}">
+                <CompressOnnxModels Models="@(Model)" ProjectSettings="StandardOps=true%0AValidate=false" CompressorPath="{TaskProject.CompressorPath}">
                   <Output TaskParameter="Notes" ItemName="Note" />
-                  <Output TaskParameter="CompressedModel" ItemName="Compressed" />
-                </CompressOnnxModel>
+                  <Output TaskParameter="CompressedModels" ItemName="Compressed" />
+                </CompressOnnxModels>
                 <Message Importance="high" Text="distinct note: %(Note.Identity)" />
                 <Message Importance="high" Text="compressed: @(Compressed->Count())" />
               </Target>

@@ -143,13 +143,13 @@ public sealed class SearchOverridesTests : IDisposable
               <PropertyGroup>{properties}</PropertyGroup>
               <Import Project="{Escape(SettingsTargets)}" />
               <ItemGroup>
-                <OnnxModel Include="Models/digits.onnx" {metadata} />
+                <OnnxModel Include="Models/digits.onnx" {metadata} CompressedPath="{Escape(output)}" SignaturePath="{Escape(output)}.signature"
+                           ReportPath="{Escape(output)}.report.json" SearchOverridesPath="{Escape(output)}.search.json" />
               </ItemGroup>
               <Target Name="Compress">
-                <CompressOnnxModel Model="@(OnnxModel)" OutputPath="{Escape(output)}" SignaturePath="{Escape(output)}.signature" ReportPath="{Escape(output)}.report.json"
-                                   SearchOverridesPath="{Escape(output)}.search.json" SourceName="%(OnnxModel.Identity)" ProjectSettings="$(_OnnxProjectSettings)"
-                                   BaseDirectory="$(MSBuildProjectDirectory)" CompressorPath="{Escape(TaskProject.CompressorPath)}"
-                                   OnnxRuntimeLibraryPath="{Escape(AssemblyMetadata.OnnxRuntimeLibraryPath)}" />
+                <CompressOnnxModels Models="@(OnnxModel)" ProjectSettings="$(_OnnxProjectSettings)"
+                                    BaseDirectory="$(MSBuildProjectDirectory)" CompressorPath="{Escape(TaskProject.CompressorPath)}"
+                                    OnnxRuntimeLibraryPath="{Escape(AssemblyMetadata.OnnxRuntimeLibraryPath)}" />
               </Target>
             """);
     }

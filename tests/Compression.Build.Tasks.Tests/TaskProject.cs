@@ -5,7 +5,7 @@ using System.Text;
 namespace Compression.Build.Tasks.Tests;
 
 /// <summary>
-/// A project file that calls one of the package's tasks (CompressOnnxModel unless told otherwise) once, run by `dotnet msbuild` in a child process: the task
+/// A project file that calls one of the package's tasks (CompressOnnxModels unless told otherwise) once, run by `dotnet msbuild` in a child process: the task
 /// runs in real MSBuild with the compressor built from this repository.
 /// </summary>
 internal sealed class TaskProject : IDisposable
@@ -26,7 +26,9 @@ internal sealed class TaskProject : IDisposable
     /// <param name="parameters">The task's parameters.</param>
     /// <param name="nuGetPackages">The NuGet packages folder the compressor may find ONNX Runtime in (NUGET_PACKAGES); by default the user's.</param>
     /// <param name="task">The task to run.</param>
-    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters, string? nuGetPackages = null, string task = "CompressOnnxModel")
+    /// <param name="models">Items <c>Model</c> to pass as the task's <c>Models</c>: each its path (<c>Include</c>) and metadata.</param>
+    public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters, string? nuGetPackages = null, string task = "CompressOnnxModels",
+        IReadOnlyList<IReadOnlyDictionary<string, string>>? models = null)
     {
         var attributes = new StringBuilder();
         foreach ((string name, string value) in parameters)
@@ -34,9 +36,28 @@ internal sealed class TaskProject : IDisposable
             attributes.Append(' ').Append(name).Append("=\"").Append(SecurityElement.Escape(value)).Append('"');
         }
 
+        var items = new StringBuilder();
+        if (models is not null)
+        {
+            attributes.Append(" Models=\"@(Model)\"");
+            foreach (IReadOnlyDictionary<string, string> model in models)
+            {
+                items.Append("    <Model Include=\"").Append(SecurityElement.Escape(model["Include"])).Append("\">\n");
+                foreach ((string name, string value) in model.Where(m => m.Key != "Include"))
+                {
+                    items.Append("      <").Append(name).Append('>').Append(SecurityElement.Escape(value)).Append("</").Append(name).Append(">\n");
+                }
+
+                items.Append("    </Model>\n");
+            }
+        }
+
         return RunProject("compress.proj", $"""
+              <ItemGroup>
+            {items}  </ItemGroup>
               <Target Name="Compress">
-                <{task}{attributes} />
+                <{task}{attributes} ContinueOnError="ErrorAndContinue">{(task == "CompressOnnxModels" ? "\n      <Output TaskParameter=\"CompressedModels\" ItemName=\"Compressed\" />\n    " : string.Empty)}</{task}>
+                <Message Importance="high" Text="compressed: @(Compressed)" />
               </Target>
             """, nuGetPackages);
     }
@@ -48,7 +69,7 @@ internal sealed class TaskProject : IDisposable
     public (int ExitCode, string Output) RunProject(string fileName, string body, string? nuGetPackages = null)
     {
         string project = Path.Combine(Directory, fileName);
-        string tasks = string.Concat(new[] { "CompressOnnxModel", "WriteOnnxHtmlReport", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
+        string tasks = string.Concat(new[] { "CompressOnnxModels", "FindOutOfDateOnnxModels", "WriteOnnxHtmlReport", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
             $"""  <UsingTask TaskName="Compression.Build.Tasks.{task}" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />{"\n"}"""));
         File.WriteAllText(project, $"<Project>\n{tasks}{body}\n</Project>\n");
         return RunMSBuild(project, nuGetPackages);

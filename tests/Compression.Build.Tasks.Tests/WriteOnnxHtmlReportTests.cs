@@ -43,17 +43,20 @@ public sealed class WriteOnnxHtmlReportTests : IDisposable
     /// <summary>Compresses the digits model under <paramref name="name"/> (validation off) and returns its report's path.</summary>
     private string Compress(string name)
     {
+        // The report names the model by its item spec: a copy named as asked.
+        string model = Path.Combine(project.Directory, "models", name);
+        Directory.CreateDirectory(Path.GetDirectoryName(model)!);
+        File.Copy(RepositoryPaths.DigitsModel, model);
         string output = Path.Combine(project.Directory, "obj dir", name);
-        (int exitCode, string log) = project.Run(new Dictionary<string, string>
-        {
-            ["Model"] = RepositoryPaths.DigitsModel,
-            ["OutputPath"] = output,
-            ["SignaturePath"] = output + ".signature",
-            ["ReportPath"] = output + ".report.json",
-            ["SourceName"] = name,
-            ["CompressorPath"] = TaskProject.CompressorPath,
-            ["ProjectSettings"] = "Validate=false",
-        });
+        (int exitCode, string log) = project.Run(
+            new Dictionary<string, string> { ["CompressorPath"] = TaskProject.CompressorPath, ["ProjectSettings"] = "Validate=false" },
+            models: [new Dictionary<string, string>
+            {
+                ["Include"] = model,
+                ["CompressedPath"] = output,
+                ["SignaturePath"] = output + ".signature",
+                ["ReportPath"] = output + ".report.json",
+            }]);
         Assert.True(exitCode == 0, log);
         return output + ".report.json";
     }
