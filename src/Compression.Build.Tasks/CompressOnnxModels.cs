@@ -1,6 +1,9 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipes;
+using System.Security.Cryptography;
 using System.Linq;
 using System.IO;
 using System.Text;
@@ -65,6 +68,13 @@ public sealed class CompressOnnxModels : ToolTask
 
     /// <summary>The JSON reports the HTML report shows (every model of the project, not only those compressed now).</summary>
     public ITaskItem[] HtmlReports { get; set; } = [];
+
+    /// <summary>Run the compressions in the compressor's server (<c>onnx-compress --server</c>), which stays up between builds
+    /// and is started when none runs, rather than in a process of their own (the property <c>OnnxCompressorServer</c>).</summary>
+    public bool UseServer { get; set; }
+
+    /// <summary>How many seconds a server started here waits for the next build before it ends; its default when empty.</summary>
+    public string? ServerIdleTime { get; set; }
 
     /// <summary>The notes the compressor wrote (advice for running the model without the generated class), one item each.</summary>
     [Output]
@@ -134,23 +144,33 @@ public sealed class CompressOnnxModels : ToolTask
     protected override string GenerateResponseFileCommands()
     {
         var arguments = new StringBuilder();
-        foreach (string path in byArguments.Keys)
+        foreach (string argument in EachArguments())
         {
-            Argument(arguments, path);
-        }
-
-        if (!InterfaceOnly && !string.IsNullOrEmpty(HtmlReportPath))
-        {
-            Option(arguments, "--html-report", HtmlReportPath);
-            foreach (ITaskItem report in HtmlReports)
-            {
-                Option(arguments, "--html-input", report.GetMetadata("FullPath"));
-            }
-
-            Option(arguments, "--diagnostic-format", "MSBuild");
+            Argument(arguments, argument);
         }
 
         return arguments.ToString();
+    }
+
+    /// <summary>What follows <c>--each</c>: the models' response files, then the HTML report's options.</summary>
+    private List<string> EachArguments()
+    {
+        var arguments = new List<string>(byArguments.Keys);
+        if (!InterfaceOnly && !string.IsNullOrEmpty(HtmlReportPath))
+        {
+            arguments.Add("--html-report");
+            arguments.Add(HtmlReportPath!);
+            foreach (ITaskItem report in HtmlReports)
+            {
+                arguments.Add("--html-input");
+                arguments.Add(report.GetMetadata("FullPath"));
+            }
+
+            arguments.Add("--diagnostic-format");
+            arguments.Add("MSBuild");
+        }
+
+        return arguments;
     }
 
     /// <summary>One model's compressor arguments, one per line, as its response file holds them.</summary>
@@ -227,7 +247,20 @@ public sealed class CompressOnnxModels : ToolTask
                 byArguments[Path.GetFullPath(path)] = Models[i];
             }
 
-            bool succeeded = base.Execute();
+            bool succeeded;
+            if (UseServer && TryServer(out int exitCode))
+            {
+                succeeded = exitCode == 0;
+                if (!succeeded && !cancelled && !Log.HasLoggedErrors)
+                {
+                    LogStoppedWithoutError(exitCode);
+                }
+            }
+            else
+            {
+                succeeded = !cancelled && base.Execute();
+            }
+
             if (!InterfaceOnly)
             {
                 foreach (ITaskItem model in compressed)
@@ -314,13 +347,217 @@ public sealed class CompressOnnxModels : ToolTask
     {
         if (!Log.HasLoggedErrors)
         {
-            ITaskItem? unfinished = Models.FirstOrDefault(m => !finished.Contains(m));
-            Log.LogError(null, CompressorFailedCode, null, (unfinished ?? Models[0]).ItemSpec, 0, 0, 0, 0,
-                "The ONNX compressor stopped with exit code {0} without reporting an error. Build with -v:detailed to see its output, and report it with the model.",
-                ExitCode.ToString(CultureInfo.InvariantCulture));
+            LogStoppedWithoutError(ExitCode);
         }
 
         return false;
+    }
+
+    private void LogStoppedWithoutError(int exitCode)
+    {
+        ITaskItem? unfinished = Models.FirstOrDefault(m => !finished.Contains(m));
+        Log.LogError(null, CompressorFailedCode, null, (unfinished ?? Models[0]).ItemSpec, 0, 0, 0, 0,
+            "The ONNX compressor stopped with exit code {0} without reporting an error. Build with -v:detailed to see its output, and report it with the model.",
+            exitCode.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <inheritdoc />
+    public override void Cancel()
+    {
+        cancelled = true;
+        Stream? pipe = serverPipe;
+        try
+        {
+            pipe?.Dispose();
+        }
+        catch (IOException)
+        {
+        }
+
+        base.Cancel();
+    }
+
+    // The compressor's server: how a request and its reply look (ServerCommand in onnx-compress).
+    private const string ServerProtocol = "onnx-compress server 1";
+    private const byte OutputLineFrame = 1;
+    private const byte ErrorLineFrame = 2;
+    private const byte ExitCodeFrame = 3;
+
+    // PipeOptions.CurrentUserOnly, which netstandard2.0 does not name; .NET Framework refuses it, and the build then runs a process.
+    private const PipeOptions CurrentUserOnly = (PipeOptions)0x20000000;
+
+    private volatile bool cancelled;
+    private volatile Stream? serverPipe;
+
+    /// <summary>
+    /// Runs the compressions in the compressor's server, starting one when none answers. False when no server could be
+    /// reached or it went away before it answered (the build then runs the compressor in a process of its own, and a run
+    /// cut short wrote nothing, so running it again is safe), or when the build was cancelled.
+    /// </summary>
+    private bool TryServer(out int exitCode)
+    {
+        exitCode = -1;
+        string name;
+        try
+        {
+            name = ServerName();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        for (int attempt = 0; attempt < 2 && !cancelled; attempt++)
+        {
+            var pipe = new NamedPipeClientStream(".", name, PipeDirection.InOut, CurrentUserOnly);
+            try
+            {
+                serverPipe = pipe;
+                try
+                {
+                    pipe.Connect(attempt == 0 ? 100 : 20_000);
+                }
+                catch (TimeoutException)
+                {
+                    if (attempt == 0 && StartServer(name))
+                    {
+                        continue;
+                    }
+
+                    Log.LogMessage(MessageImportance.Low, "The compressor's server '{0}' did not answer; the compressor runs in a process of its own.", name);
+                    return false;
+                }
+
+                Log.LogMessage(MessageImportance.Low, "Running the compressions in the compressor's server '{0}'.", name);
+                return Request(pipe, out exitCode);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or PlatformNotSupportedException or ObjectDisposedException or InvalidOperationException)
+            {
+                if (!cancelled)
+                {
+                    Log.LogMessage(MessageImportance.Low, "The compressor's server '{0}' could not be used ({1}); the compressor runs in a process of its own.", name, e.Message);
+                }
+
+                return false;
+            }
+            finally
+            {
+                serverPipe = null;
+                pipe.Dispose();
+            }
+        }
+
+        return false;
+    }
+
+    private bool Request(Stream pipe, out int exitCode)
+    {
+        var writer = new BinaryWriter(pipe, new UTF8Encoding(false));
+        var reader = new BinaryReader(pipe, new UTF8Encoding(false));
+        var arguments = new List<string> { "--each" };
+        arguments.AddRange(EachArguments());
+        writer.Write(ServerProtocol);
+        writer.Write(arguments.Count);
+        foreach (string argument in arguments)
+        {
+            writer.Write(argument);
+        }
+
+        writer.Flush();
+        while (true)
+        {
+            byte kind;
+            try
+            {
+                kind = reader.ReadByte();
+            }
+            catch (EndOfStreamException)
+            {
+                // The server went away (or refused this client's protocol) before it answered.
+                exitCode = -1;
+                return false;
+            }
+
+            switch (kind)
+            {
+                case OutputLineFrame:
+                    LogEventsFromTextOutput(reader.ReadString(), StandardOutputLoggingImportance);
+                    break;
+                case ErrorLineFrame:
+                    LogEventsFromTextOutput(reader.ReadString(), StandardErrorLoggingImportance);
+                    break;
+                case ExitCodeFrame:
+                    exitCode = reader.ReadInt32();
+                    return true;
+                default:
+                    exitCode = -1;
+                    return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The server's pipe name: one server per compressor file (its path, size and time), ONNX Runtime library, the
+    /// environment variables the compressor reads, the dotnet host and the user, so that a server serves only builds that
+    /// would run the same compressor the same way.
+    /// </summary>
+    private string ServerName()
+    {
+        var compressor = new FileInfo(CompressorPath);
+        string identity = string.Join("\n",
+            compressor.FullName,
+            compressor.Length.ToString(CultureInfo.InvariantCulture),
+            compressor.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture),
+            OnnxRuntimeLibraryPath ?? string.Empty,
+            Environment.GetEnvironmentVariable("ONNXRUNTIME_LIBRARY_PATH") ?? string.Empty,
+            Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? string.Empty,
+            Environment.GetEnvironmentVariable("TMPDIR") ?? string.Empty,
+            GenerateFullPathToTool(),
+            Environment.UserName,
+            ServerIdleTime ?? string.Empty);
+        using var sha = SHA256.Create();
+        byte[] hash = sha.ComputeHash(Encoding.UTF8.GetBytes(identity));
+        var text = new StringBuilder("onnx-compress-");
+        for (int i = 0; i < 8; i++)
+        {
+            text.Append(hash[i].ToString("x2", CultureInfo.InvariantCulture));
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Starts a server, on its own: its standard streams are none of the build's, and its folder is the compressor's.</summary>
+    private bool StartServer(string name)
+    {
+        try
+        {
+            var start = new ProcessStartInfo(GenerateFullPathToTool())
+            {
+                Arguments = "\"" + CompressorPath + "\" --server " + name + (string.IsNullOrEmpty(ServerIdleTime) ? string.Empty : " " + ServerIdleTime),
+                UseShellExecute = false,
+                CreateNoWindow = true,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(CompressorPath)),
+            };
+            using Process? process = Process.Start(start);
+            if (process is null)
+            {
+                return false;
+            }
+
+            process.StandardInput.Close();
+            process.StandardOutput.Close();
+            process.StandardError.Close();
+            Log.LogMessage(MessageImportance.Low, "Started the compressor's server '{0}' (process {1}).", name, process.Id);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            Log.LogMessage(MessageImportance.Low, "The compressor's server could not be started ({0}).", e.Message);
+            return false;
+        }
     }
 
     private readonly HashSet<ITaskItem> finished = [];

@@ -39,6 +39,11 @@ public static class CompressCommand
             return HtmlReportCommand.Run(args, output, error);
         }
 
+        if (ServerCommand.Selected(args))
+        {
+            return ServerCommand.Run(args, error);
+        }
+
         // Ctrl+C and SIGTERM (a cancelled build) stop the compression and kill ONNX Runtime's worker process at once.
         using var cancellation = new CancellationTokenSource();
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);

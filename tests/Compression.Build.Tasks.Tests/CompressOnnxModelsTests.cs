@@ -190,6 +190,52 @@ public sealed class CompressOnnxModelsTests : IDisposable
         Assert.Contains(log.Split('\n'), l => l.Trim() == "compressed:");
     }
 
+    [Fact]
+    public void With_the_server_the_first_run_starts_it_the_next_uses_it_and_both_write_what_a_process_writes()
+    {
+        string byProcess = Path.Combine(project.Directory, "process", "digits.onnx");
+        string first = Path.Combine(project.Directory, "server", "first.onnx");
+        string second = Path.Combine(project.Directory, "server", "second.onnx");
+        // An idle time of its own gives this test a server of its own, which ends soon after.
+        var server = new Dictionary<string, string> { ["ProjectSettings"] = "Validate=false", ["UseServer"] = "true", ["ServerIdleTime"] = "3" };
+
+        (int processExit, string processLog) = project.Run(Parameters(new() { ["ProjectSettings"] = "Validate=false" }), models: [Model(RepositoryPaths.DigitsModel, byProcess)], verbosity: "detailed");
+        (int firstExit, string firstLog) = project.Run(Parameters(server), models: [Model(RepositoryPaths.DigitsModel, first)], verbosity: "detailed");
+        (int secondExit, string secondLog) = project.Run(Parameters(server), models: [Model(RepositoryPaths.DigitsModel, second)], verbosity: "detailed");
+
+        Assert.True(processExit == 0, processLog);
+        Assert.True(firstExit == 0, firstLog);
+        Assert.True(secondExit == 0, secondLog);
+        Assert.DoesNotContain("compressor's server", processLog);
+        Assert.Contains("Started the compressor's server 'onnx-compress-", firstLog);
+        Assert.Contains("Running the compressions in the compressor's server 'onnx-compress-", firstLog);
+        Assert.DoesNotContain("Started the compressor's server", secondLog);
+        Assert.Contains("Running the compressions in the compressor's server 'onnx-compress-", secondLog);
+        // The lines come back as a process writes them: the summary, and the warning as an MSBuild warning.
+        Assert.Contains($"{RepositoryPaths.DigitsModel}: compressed in ", secondLog);
+        Assert.Contains("warning OCB0200:", secondLog);
+        Assert.Contains("compressed: " + RepositoryPaths.DigitsModel, secondLog);
+        Assert.Equal(File.ReadAllBytes(byProcess), File.ReadAllBytes(first));
+        Assert.Equal(File.ReadAllBytes(byProcess), File.ReadAllBytes(second));
+        Assert.Equal(File.ReadAllBytes(byProcess + ".signature"), File.ReadAllBytes(second + ".signature"));
+    }
+
+    [Fact]
+    public void With_the_server_a_failing_model_is_the_same_MSBuild_error_as_in_a_process()
+    {
+        string broken = Path.Combine(project.Directory, "broken.onnx");
+        File.WriteAllText(broken, "not a model");
+
+        (int exitCode, string log) = project.Run(
+            Parameters(new() { ["ProjectSettings"] = "Validate=false", ["UseServer"] = "true", ["ServerIdleTime"] = "3" }),
+            models: [Model(broken, Path.Combine(project.Directory, "out", "broken.onnx"))], verbosity: "detailed");
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Running the compressions in the compressor's server", log);
+        Assert.Contains($"{broken} : error OCB0002:", log);
+        Assert.DoesNotContain("OCB2002", log);
+    }
+
     private static Dictionary<string, string> Parameters(Dictionary<string, string> extra)
     {
         var parameters = new Dictionary<string, string> { ["CompressorPath"] = TaskProject.CompressorPath };

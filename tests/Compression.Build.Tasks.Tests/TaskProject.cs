@@ -27,8 +27,9 @@ internal sealed class TaskProject : IDisposable
     /// <param name="nuGetPackages">The NuGet packages folder the compressor may find ONNX Runtime in (NUGET_PACKAGES); by default the user's.</param>
     /// <param name="task">The task to run.</param>
     /// <param name="models">Items <c>Model</c> to pass as the task's <c>Models</c>: each its path (<c>Include</c>) and metadata.</param>
+    /// <param name="verbosity">MSBuild's verbosity.</param>
     public (int ExitCode, string Output) Run(IReadOnlyDictionary<string, string> parameters, string? nuGetPackages = null, string task = "CompressOnnxModels",
-        IReadOnlyList<IReadOnlyDictionary<string, string>>? models = null)
+        IReadOnlyList<IReadOnlyDictionary<string, string>>? models = null, string verbosity = "minimal")
     {
         var attributes = new StringBuilder();
         foreach ((string name, string value) in parameters)
@@ -59,20 +60,20 @@ internal sealed class TaskProject : IDisposable
                 <{task}{attributes} ContinueOnError="ErrorAndContinue">{(task == "CompressOnnxModels" ? "\n      <Output TaskParameter=\"CompressedModels\" ItemName=\"Compressed\" />\n    " : string.Empty)}</{task}>
                 <Message Importance="high" Text="compressed: @(Compressed)" />
               </Target>
-            """, nuGetPackages);
+            """, nuGetPackages, verbosity);
     }
 
     /// <summary>
     /// Writes a project file <paramref name="fileName"/> in <see cref="Directory"/> that can use every task of the assembly,
     /// with <paramref name="body"/> (items, targets) inside, runs its first target and returns MSBuild's exit code and output.
     /// </summary>
-    public (int ExitCode, string Output) RunProject(string fileName, string body, string? nuGetPackages = null)
+    public (int ExitCode, string Output) RunProject(string fileName, string body, string? nuGetPackages = null, string verbosity = "minimal")
     {
         string project = Path.Combine(Directory, fileName);
         string tasks = string.Concat(new[] { "CompressOnnxModels", "FindOutOfDateOnnxModels", "WriteOnnxHtmlReport", "CheckOnnxClassNames", "CheckOnnxModelPatterns" }.Select(task =>
             $"""  <UsingTask TaskName="Compression.Build.Tasks.{task}" AssemblyFile="{SecurityElement.Escape(TasksAssembly)}" TaskFactory="TaskHostFactory" />{"\n"}"""));
         File.WriteAllText(project, $"<Project>\n{tasks}{body}\n</Project>\n");
-        return RunMSBuild(project, nuGetPackages);
+        return RunMSBuild(project, nuGetPackages, "-v:" + verbosity);
     }
 
     /// <summary>Runs <c>dotnet msbuild</c> on <paramref name="project"/> with <paramref name="arguments"/> (targets, <c>-restore</c>) and returns its exit code and output.</summary>
