@@ -407,48 +407,98 @@ public sealed class CompressOnnxModels : ToolTask
             return false;
         }
 
-        for (int attempt = 0; attempt < 2 && !cancelled; attempt++)
+        NamedPipeClientStream? pipe = null;
+        try
         {
-            var pipe = new NamedPipeClientStream(".", name, PipeDirection.InOut, CurrentUserOnly);
-            try
-            {
-                serverPipe = pipe;
-                try
-                {
-                    pipe.Connect(attempt == 0 ? 100 : 20_000);
-                }
-                catch (TimeoutException)
-                {
-                    if (attempt == 0 && StartServer(name))
-                    {
-                        continue;
-                    }
-
-                    Log.LogMessage(MessageImportance.Low, "The compressor's server '{0}' did not answer; the compressor runs in a process of its own.", name);
-                    return false;
-                }
-
-                Log.LogMessage(MessageImportance.Low, "Running the compressions in the compressor's server '{0}'.", name);
-                return Request(pipe, out exitCode);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or PlatformNotSupportedException or ObjectDisposedException or InvalidOperationException)
+            pipe = Connect(name);
+            if (pipe is null)
             {
                 if (!cancelled)
                 {
-                    Log.LogMessage(MessageImportance.Low, "The compressor's server '{0}' could not be used ({1}); the compressor runs in a process of its own.", name, e.Message);
+                    Log.LogMessage(MessageImportance.Low, "The compressor's server '{0}' did not answer; the compressor runs in a process of its own.", name);
                 }
 
                 return false;
             }
-            finally
+
+            Log.LogMessage(MessageImportance.Low, "Running the compressions in the compressor's server '{0}'.", name);
+            return Request(pipe, out exitCode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or PlatformNotSupportedException or ObjectDisposedException or InvalidOperationException)
+        {
+            if (!cancelled)
             {
-                serverPipe = null;
-                pipe.Dispose();
+                Log.LogMessage(MessageImportance.Low, "The compressor's server '{0}' could not be used ({1}); the compressor runs in a process of its own.", name, e.Message);
+            }
+
+            return false;
+        }
+        finally
+        {
+            serverPipe = null;
+            pipe?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Connects to the server, starting one when none answers and waiting for it unless it ends first (it failed, or lost
+    /// the name to another build's server, which one more try reaches) or takes longer than <see cref="ServerStartTime"/>.
+    /// Null when no server answered.
+    /// </summary>
+    private NamedPipeClientStream? Connect(string name)
+    {
+        if (TryConnect(name, 100) is { } running)
+        {
+            return running;
+        }
+
+        using Process? started = StartServer(name);
+        if (started is null)
+        {
+            return null;
+        }
+
+        var waited = Stopwatch.StartNew();
+        while (!cancelled && waited.Elapsed < ServerStartTime)
+        {
+            bool ended = started.HasExited;
+            if (TryConnect(name, ended ? 1000 : 250) is { } pipe)
+            {
+                return pipe;
+            }
+
+            if (ended)
+            {
+                break;
             }
         }
 
-        return false;
+        return null;
     }
+
+    private NamedPipeClientStream? TryConnect(string name, int milliseconds)
+    {
+        var pipe = new NamedPipeClientStream(".", name, PipeDirection.InOut, CurrentUserOnly);
+        serverPipe = pipe;
+        try
+        {
+            pipe.Connect(milliseconds);
+            return pipe;
+        }
+        catch (TimeoutException)
+        {
+            pipe.Dispose();
+            return null;
+        }
+        catch
+        {
+            pipe.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>How long a build waits for a server it started to answer before it runs the compressor in a process of its own.</summary>
+    private static readonly TimeSpan ServerStartTime = TimeSpan.FromSeconds(20);
 
     private bool Request(Stream pipe, out int exitCode)
     {
@@ -526,8 +576,9 @@ public sealed class CompressOnnxModels : ToolTask
         return text.ToString();
     }
 
-    /// <summary>Starts a server, on its own: its standard streams are none of the build's, and its folder is the compressor's.</summary>
-    private bool StartServer(string name)
+    /// <summary>Starts a server, on its own: its standard streams are none of the build's, and its folder is the compressor's.
+    /// Null when it could not be started.</summary>
+    private Process? StartServer(string name)
     {
         try
         {
@@ -541,22 +592,22 @@ public sealed class CompressOnnxModels : ToolTask
                 RedirectStandardError = true,
                 WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(CompressorPath)),
             };
-            using Process? process = Process.Start(start);
+            Process? process = Process.Start(start);
             if (process is null)
             {
-                return false;
+                return null;
             }
 
             process.StandardInput.Close();
             process.StandardOutput.Close();
             process.StandardError.Close();
             Log.LogMessage(MessageImportance.Low, "Started the compressor's server '{0}' (process {1}).", name, process.Id);
-            return true;
+            return process;
         }
         catch (Exception e) when (e is IOException or System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             Log.LogMessage(MessageImportance.Low, "The compressor's server could not be started ({0}).", e.Message);
-            return false;
+            return null;
         }
     }
 

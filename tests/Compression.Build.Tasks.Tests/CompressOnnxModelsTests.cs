@@ -236,6 +236,21 @@ public sealed class CompressOnnxModelsTests : IDisposable
         Assert.DoesNotContain("OCB2002", log);
     }
 
+    [Fact]
+    public void A_server_that_cannot_start_leaves_the_compressor_to_a_process_of_its_own()
+    {
+        string output = Path.Combine(project.Directory, "out", "digits.onnx");
+        Dictionary<string, string> parameters = Parameters(new() { ["ProjectSettings"] = "Validate=false", ["UseServer"] = "true", ["ServerIdleTime"] = "3" });
+        parameters["CompressorPath"] = TaskProject.TasksAssembly; // a library, not an app: dotnet runs neither the server nor the process
+
+        (int exitCode, string log) = project.Run(parameters, models: [Model(RepositoryPaths.DigitsModel, output)], verbosity: "detailed");
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Started the compressor's server", log);
+        Assert.Contains("did not answer; the compressor runs in a process of its own", log);
+        Assert.Contains("error OCB2002:", log);
+    }
+
     private static Dictionary<string, string> Parameters(Dictionary<string, string> extra)
     {
         var parameters = new Dictionary<string, string> { ["CompressorPath"] = TaskProject.CompressorPath };
