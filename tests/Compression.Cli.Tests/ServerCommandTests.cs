@@ -36,6 +36,26 @@ public sealed class ServerCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Requests_of_two_builds_at_once_run_side_by_side_and_each_gets_its_own_lines()
+    {
+        Thread server = StartServer(idleSeconds: 2);
+
+        Task<(int, List<(byte Kind, string Line)>)> int8 = Task.Run(() => Request([RepositoryPaths.DigitsModel, "-o", folder.File("int8.onnx"), "--no-validate", "--quantize", "int8"]));
+        Task<(int, List<(byte Kind, string Line)>)> int4 = Task.Run(() => Request([RepositoryPaths.DigitsModel, "-o", folder.File("int4.onnx"), "--no-validate", "--quantize", "int4"]));
+        (int, List<(byte Kind, string Line)>)[] results = await Task.WhenAll(int8, int4);
+
+        foreach ((string quantize, (int exitCode, List<(byte Kind, string Line)> lines)) in new[] { ("int8", results[0]), ("int4", results[1]) })
+        {
+            Assert.Equal(CompressCommand.Success, exitCode);
+            string wrote = Assert.Single(lines, l => l.Line.Contains("  wrote ", StringComparison.Ordinal)).Line;
+            Assert.EndsWith(folder.File(quantize + ".onnx"), wrote, StringComparison.Ordinal);
+            Assert.Equal(File.ReadAllBytes(folder.File(quantize + ".onnx")), Alone(quantize));
+        }
+
+        Assert.True(server.Join(TimeSpan.FromSeconds(30)), "the server did not end once idle");
+    }
+
+    [Fact]
     public void A_client_that_goes_away_cancels_its_run_which_leaves_no_half_written_set_and_the_server_serves_the_next()
     {
         Thread server = StartServer(idleSeconds: 2);
@@ -84,6 +104,15 @@ public sealed class ServerCommandTests : IDisposable
         Assert.Contains(lines, l => l.Kind == ServerCommand.ErrorLine && l.Line.StartsWith("onnx-compress: error: ", StringComparison.Ordinal));
         Assert.True(server.Join(TimeSpan.FromSeconds(30)), "the server did not end once idle");
         Assert.Equal(CompressCommand.UsageError, ServerCommand.Run(["--server"], TextWriter.Null));
+    }
+
+    /// <summary>The digits model compressed by a command line of its own.</summary>
+    private byte[] Alone(string quantize)
+    {
+        string output = folder.File("alone-" + quantize + ".onnx");
+        CommandResult alone = CommandResult.InProcess(RepositoryPaths.DigitsModel, "-o", output, "--no-validate", "--quantize", quantize);
+        Assert.Equal(CompressCommand.Success, alone.ExitCode);
+        return File.ReadAllBytes(output);
     }
 
     private Thread StartServer(int idleSeconds)
