@@ -2,10 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO.Pipes;
-using System.Security.Cryptography;
-using System.Linq;
 using System.IO;
+using System.IO.Pipes;
+using System.Linq;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
@@ -29,21 +29,11 @@ namespace Compression.Build.Tasks;
 /// writes its choice as an overrides file; the compressor removes a file an earlier search left there when no search
 /// runs). The signature and report name the model by its item spec (its path in the project).
 /// </remarks>
-public sealed class CompressOnnxModels : ToolTask
+public sealed class CompressOnnxModels : CompressorTask
 {
-    /// <summary>The code of the error logged when the compressor stops without saying why.</summary>
-    public const string CompressorFailedCode = "OCB2002";
-
     /// <summary>The original models, with their output paths as metadata (see the remarks).</summary>
     [Required]
     public ITaskItem[] Models { get; set; } = [];
-
-    /// <summary>The compressor: <c>onnx-compress.dll</c>, run with the dotnet host.</summary>
-    [Required]
-    public string CompressorPath { get; set; } = string.Empty;
-
-    /// <summary>The dotnet host that runs the compressor; by default the one running the build (DOTNET_HOST_PATH).</summary>
-    public string? DotNetHostPath { get; set; }
 
     /// <summary>The project-level settings, <c>Name=Value</c> one per line (the generated settings targets list them);
     /// each model's metadata of the same names are its own settings.</summary>
@@ -92,53 +82,13 @@ public sealed class CompressOnnxModels : ToolTask
     private readonly Dictionary<string, ITaskItem> byArguments = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
-    protected override string ToolName => "dotnet";
+    protected override string Mode => "--each";
+
+    /// <inheritdoc />
+    protected override IEnumerable<string> ErrorFiles => Models.Select(m => m.ItemSpec);
 
     /// <inheritdoc />
     protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.High;
-
-    /// <inheritdoc />
-    protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.High;
-
-    /// <inheritdoc />
-    protected override string GenerateFullPathToTool()
-    {
-        if (!string.IsNullOrEmpty(DotNetHostPath))
-        {
-            return DotNetHostPath!;
-        }
-
-        string? fromBuild = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        return string.IsNullOrEmpty(fromBuild) ? ToolName : fromBuild!;
-    }
-
-    /// <inheritdoc />
-    protected override bool ValidateParameters()
-    {
-        if (!File.Exists(CompressorPath))
-        {
-            foreach (ITaskItem model in Models)
-            {
-                Log.LogError(null, CompressorFailedCode, null, model.ItemSpec, 0, 0, 0, 0,
-                    "The ONNX compressor '{0}' does not exist; the Compression.Build package looks incomplete. Restore the package again, or set OnnxCompressorPath to onnx-compress.dll.",
-                    CompressorPath);
-            }
-
-            return false;
-        }
-
-        return base.ValidateParameters();
-    }
-
-    /// <inheritdoc />
-    protected override string GenerateCommandLineCommands()
-    {
-        // The mode's option comes first; the models' response files follow in the task's own response file.
-        var command = new CommandLineBuilder();
-        command.AppendFileNameIfNotNull(CompressorPath);
-        command.AppendSwitch("--each");
-        return command.ToString();
-    }
 
     /// <inheritdoc />
     protected override string GenerateResponseFileCommands()
@@ -655,15 +605,4 @@ public sealed class CompressOnnxModels : ToolTask
         return escaped.ToString();
     }
 
-    private static void Option(StringBuilder arguments, string name, string? value)
-    {
-        if (!string.IsNullOrEmpty(value))
-        {
-            Argument(arguments, name);
-            Argument(arguments, value!);
-        }
-    }
-
-    // System.CommandLine splits response file lines at spaces outside quotes, so every token is quoted.
-    private static void Argument(StringBuilder arguments, string value) => arguments.Append('"').Append(value).Append("\"\n");
 }

@@ -79,7 +79,7 @@ public sealed class WriteOnnxSettingsStamp : Task
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.LogError(null, CompressOnnxModels.CompressorFailedCode, null, Model.ItemSpec, 0, 0, 0, 0,
+            Log.LogError(null, CompressorTask.CompressorFailedCode, null, Model.ItemSpec, 0, 0, 0, 0,
                 "The settings stamp '{0}' could not be written: {1}", StampPath, e.Message);
         }
 
