@@ -13,9 +13,10 @@ using Microsoft.Build.Utilities;
 namespace Compression.Build.Tasks;
 
 /// <summary>
-/// Compresses ONNX models by running the compressor (<c>onnx-compress</c>) in one child process for all of them
-/// (<c>onnx-compress --each</c>, one response file a model), the way Grpc.Tools runs protoc: a native library or a
-/// large model never loads into the long-lived MSBuild node, and .NET's start-up is paid once a build, not once a model.
+/// Compresses ONNX models by running the compressor (<c>onnx-compress</c>) once for all of them (<c>onnx-compress
+/// --each</c>, one response file a model): in the compressor's server when <see cref="UseServer"/> is set and it can be
+/// reached (started when none runs), else in a child process, the way Grpc.Tools runs protoc. A native library or a
+/// large model never loads into the long-lived MSBuild node, and .NET's start-up is paid once a build at most.
 /// The compressor's errors and warnings come back in MSBuild's canonical form and become build errors with the
 /// model's path. Its one summary line a model (not indented) is logged at high importance, which the console logger
 /// shows at its default verbosity; the details (indented lines) at normal importance and its progress lines at low
