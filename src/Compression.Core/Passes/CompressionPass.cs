@@ -116,6 +116,12 @@ public sealed class PassContext
     /// opset), or null: the output is then not the original byte for byte even when no pass changes anything.</summary>
     public Opsets.OpsetChange? OpsetRaisedAtLoad { get; init; }
 
+    /// <summary>
+    /// Distillation's recordings and refits kept from earlier compressions of the same model (the budget search's cells), or
+    /// null: each is then done afresh. A kept one is served only where everything it read is the same, so the result is too.
+    /// </summary>
+    internal Distillation.DistillationCache? DistillationCache { get; init; }
+
     /// <summary>What the passes before this one did.</summary>
     public IReadOnlyList<PassResult> Earlier { get; internal set; } = [];
 

@@ -6,6 +6,7 @@ using Compression.Core.Evaluation;
 using Compression.Core.Ir;
 using Compression.Core.Opsets;
 using Compression.Core.Passes;
+using Compression.Core.Passes.Distillation;
 using Compression.Core.Reporting;
 using Compression.Core.Runtime;
 using Compression.Core.Settings;
@@ -84,8 +85,10 @@ public static class BudgetSearch
         bool timeLimitReached = false;
         string key = CompressionCache.ComputeSearchKey(inputs.ModelPath, inputs.ExternalFiles, inputs.Settings, name => !BudgetSettings.Contains(name));
         // The table a search of this model and settings kept (complete, or as far as its time limit let it go) is resumed:
-        // only the cells it lacks are scored. Cells are scored candidate by candidate over every layer, so that a table the
-        // time limit cuts short still offers every layer the first candidates.
+        // only the cells it lacks are scored. The quantization-only candidates are scored candidate by candidate over every
+        // layer, so that a table the time limit cuts short still offers every layer the first candidates; the others (pruning,
+        // low-rank, clustering: the distilled ones, seconds a cell) layer by layer, so that the layer's recording and refits,
+        // the same in each of its cells, are made once and the cache holds one layer's at a time.
         IReadOnlyList<TableRow>? stored = TableCache.Read(inputs.CacheDirectory, key, layers, candidates, cacheWarnings);
         var known = new Dictionary<(string Node, string Candidate), TableCell>();
         foreach (TableRow row in stored ?? [])
@@ -97,21 +100,30 @@ public static class BudgetSearch
         }
 
         int scored = 0;
-        foreach (SearchCandidate candidate in candidates)
+        IEnumerable<(SearchLayer Layer, SearchCandidate Candidate)> order =
+            candidates.Where(c => c.QuantizesOnly).SelectMany(c => layers.Select(l => (l, c)))
+                .Concat(layers.SelectMany(l => candidates.Where(c => !c.QuantizesOnly).Select(c => (l, c))));
+        SearchLayer? recorded = null;
+        foreach ((SearchLayer layer, SearchCandidate candidate) in order.Where(p => p.Candidate.AppliesTo(p.Layer.OpType) && !known.ContainsKey((p.Layer.Node, p.Candidate.Name))))
         {
-            foreach (SearchLayer layer in layers.Where(l => candidate.AppliesTo(l.OpType) && !known.ContainsKey((l.Node, candidate.Name))))
+            if (clock.Elapsed > limit)
             {
-                if (clock.Elapsed > limit)
-                {
-                    timeLimitReached = true;
-                    break;
-                }
-
-                var choice = layers.ToDictionary(l => l.Node, l => l == layer ? candidate : SearchCandidate.None);
-                known[(layer.Node, candidate.Name)] = trials.Cell(layer, candidate, choice, settings);
-                scored++;
+                timeLimitReached = true;
+                break;
             }
+
+            if (recorded != layer)
+            {
+                trials.Distillation.Clear();
+                recorded = layer;
+            }
+
+            var choice = layers.ToDictionary(l => l.Node, l => l == layer ? candidate : SearchCandidate.None);
+            known[(layer.Node, candidate.Name)] = trials.Cell(layer, candidate, choice, settings);
+            scored++;
         }
+
+        trials.Distillation.Clear();
 
         IReadOnlyList<TableRow> table = layers.Select(layer => new TableRow(layer.Node,
             candidates.Where(c => known.ContainsKey((layer.Node, c.Name))).Select(c => known[(layer.Node, c.Name)]).ToList())).ToList();
@@ -423,9 +435,16 @@ public static class BudgetSearch
         }
     }
 
-    /// <summary>Compresses and scores choices, as the compression would: a fresh IR of the original, the passes, ONNX Runtime.</summary>
+    /// <summary>
+    /// Compresses and scores choices, as the compression would: a fresh IR of the original, the passes, ONNX Runtime. The
+    /// table's cells share distillation's recordings and refits where they are the same (<see cref="Distillation"/>); the
+    /// verified choices, which change many layers at once, make their own.
+    /// </summary>
     private sealed class Trials(SearchInputs inputs, bool timed, CancellationToken cancellationToken)
     {
+        /// <summary>The recordings and refits the cells share: a hit is the same statistics or weights the work would give.</summary>
+        public DistillationCache Distillation { get; } = new();
+
         private readonly Lazy<SampleSet?> calibration = new(inputs.Calibration);
         private readonly Dictionary<string, (long Bytes, long Zipped)> floorSizes = new(StringComparer.Ordinal);
         private readonly Dictionary<string, (ValidationResult, double?)> scored = new(StringComparer.Ordinal);
@@ -440,7 +459,7 @@ public static class BudgetSearch
         public Trial Run(IReadOnlyDictionary<string, SearchCandidate> choice, ResolvedSettings settings)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            (ModelProto proto, PipelineResult pipeline) = Compress(choice, settings);
+            (ModelProto proto, PipelineResult pipeline) = Compress(choice, settings, null);
             byte[] bytes = OnnxModelFile.ToBytes(proto);
             (ValidationResult validation, double? latency) = Score(bytes, pipeline.SessionConfig);
             return new Trial(proto, bytes.LongLength, DeployedSize.Of(bytes), validation, DamageOf(validation), latency);
@@ -451,7 +470,7 @@ public static class BudgetSearch
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                (ModelProto proto, PipelineResult pipeline) = Compress(choice, settings);
+                (ModelProto proto, PipelineResult pipeline) = Compress(choice, settings, Distillation);
                 (long before, long after, long zippedBefore, long zippedAfter) = Difference(proto);
                 byte[] bytes = OnnxModelFile.ToBytes(proto);
                 (ValidationResult validation, double? latency) = Score(bytes, pipeline.SessionConfig);
@@ -463,7 +482,7 @@ public static class BudgetSearch
             }
         }
 
-        private (ModelProto, PipelineResult) Compress(IReadOnlyDictionary<string, SearchCandidate> choice, ResolvedSettings settings)
+        private (ModelProto, PipelineResult) Compress(IReadOnlyDictionary<string, SearchCandidate> choice, ResolvedSettings settings, DistillationCache? distillation)
         {
             var model = Model.FromProto(inputs.Model.Clone(), inputs.ModelPath);
             ResolvedSettings trialSettings = settings.WithNodes(choice.ToDictionary(c => c.Key, c => c.Value.Values, StringComparer.Ordinal),
@@ -473,6 +492,7 @@ public static class BudgetSearch
                 Runner = inputs.Runner,
                 OpsetRaisedAtLoad = inputs.OpsetRaisedAtLoad,
                 CalibrationSource = () => calibration.Value,
+                DistillationCache = distillation,
             };
             PipelineResult pipeline = CompressionPipeline.Run(context);
             return (model.ToProto(), pipeline);

@@ -44,12 +44,15 @@ public sealed record SearchCandidate(string Name, string Quantize, double Prune,
         }
     }
 
+    /// <summary>True when the candidate only quantizes: no pruning, low-rank factorization or clustering (nothing distilled).</summary>
+    public bool QuantizesOnly => double.IsNaN(Prune) && double.IsNaN(LowRank) && Cluster == IntegerSetting.AutoValue;
+
     /// <summary>Whether the techniques of the candidate apply to a node of <paramref name="opType"/> (Gather: quantization only).</summary>
     public bool AppliesTo(string opType) => opType switch
     {
         "MatMul" or "Gemm" => true,
         "Conv" => true,
-        "Gather" => double.IsNaN(Prune) && double.IsNaN(LowRank) && Cluster == IntegerSetting.AutoValue,
+        "Gather" => QuantizesOnly,
         _ => false,
     };
 

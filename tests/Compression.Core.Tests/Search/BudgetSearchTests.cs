@@ -95,6 +95,38 @@ public sealed class BudgetSearchTests : IDisposable
     }
 
     [Fact]
+    public void A_cell_measures_what_the_compression_of_that_single_layer_choice_measures()
+    {
+        // The cells share distillation's recordings and refits (int8 + prune 75% records what int8 + prune 50% recorded;
+        // int4 + prune 50% refits what int8 + prune 50% refit): each must still be what compressing the model with that one
+        // layer changed gives, which a manual compression through an overrides file does afresh.
+        CompressionOutcome searched = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("cells", "digits.onnx"))
+        {
+            Settings = Labelled().Set(SearchSettings.Compress, SearchSettings.Auto),
+        });
+        SearchReport search = searched.Report.Search!;
+        IReadOnlyList<SearchLayer> layers = search.Layers.Select(l => new SearchLayer(l.Node, l.OpType, l.Weight, l.Shape)).ToList();
+        IReadOnlyList<SearchCandidate> candidates = SearchCandidate.For(SearchSettings.Size, [SearchSettings.QuantizeTechnique, SearchSettings.PruneTechnique]);
+        SearchLayerReport layer = search.Layers[1];
+        Assert.Equal(0, search.Floor!.Damage);
+        Directory.CreateDirectory(folder.File("single"));
+        foreach (SensitivityEntry cell in layer.Candidates.Where(c => c.Candidate.Contains("prune", StringComparison.Ordinal) || c.Candidate == "int4"))
+        {
+            SearchCandidate candidate = candidates.Single(c => c.Name == cell.Candidate);
+            string overrides = folder.File("single", FileName(cell.Candidate) + ".json");
+            File.WriteAllText(overrides, BudgetSearch.OverridesText(layers, layers.ToDictionary(l => l.Node, l => l.Node == layer.Node ? candidate : SearchCandidate.None)));
+            CompressionOutcome single = ModelCompressor.Compress(new CompressionRequest(RepositoryPaths.DigitsModel, folder.File("single", FileName(cell.Candidate) + ".onnx"))
+            {
+                Settings = Labelled().Set(SettingsCatalog.Overrides, overrides).Set(EvaluationSettings.MaxAccuracyDrop, 1.0)
+                    .Set(EvaluationSettings.CompressionGate, EvaluationSettings.GateWarn),
+            });
+
+            Assert.Equal(cell.Damage, BudgetSearch.DamageOf(single.Report.Validation!));
+            Assert.Equal(cell.Gates.Select(g => (g.Gate, g.Measured)), single.Report.Validation!.Gates.Select(g => (g.Gate, g.Measured)));
+        }
+    }
+
+    [Fact]
     public void A_changed_budget_reuses_the_sensitivity_table_from_the_cache()
     {
         string cache = folder.File("cache");
@@ -229,6 +261,8 @@ public sealed class BudgetSearchTests : IDisposable
         Assert.Equal(DiagnosticCodes.InvalidSetting, error.Code);
         Assert.Contains("quantize, prune, lowrank, cluster, or a list of them", error.Message, StringComparison.Ordinal);
     }
+
+    private static string FileName(string candidate) => string.Concat(candidate.Where(char.IsAsciiLetterOrDigit));
 
     private static string WithoutTiming(string reportPath) =>
         (CompressionReport.FromJson(File.ReadAllText(reportPath)) with { Timing = null }).ToJson();

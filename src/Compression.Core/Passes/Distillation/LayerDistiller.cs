@@ -22,6 +22,9 @@ public sealed class LayerDistiller
 
     private readonly PassContext context;
 
+    /// <summary>SHA-256 of the teacher as serialized, once, for the keys of <see cref="PassContext.DistillationCache"/>.</summary>
+    private byte[]? teacherHash;
+
     private LayerDistiller(PassContext context, SampleSet samples)
     {
         this.context = context;
@@ -172,12 +175,46 @@ public sealed class LayerDistiller
         return inTeacher ? null : $"the node's input '{input.Name}' is not a value of the original model, to compare with";
     }
 
+    /// <summary>
+    /// <see cref="LeastSquares.Refit"/>, or, where the context keeps a <see cref="DistillationCache"/> (the budget search), the
+    /// result it gave the same arguments in an earlier compression.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes do not agree with the statistics.</exception>
+    public RefitResult Refit(LayerStatistics statistics, ReadOnlySpan<float> teacherWeight, int n, ReadOnlySpan<bool> free = default, bool withBias = false,
+        ReadOnlySpan<float> prior = default) =>
+        context.DistillationCache is { } cache
+            ? cache.Refit(statistics, teacherWeight, n, free, withBias, prior)
+            : LeastSquares.Refit(statistics, teacherWeight, n, free, withBias, prior);
+
     private IReadOnlyList<LayerStatistics> RecordRequests(List<(Node Node, LayerRows Rows, int Group)> requests, bool withTeacherGram)
+    {
+        ModelProto studentProto = StudentProto();
+        if (context.DistillationCache is not { } cache)
+        {
+            return RecordRequests(requests, withTeacherGram, studentProto);
+        }
+
+        // Everything the recording reads: both models as they are now, the nodes and groups, whether the teacher's Gram is summed.
+        teacherHash ??= DistillationCache.HashOf(context.Original);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(teacherHash);
+        hash.AppendData(DistillationCache.HashOf(studentProto));
+        foreach ((Node node, _, int group) in requests)
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(FormattableString.Invariant(
+                $"\n{context.Model.Graph.IndexOf(node)} {group} {node.Name.Length}:{node.Name} {node.Inputs[0]!.Name}")));
+        }
+
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(withTeacherGram ? "\nteacher gram" : "\n"));
+        return cache.Recording(Convert.ToHexString(hash.GetHashAndReset()), Samples, () => RecordRequests(requests, withTeacherGram, studentProto));
+    }
+
+    private IReadOnlyList<LayerStatistics> RecordRequests(List<(Node Node, LayerRows Rows, int Group)> requests, bool withTeacherGram, ModelProto studentProto)
     {
         string[] values = requests.Select(r => r.Node.Inputs[0]!.Name).Distinct(StringComparer.Ordinal).ToArray();
         var statistics = new LayerStatistics?[requests.Count];
         using ActivationSession teacher = ActivationRecorder.Open(context.Original, values, Samples.Source, context.ModelPath, context.Runner);
-        using ActivationSession student = ActivationRecorder.Open(StudentProto(), values, Samples.Source, context.ModelPath, context.Runner);
+        using ActivationSession student = ActivationRecorder.Open(studentProto, values, Samples.Source, context.ModelPath, context.Runner);
         foreach (SampleBatch batch in Samples.Batches)
         {
             OnnxTensor[] teacherValues = teacher.Run(batch);

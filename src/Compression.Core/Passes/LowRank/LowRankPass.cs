@@ -388,7 +388,7 @@ public sealed class LowRankPass : ICompressionPass
             bool withBias = node.OpType != "MatMul" && BiasSlot(node, n) is not null;
             // Where channel pruning of an earlier layer removed some of this layer's inputs, the weight as read no longer lines
             // up with the original's inputs, which the refit aims at: the factors stay as the SVD gives them.
-            RefitResult? refit = hidden.TeacherFeatures == k ? LeastSquares.Refit(hidden, layer.Matrix, n, withBias: withBias) : null;
+            RefitResult? refit = hidden.TeacherFeatures == k ? distiller.Refit(hidden, layer.Matrix, n, withBias: withBias) : null;
             if (refit is { Solved: true })
             {
                 b = refit.Weight;

@@ -534,7 +534,7 @@ public sealed class ChannelPruningPass : ICompressionPass
             }
 
             Value? biasValue = BiasOf(node);
-            RefitResult result = LeastSquares.Refit(statistics, teacherMatrix, n, withBias: biasValue is not null, prior: studentMatrix);
+            RefitResult result = distiller.Refit(statistics, teacherMatrix, n, withBias: biasValue is not null, prior: studentMatrix);
             if (!result.Solved)
             {
                 leftAlone.Add(new TensorLeftAlone(edit.Tensor.Name, node.OpType, "not distilled: the least-squares system could not be solved") { Nodes = NodeNames([node]) });

@@ -726,7 +726,7 @@ public sealed class PruningPass : ICompressionPass
             }
 
             Value? bias = BiasOf(node, out string? biasProblem);
-            RefitResult refit = LeastSquares.Refit(statistics, teacher, target.N, free, withBias: bias is not null);
+            RefitResult refit = distiller.Refit(statistics, teacher, target.N, free, withBias: bias is not null);
             if (!refit.Solved)
             {
                 target.DistillNote = "not refit: the input's statistics are singular even with more damping";
