@@ -123,9 +123,20 @@ public static class ServerCommand
             Task connected = pipe.WaitForConnectionAsync(stopping);
             while (true)
             {
-                if (connected.Wait(TimeSpan.FromSeconds(1)))
+                // WaitAny, unlike Wait, does not throw for a wait cancelled by SIGTERM.
+                if (Task.WaitAny([connected], TimeSpan.FromSeconds(1)) == 0)
                 {
-                    return true;
+                    if (connected.IsCompletedSuccessfully)
+                    {
+                        return true;
+                    }
+
+                    if (stopping.IsCancellationRequested)
+                    {
+                        return false;
+                    }
+
+                    connected.GetAwaiter().GetResult();
                 }
 
                 lock (gate)
