@@ -79,11 +79,6 @@ public sealed class EachCommandTests : IDisposable
     }
 
     /// <summary>A response file <c>NAME.rsp</c> that compresses <paramref name="model"/> to <c>NAME.onnx</c> with a report, without validation.</summary>
-    private string Arguments(string name, string model, params string[] options)
-    {
-        string path = folder.File(name + ".rsp");
-        string[] arguments = [model, "-o", folder.File(name + ".onnx"), "-r", folder.File(name + ".report.json"), "--no-validate", .. options];
-        File.WriteAllLines(path, arguments.Select(a => "\"" + a + "\""));
-        return path;
-    }
+    private string Arguments(string name, string model, params string[] options) =>
+        ResponseFile.Write(folder.File(name + ".rsp"), [model, "-o", folder.File(name + ".onnx"), "-r", folder.File(name + ".report.json"), "--no-validate", .. options]);
 }

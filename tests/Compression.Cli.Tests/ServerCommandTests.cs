@@ -164,11 +164,6 @@ public sealed class ServerCommandTests : IDisposable
     }
 
     /// <summary>A response file that compresses the digits model to <c>NAME.onnx</c> without validation.</summary>
-    private string Arguments(string outputName, params string[] options)
-    {
-        string path = folder.File(outputName + ".rsp");
-        string[] arguments = [RepositoryPaths.DigitsModel, "-o", folder.File(outputName + ".onnx"), "--no-validate", .. options];
-        File.WriteAllLines(path, arguments.Select(a => "\"" + a + "\""));
-        return path;
-    }
+    private string Arguments(string outputName, params string[] options) =>
+        ResponseFile.Write(folder.File(outputName + ".rsp"), [RepositoryPaths.DigitsModel, "-o", folder.File(outputName + ".onnx"), "--no-validate", .. options]);
 }
